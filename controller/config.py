@@ -1,0 +1,66 @@
+"""Settings from the environment (and `run` flags), with aws-load-balancer-controller's defaults.
+
+Read once at start-up with pydantic-settings; nothing here does I/O beyond reading the
+environment. The model builder gets the small `ModelDefaults` part, so it stays pure.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INGRESS_CLASS_CONTROLLER = "ingress.k8s.aws/alb"
+
+
+class ModelDefaults(BaseModel):
+    """What the model builder needs to know about the controller's configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cluster_name: str = "default"
+    ingress_class: str = "alb"
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    target_type: Literal["instance", "ip"] = "instance"
+    ssl_policy: str = "ELBSecurityPolicy-2016-08"
+    ip_address_type: Literal["ipv4", "dualstack", "dualstack-without-public-ipv4"] = "ipv4"
+    # Extra tags on every resource; they win over the `tags` annotation, as in LBC.
+    default_tags: dict[str, str] = Field(default_factory=dict)
+    manage_dns: bool = True
+
+
+class Settings(BaseSettings):
+    """The controller's settings; every field is also an environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    cluster_name: str = "default"
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+    aws_debug: bool = False
+    ingress_class: str = "alb"
+    default_scheme: Literal["internal", "internet-facing"] = "internal"
+    default_target_type: Literal["instance", "ip"] = "instance"
+    default_ssl_policy: str = "ELBSecurityPolicy-2016-08"
+    default_tags: dict[str, str] = Field(default_factory=dict)
+    # Route 53 alias records for rule hosts; off leaves DNS to another tool.
+    manage_dns: bool = True
+    # Namespaces to watch; empty means all.
+    watch_namespaces: list[str] = Field(default_factory=list)
+    # Full drift check of every group this often (seconds).
+    resync_seconds: float = 600.0
+    # Start even while aws-load-balancer-controller's leader Lease is fresh.
+    ignore_incumbent: bool = False
+    metrics_port: int = 8080
+
+    def model_defaults(self) -> ModelDefaults:
+        return ModelDefaults(
+            cluster_name=self.cluster_name,
+            ingress_class=self.ingress_class,
+            scheme=self.default_scheme,
+            target_type=self.default_target_type,
+            ssl_policy=self.default_ssl_policy,
+            default_tags=self.default_tags,
+            manage_dns=self.manage_dns,
+        )

@@ -1,0 +1,297 @@
+"""The desired state of one Ingress group: the `Stack` and everything in it.
+
+These types are the contract between the pure model builder (which makes them from
+Kubernetes objects) and the AWS layer (which makes AWS match them). They are frozen pydantic
+models whose JSON form, by alias in the AWS API's camelCase, *is* the documented `plan -o
+json` format (`docs/plan-format.md`): add fields freely, never rename one.
+
+Identity: every AWS resource is paired with its model resource by the
+`ingress.k8s.aws/resource` tag, whose value is the model resource's `id` (LBC's values:
+`LoadBalancer`, `ManagedLBSecurityGroup`, `<ns>/<ingress>-<svc>:<port>`, `<port>`,
+`<port>:<priority>`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic.alias_generators import to_camel
+
+PLAN_API_VERSION = "plan.alb.ingress/v1"
+
+# Tag keys shared with aws-load-balancer-controller, so its resources are adopted in place.
+TAG_CLUSTER = "elbv2.k8s.aws/cluster"
+TAG_STACK = "ingress.k8s.aws/stack"
+TAG_RESOURCE = "ingress.k8s.aws/resource"
+
+LOAD_BALANCER_RESOURCE_ID = "LoadBalancer"
+MANAGED_SG_RESOURCE_ID = "ManagedLBSecurityGroup"
+
+
+class ModelObject(BaseModel):
+    """Base of every model type: immutable, camelCase on the wire, no unknown fields."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+    )
+
+
+class OmitNone(ModelObject):
+    """A model whose unset optional fields are left out of its JSON, as in the AWS API."""
+
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+class TargetGroupTuple(OmitNone):
+    """One weighted target of a forward action: a model target group or an external ARN."""
+
+    id: str | None = None  # a TargetGroup.id in this stack
+    target_group_arn: str | None = None  # a target group not managed by us
+    target_group_name: str | None = None  # the same, by name (resolved by the AWS layer)
+    weight: int = 1
+
+
+class Stickiness(OmitNone):
+    enabled: bool
+    duration_seconds: int | None = None
+
+
+class ForwardAction(OmitNone):
+    type: Literal["forward"] = "forward"
+    target_groups: tuple[TargetGroupTuple, ...]
+    stickiness: Stickiness | None = None
+
+
+class RedirectConfig(OmitNone):
+    protocol: str = "#{protocol}"
+    port: str = "#{port}"
+    host: str = "#{host}"
+    path: str = "/#{path}"
+    query: str = "#{query}"
+    status_code: Literal["HTTP_301", "HTTP_302"]
+
+
+class RedirectAction(ModelObject):
+    type: Literal["redirect"] = "redirect"
+    redirect_config: RedirectConfig
+
+
+class FixedResponseConfig(OmitNone):
+    status_code: str
+    content_type: str | None = None
+    message_body: str | None = None
+
+
+class FixedResponseAction(ModelObject):
+    type: Literal["fixed-response"] = "fixed-response"
+    fixed_response_config: FixedResponseConfig
+
+
+Action = Annotated[
+    ForwardAction | RedirectAction | FixedResponseAction, Field(discriminator="type")
+]
+
+
+# --- conditions and rules ------------------------------------------------------------------
+
+ConditionField = Literal[
+    "host-header",
+    "path-pattern",
+    "http-header",
+    "http-request-method",
+    "query-string",
+    "source-ip",
+]
+
+
+class QueryStringPair(OmitNone):
+    key: str | None = None
+    value: str
+
+
+class Condition(OmitNone):
+    """One rule condition. `values` for every field but query-string, which uses pairs."""
+
+    field: ConditionField
+    values: tuple[str, ...] | None = None
+    http_header_name: str | None = None
+    query_string_values: tuple[QueryStringPair, ...] | None = None
+
+    def value_count(self) -> int:
+        """How many values count against AWS's limit of 5 per rule."""
+        return len(self.values or ()) + len(self.query_string_values or ())
+
+
+class Rule(ModelObject):
+    priority: int
+    conditions: tuple[Condition, ...]
+    actions: tuple[Action, ...]
+    # Which Ingress put the rule here, for errors and Events; not sent to AWS.
+    ingress: str = ""
+
+    def resource_id(self, port: int) -> str:
+        return f"{port}:{self.priority}"
+
+
+class Listener(ModelObject):
+    port: int
+    protocol: Literal["HTTP", "HTTPS"]
+    ssl_policy: str | None = None
+    # ACM ARNs: the first is the default certificate, the rest the SNI list.
+    certificates: tuple[str, ...] = ()
+    # HTTPS without certificate-arn: the hosts whose certificates the AWS layer discovers.
+    certificate_hosts: tuple[str, ...] = ()
+    default_actions: tuple[Action, ...]
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def resource_id(self) -> str:
+        return str(self.port)
+
+
+# --- target groups -------------------------------------------------------------------------
+
+
+class HealthCheck(ModelObject):
+    protocol: Literal["HTTP", "HTTPS"] = "HTTP"
+    port: str = "traffic-port"
+    path: str = "/"
+    interval_seconds: int = 15
+    timeout_seconds: int = 5
+    healthy_threshold_count: int = 2
+    unhealthy_threshold_count: int = 2
+    # HTTP codes for HTTP1/HTTP2, gRPC codes for GRPC (the AWS layer picks the matcher key).
+    matcher: str = "200"
+
+
+class TargetGroup(ModelObject):
+    id: str  # `<ns>/<ingress>-<svc>:<servicePort>`, the resource tag value
+    name: str
+    service: str  # `ns/name`
+    service_port: int | str  # as the Ingress names it: a number or a port name
+    target_type: Literal["instance", "ip"]
+    protocol: Literal["HTTP", "HTTPS"]
+    protocol_version: Literal["HTTP1", "HTTP2", "GRPC"]
+    # The port targets are registered on: the NodePort (instance) or the numeric
+    # targetPort (ip; a named targetPort resolves per endpoint and this is 1, as LBC does).
+    port: int
+    # The Service port's targetPort, for resolving ip targets from EndpointSlices.
+    target_port: int | str
+    ip_address_type: Literal["ipv4", "ipv6"] = "ipv4"
+    health_check: HealthCheck
+    attributes: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    # Instance targets: only nodes with these labels (`target-node-labels`).
+    node_labels: dict[str, str] = Field(default_factory=dict)
+
+
+# --- load balancer, security group, DNS ----------------------------------------------------
+
+
+class LoadBalancer(ModelObject):
+    name: str
+    scheme: Literal["internal", "internet-facing"]
+    ip_address_type: Literal["ipv4", "dualstack", "dualstack-without-public-ipv4"]
+    # IDs (`subnet-...`) or Name tags; None means discovery by role and cluster tags.
+    subnets: tuple[str, ...] | None = None
+    # IDs (`sg-...`) or Name tags; None means a managed frontend group plus the shared
+    # backend group.
+    security_groups: tuple[str, ...] | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class SecurityGroupIngress(ModelObject):
+    port: int
+    cidr: str  # IPv4 or IPv6 CIDR
+
+
+class ManagedSecurityGroup(ModelObject):
+    """The frontend group made per ALB when `security-groups` is not given."""
+
+    name: str
+    description: str
+    ingress: tuple[SecurityGroupIngress, ...]
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DnsRecord(ModelObject):
+    name: str  # the host, lower case, no trailing dot
+    type: Literal["A", "AAAA"]
+    # `ns/name` of the Ingress that declares the host: written into the ownership record.
+    ingress: str = ""
+
+
+# --- stack and plan ------------------------------------------------------------------------
+
+
+class Stack(ModelObject):
+    id: str  # the ingress.k8s.aws/stack tag value: group name, or `ns/name`
+    ingresses: tuple[str, ...]  # members in group order
+    load_balancer: LoadBalancer
+    security_group: ManagedSecurityGroup | None = None
+    # Attach the cluster's shared backend security group (and open the nodes to it).
+    backend_security_group: bool = True
+    target_groups: tuple[TargetGroup, ...] = ()
+    listeners: tuple[Listener, ...] = ()
+    dns_records: tuple[DnsRecord, ...] = ()
+
+    def digest(self) -> str:
+        """A stable hash of the whole desired state, for the no-op reconcile check."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class BuildError(ModelObject):
+    """A precise, user-facing error: which Ingress, which field, and why."""
+
+    ingress: str  # `ns/name`
+    field: str  # e.g. `metadata.annotations[alb.ingress.kubernetes.io/scheme]`
+    message: str
+
+
+class ModelError(Exception):
+    """The only exception the model builder raises; carries the errors it found."""
+
+    def __init__(self, errors: list[BuildError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e.ingress}: {e.field}: {e.message}" for e in errors))
+
+
+class Plan(ModelObject):
+    """What `plan -o json` prints: every stack that built, and every error."""
+
+    api_version: str = PLAN_API_VERSION
+    stacks: tuple[Stack, ...] = ()
+    errors: tuple[BuildError, ...] = ()
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+class Target(ModelObject):
+    """One registered target: an instance ID on its NodePort, or a pod IP on its port.
+
+    Targets are kept apart from the `Stack` (and its digest) on purpose: a rollout changes
+    targets many times a minute, and must touch only targets, never re-deploy the stack.
+    """
+
+    id: str
+    port: int
+
+
+# Desired targets per TargetGroup.id.
+DesiredTargets = dict[str, frozenset[Target]]
