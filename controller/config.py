@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INGRESS_CLASS_CONTROLLER = "ingress.k8s.aws/alb"
@@ -52,7 +52,14 @@ class Settings(BaseSettings):
     resync_seconds: float = 600.0
     # Start even while aws-load-balancer-controller's leader Lease is fresh.
     ignore_incumbent: bool = False
-    metrics_port: int = 8080
+    metrics_port: int = 8081
+    # Reconciles of distinct groups that may run at once (AWS calls are rate-limited anyway).
+    workers: int = 4
+    # Two or more replicas: elect one active controller on a Lease in this namespace.
+    leader_elect: bool = False
+    leader_namespace: str = Field(
+        default="kube-system", validation_alias=AliasChoices("LEADER_NAMESPACE", "POD_NAMESPACE")
+    )
 
     def model_defaults(self) -> ModelDefaults:
         return ModelDefaults(

@@ -1,0 +1,202 @@
+"""An in-memory copy of the objects the model builder reads, and who uses what.
+
+kopf's watch streams feed it (`apply_event`); the reconciler reads a consistent snapshot of
+it (`state`). It also keeps the reverse indexes that let a Service, EndpointSlice or Node
+change re-reconcile only the groups that use it, instead of every group in the cluster.
+Threads read it (reconciles run in worker threads) while the event loop writes it, hence
+the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from controller.config import ModelDefaults
+from controller.model import BuildError, ClusterState, GroupRef, group_of
+
+Body = Mapping[str, Any]
+
+KINDS = ("Ingress", "Service", "EndpointSlice", "Node", "IngressClass")
+
+# The finalizers LBC puts on Ingresses; ours are the same so a cluster switches in place.
+IMPLICIT_FINALIZER = "ingress.k8s.aws/resources"
+GROUP_FINALIZER_PREFIX = "group.ingress.k8s.aws/"
+
+
+def object_key(body: Body) -> str:
+    meta = body.get("metadata") or {}
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+
+
+def finalizer_groups(ingress: Body) -> set[str]:
+    """The groups whose finalizer this Ingress carries (it may leave one and keep it)."""
+    groups: set[str] = set()
+    for finalizer in (ingress.get("metadata") or {}).get("finalizers") or ():
+        if finalizer == IMPLICIT_FINALIZER:
+            groups.add(object_key(ingress))
+        elif isinstance(finalizer, str) and finalizer.startswith(GROUP_FINALIZER_PREFIX):
+            groups.add(finalizer.removeprefix(GROUP_FINALIZER_PREFIX))
+    return groups
+
+
+def backend_services(ingress: Body) -> set[str]:
+    """`ns/name` of every Service an Ingress routes to (spec, default backend, actions)."""
+    namespace = (ingress.get("metadata") or {}).get("namespace", "")
+    spec = ingress.get("spec") or {}
+    names: set[str] = set()
+
+    def add(backend: Any) -> None:
+        if isinstance(backend, Mapping):
+            service = backend.get("service")
+            if isinstance(service, Mapping) and isinstance(service.get("name"), str):
+                names.add(f"{namespace}/{service['name']}")
+
+    add(spec.get("defaultBackend"))
+    for rule in spec.get("rules") or ():
+        for path in ((rule or {}).get("http") or {}).get("paths") or ():
+            add((path or {}).get("backend"))
+    # Weighted forward actions name Services too, inside their JSON annotations.
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    for key, value in annotations.items():
+        if key.startswith("alb.ingress.kubernetes.io/actions.") and isinstance(value, str):
+            try:
+                names.update(f"{namespace}/{n}" for n in _service_names(json.loads(value)))
+            except ValueError:
+                continue  # the model builder reports the bad JSON; nothing to index
+    return names
+
+
+def _service_names(value: Any) -> Iterable[str]:
+    """Every `serviceName` anywhere inside a parsed action annotation."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "serviceName" and isinstance(item, str):
+                yield item
+            else:
+                yield from _service_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _service_names(item)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Where one Ingress stands: the group it belongs to now, and those it still holds."""
+
+    group: GroupRef | None
+    error: BuildError | None
+    held: frozenset[str]  # groups whose finalizer it carries
+    deleting: bool
+
+    @property
+    def groups(self) -> set[str]:
+        """Every group this Ingress's change can affect."""
+        result = set(self.held)
+        if self.group is not None:
+            result.add(self.group.id)
+        return result
+
+
+class ClusterCache:
+    """The watched objects by kind and key, plus group and Service indexes."""
+
+    def __init__(self, defaults: ModelDefaults) -> None:
+        self._defaults = defaults
+        self._lock = threading.RLock()
+        self._objects: dict[str, dict[str, Body]] = {kind: {} for kind in KINDS}
+        self._membership: dict[str, Membership] = {}
+        self._group_services: dict[str, set[str]] = defaultdict(set)
+
+    # --- writes (from watch events) ---------------------------------------------------
+
+    def apply_event(self, kind: str, event_type: str | None, body: Body) -> None:
+        key = object_key(body)
+        with self._lock:
+            if event_type == "DELETED":
+                self._objects[kind].pop(key, None)
+            else:
+                self._objects[kind][key] = body
+            if kind == "Ingress":
+                self._index_ingress(key, None if event_type == "DELETED" else body)
+            elif kind == "IngressClass":
+                for ingress_key, ingress in self._objects["Ingress"].items():
+                    self._index_ingress(ingress_key, ingress)
+
+    def _index_ingress(self, key: str, body: Body | None) -> None:
+        if body is None:
+            self._membership.pop(key, None)
+        else:
+            classes = list(self._objects["IngressClass"].values())
+            found = group_of(body, classes, self._defaults)
+            self._membership[key] = Membership(
+                group=found if isinstance(found, GroupRef) else None,
+                error=found if isinstance(found, BuildError) else None,
+                held=frozenset(finalizer_groups(body)),
+                deleting=bool((body.get("metadata") or {}).get("deletionTimestamp")),
+            )
+        self._rebuild_service_index()
+
+    def _rebuild_service_index(self) -> None:
+        # Rebuilt whole on each Ingress change: O(Ingresses), cheap next to a reconcile,
+        # and never stale the way incremental bookkeeping can be.
+        index: dict[str, set[str]] = defaultdict(set)
+        for key, membership in self._membership.items():
+            services = backend_services(self._objects["Ingress"][key])
+            for group in membership.groups:
+                index[group].update(services)
+        self._group_services = index
+
+    # --- reads ------------------------------------------------------------------------
+
+    def membership(self, ingress_key: str) -> Membership | None:
+        with self._lock:
+            return self._membership.get(ingress_key)
+
+    def ingress(self, key: str) -> Body | None:
+        with self._lock:
+            return self._objects["Ingress"].get(key)
+
+    def groups(self) -> set[str]:
+        """Every group that has a member or a finalizer holder."""
+        with self._lock:
+            return {g for m in self._membership.values() for g in m.groups}
+
+    def group_members(self, group_id: str) -> list[str]:
+        """Ingresses that belong to the group now, or hold its finalizer."""
+        with self._lock:
+            return sorted(k for k, m in self._membership.items() if group_id in m.groups)
+
+    def groups_using_service(self, service_key: str) -> set[str]:
+        with self._lock:
+            return {g for g, services in self._group_services.items() if service_key in services}
+
+    def groups_using_instance_targets(self) -> set[str]:
+        """Groups a Node change may affect: every group (target type is decided per TG)."""
+        return self.groups()
+
+    def state(self, namespaces: Iterable[str] | None = None) -> ClusterState:
+        """A snapshot for the model builder; `namespaces` narrows the namespaced kinds."""
+        with self._lock:
+            wanted = set(namespaces) if namespaces is not None else None
+
+            def pick(kind: str) -> tuple[Body, ...]:
+                bodies = self._objects[kind].values()
+                if wanted is None:
+                    return tuple(bodies)
+                return tuple(
+                    b for b in bodies if (b.get("metadata") or {}).get("namespace") in wanted
+                )
+
+            return ClusterState(
+                ingresses=pick("Ingress"),
+                services=pick("Service"),
+                endpoint_slices=pick("EndpointSlice"),
+                nodes=tuple(self._objects["Node"].values()),
+                ingress_classes=tuple(self._objects["IngressClass"].values()),
+            )

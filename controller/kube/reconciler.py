@@ -1,0 +1,275 @@
+"""Reconcile one Ingress group: model -> AWS -> finalizers, status and Events.
+
+This is the heart of the kube layer, and it holds no kopf: the handlers in
+`controller.operator` only feed the cache and ask the scheduler for a group; the scheduler
+calls `GroupReconciler.reconcile` in a worker thread. The steps follow LBC's group
+controller, with two differences users asked for:
+- an invalid member is left out of the stack with its own Warning Event, and the rest of the
+  group is still deployed (LBC blocks the whole group, its #3870/#4597);
+- a reconcile whose model hashes the same as what was last applied makes no AWS call at all
+  (only targets are checked), unless the periodic drift check is due.
+
+Members are *active* (in the group, valid, not deleting), *inactive* (deleting, or left the
+group or our class while still holding its finalizer: torn out and released), or *invalid*
+(in the group with a build error: they keep their finalizer, so nothing of theirs leaks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from controller.aws import AwsError, DeployResult
+from controller.config import ModelDefaults
+from controller.kube.cache import (
+    GROUP_FINALIZER_PREFIX,
+    IMPLICIT_FINALIZER,
+    Body,
+    ClusterCache,
+)
+from controller.kube.scheduler import Mode, Outcome
+from controller.kube.writer import KubeWriter
+from controller.model import BuildError, build_group, build_targets
+from controller.model.stack import DesiredTargets, Stack
+
+logger = logging.getLogger(__name__)
+
+# Where the controller records what it applied, so a restart can skip the deploy.
+APPLIED_ANNOTATION = "alb-ingress-controller/applied"
+
+# Event reasons are LBC's (pkg/k8s/events.go), so dashboards and alerts carry over.
+REASON_OK = "SuccessfullyReconciled"
+REASON_BUILD = "FailedBuildModel"
+REASON_DEPLOY = "FailedDeployModel"
+REASON_CLEANUP = "FailedCleanup"
+REASON_DNS = "DNSRecordSkipped"
+REASON_FINALIZER = "FailedAddFinalizer"
+
+RETRYABLE_BACKOFF = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+PERMANENT_RETRY = 600.0  # a validation error from AWS: retry rarely, the object may be fixed
+
+
+class StackDeployer(Protocol):
+    """The AWS side, as the reconciler uses it (`controller.aws.Deployer`)."""
+
+    def deploy(self, stack: Stack, targets: DesiredTargets) -> DeployResult: ...
+    def sync_targets(
+        self, target_group_arns: Mapping[str, str], targets: DesiredTargets
+    ) -> int: ...
+    def teardown(self, stack_id: str) -> None: ...
+
+
+@dataclass
+class Applied:
+    """What was last applied for a group: enough to skip a deploy and to sync targets."""
+
+    digest: str
+    hostname: str
+    target_groups: dict[str, str]  # TG id -> ARN
+    targets_digest: str = ""
+
+    def to_annotation(self) -> str:
+        return json.dumps(
+            {"digest": self.digest, "hostname": self.hostname, "targetGroups": self.target_groups},
+            sort_keys=True, separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_annotation(cls, value: str) -> Applied | None:
+        try:
+            data = json.loads(value)
+            return cls(
+                digest=str(data["digest"]),
+                hostname=str(data["hostname"]),
+                target_groups={str(k): str(v) for k, v in data["targetGroups"].items()},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # unreadable: a full deploy rewrites it
+
+
+def finalizer_for(group_id: str) -> str:
+    """LBC's finalizer names: implicit groups are `ns/name`, explicit groups have no slash."""
+    return IMPLICIT_FINALIZER if "/" in group_id else GROUP_FINALIZER_PREFIX + group_id
+
+
+def targets_digest(targets: DesiredTargets) -> str:
+    canonical = sorted((tg, sorted((t.id, t.port) for t in ts)) for tg, ts in targets.items())
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
+
+
+def _meta(body: Body) -> Mapping[str, Any]:
+    meta: Mapping[str, Any] = body.get("metadata") or {}
+    return meta
+
+
+def _hostname(body: Body) -> str | None:
+    entries = ((body.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    first = entries[0] if entries else {}
+    return first.get("hostname") if isinstance(first, Mapping) else None
+
+
+@dataclass
+class GroupReconciler:
+    cache: ClusterCache
+    writer: KubeWriter
+    deployer: StackDeployer
+    defaults: ModelDefaults
+    applied: dict[str, Applied] = field(default_factory=dict)
+    # Last build error reported per Ingress, so an unchanged error is not re-posted.
+    _reported: dict[str, str] = field(default_factory=dict)
+    _failures: dict[str, int] = field(default_factory=dict)
+
+    def reconcile(self, group_id: str, mode: Mode) -> Outcome:
+        keys = self.cache.group_members(group_id)
+        bodies = {k: b for k in keys if (b := self.cache.ingress(k)) is not None}
+        result = build_group(group_id, self.cache.state(), self.defaults)
+        self._report_build_errors(bodies, result.errors)
+        active = [k for k in result.members if k in bodies]
+        inactive = [k for k in bodies if k not in active and self._is_inactive(k, group_id)]
+        invalid = [k for k in bodies if k not in active and k not in inactive]
+        try:
+            if result.stack is None and invalid:
+                # Every remaining member is invalid: keep AWS as it is until one is fixed,
+                # rather than tear down a working ALB over a typo.
+                self._release(group_id, bodies, inactive)
+            elif result.stack is None:
+                self._teardown(group_id, bodies, inactive)
+            else:
+                self._deploy(group_id, result.stack, mode, bodies, active)
+                self._release(group_id, bodies, inactive)
+        except AwsError as error:
+            return self._aws_failure(group_id, bodies, active or list(bodies), error)
+        self._failures.pop(group_id, None)
+        return Outcome()
+
+    # --- membership ---------------------------------------------------------------------
+
+    def _is_inactive(self, key: str, group_id: str) -> bool:
+        membership = self.cache.membership(key)
+        if membership is None:
+            return False
+        left = membership.group is None or membership.group.id != group_id
+        return membership.deleting or (left and group_id in membership.held)
+
+    # --- the two paths ------------------------------------------------------------------
+
+    def _deploy(
+        self, group_id: str, stack: Stack, mode: Mode, bodies: dict[str, Body], active: list[str]
+    ) -> None:
+        finalizer = finalizer_for(group_id)
+        for key in active:  # before any AWS resource exists, as LBC does
+            self.writer.add_finalizer(bodies[key], finalizer)
+        state = self.cache.state()
+        targets = build_targets(stack, state)
+        applied = self.applied.get(group_id) or self._applied_from(bodies, active)
+        if mode < Mode.DRIFT and applied is not None and applied.digest == stack.digest():
+            self._sync_targets(group_id, applied, targets)
+        else:
+            applied = self._full_deploy(group_id, stack, targets, bodies, active)
+        self.applied[group_id] = applied
+        for key in active:
+            if _hostname(bodies[key]) != applied.hostname:
+                self.writer.set_hostname(bodies[key], applied.hostname)
+            record = applied.to_annotation()
+            if (_meta(bodies[key]).get("annotations") or {}).get(APPLIED_ANNOTATION) != record:
+                self.writer.set_annotations(bodies[key], {APPLIED_ANNOTATION: record})
+
+    def _full_deploy(
+        self,
+        group_id: str,
+        stack: Stack,
+        targets: DesiredTargets,
+        bodies: dict[str, Body],
+        active: list[str],
+    ) -> Applied:
+        logger.info("deploying group %s (%d members)", group_id, len(active))
+        logger.debug("plan for group %s: %s", group_id, stack.model_dump_json())
+        result = self.deployer.deploy(stack, targets)
+        for warning in result.warnings:
+            logger.warning("group %s: %s", group_id, warning)
+            for key in active:
+                self.writer.event(bodies[key], "Warning", REASON_DNS, warning)
+        for key in active:
+            self.writer.event(bodies[key], "Normal", REASON_OK, "Successfully reconciled")
+        return Applied(
+            digest=stack.digest(),
+            hostname=result.dns_name.lower(),
+            target_groups=dict(result.target_group_arns),
+            targets_digest=targets_digest(targets),
+        )
+
+    def _sync_targets(self, group_id: str, applied: Applied, targets: DesiredTargets) -> None:
+        digest = targets_digest(targets)
+        if digest == applied.targets_digest:
+            return
+        calls = self.deployer.sync_targets(applied.target_groups, targets)
+        logger.info("group %s: targets synced with %d mutating calls", group_id, calls)
+        applied.targets_digest = digest
+
+    def _teardown(self, group_id: str, bodies: dict[str, Body], inactive: list[str]) -> None:
+        holders = [k for k in inactive if finalizer_for(group_id) in _finalizers(bodies[k])]
+        if holders or group_id in self.applied:
+            logger.info("tearing down group %s", group_id)
+            self.deployer.teardown(group_id)
+        self.applied.pop(group_id, None)
+        self._release(group_id, bodies, inactive)
+
+    def _release(self, group_id: str, bodies: dict[str, Body], inactive: list[str]) -> None:
+        """Let inactive members go: their part is out of AWS now."""
+        finalizer = finalizer_for(group_id)
+        for key in inactive:
+            body = bodies[key]
+            if not _meta(body).get("deletionTimestamp"):
+                # Left the group or our class: it no longer points at our ALB.
+                if _hostname(body):
+                    self.writer.set_hostname(body, None)
+                if APPLIED_ANNOTATION in (_meta(body).get("annotations") or {}):
+                    self.writer.set_annotations(body, {APPLIED_ANNOTATION: None})
+            self.writer.remove_finalizer(body, finalizer)
+
+    # --- errors -------------------------------------------------------------------------
+
+    def _report_build_errors(self, bodies: dict[str, Body], errors: tuple[BuildError, ...]) -> None:
+        by_ingress: dict[str, list[BuildError]] = {}
+        for error in errors:
+            by_ingress.setdefault(error.ingress, []).append(error)
+        for key in bodies:
+            if key not in by_ingress:
+                self._reported.pop(key, None)
+        for key, found in by_ingress.items():
+            message = "; ".join(f"{e.field}: {e.message}" for e in found)
+            if key in bodies and self._reported.get(key) != message:
+                logger.warning("ingress %s: %s", key, message)
+                self.writer.event(bodies[key], "Warning", REASON_BUILD, message)
+                self._reported[key] = message
+
+    def _aws_failure(
+        self, group_id: str, bodies: dict[str, Body], notify: list[str], error: AwsError
+    ) -> Outcome:
+        failures = self._failures.get(group_id, 0) + 1
+        self._failures[group_id] = failures
+        if error.retryable:
+            delay = RETRYABLE_BACKOFF[min(failures, len(RETRYABLE_BACKOFF)) - 1]
+        else:
+            delay = PERMANENT_RETRY
+        logger.error("group %s: %s (retry in %.0fs)", group_id, error, delay)
+        for key in notify:
+            if key in bodies:
+                self.writer.event(bodies[key], "Warning", REASON_DEPLOY, str(error))
+        return Outcome(retry_after=delay)
+
+    @staticmethod
+    def _applied_from(bodies: dict[str, Body], active: list[str]) -> Applied | None:
+        for key in active:
+            value = (_meta(bodies[key]).get("annotations") or {}).get(APPLIED_ANNOTATION)
+            if isinstance(value, str) and (found := Applied.from_annotation(value)) is not None:
+                return found
+        return None
+
+
+def _finalizers(body: Body) -> list[str]:
+    return list(_meta(body).get("finalizers") or [])

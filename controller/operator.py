@@ -1,0 +1,223 @@
+"""The kopf operator: watch streams in, group reconciles out.
+
+The handlers here are deliberately thin. Each watch event updates the `ClusterCache` and
+asks the `GroupScheduler` to reconcile the groups the object touches, at the least mode that
+covers the change (an EndpointSlice or Node change only moves targets). kopf's change
+handlers (`on.create/update/delete`) are not used: they filter by class, and kopf drops its
+finalizer without calling the delete handler once the filter stops matching (the "finalizer
+trap"), which would leak an ALB when an Ingress leaves our class. We classify every Ingress
+ourselves and manage LBC's finalizers explicitly (`kube.reconciler`).
+
+Events whose essential content did not change (our own status and annotation writes, Node
+heartbeats) are ignored, so a converged cluster costs nothing but the periodic drift check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+
+from controller.config import Settings
+from controller.kube.cache import ClusterCache, object_key
+from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
+from controller.kube.scheduler import GroupScheduler, Mode, Outcome
+from controller.kube.writer import KubeWriter
+
+logger = logging.getLogger(__name__)
+
+# Annotations that we or kopf write; a change to them is not a change to the Ingress.
+OWN_ANNOTATIONS = (APPLIED_ANNOTATION, "kopf.zalando.org/", "kubectl.kubernetes.io/")
+
+
+def _essential(kind: str, body: Mapping[str, Any]) -> str:
+    """A fingerprint of what the model builder reads from an object of this kind."""
+    meta = body.get("metadata") or {}
+    if kind == "Node":
+        status = body.get("status") or {}
+        ready = [c.get("status") for c in status.get("conditions") or () if c.get("type") == "Ready"]
+        content: Any = [meta.get("labels"), (body.get("spec") or {}).get("providerID"), ready]
+    elif kind == "EndpointSlice":
+        content = [body.get("endpoints"), body.get("ports"), meta.get("labels")]
+    else:
+        annotations = {
+            k: v
+            for k, v in (meta.get("annotations") or {}).items()
+            if not k.startswith(OWN_ANNOTATIONS)
+        }
+        content = [body.get("spec"), annotations, meta.get("labels"), meta.get("deletionTimestamp")]
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Runtime:
+    """Everything the handlers share; built by `run` and handed to kopf as its memo."""
+
+    settings: Settings
+    cache: ClusterCache
+    reconciler: GroupReconciler
+    scheduler: GroupScheduler
+    leading: asyncio.Event = field(default_factory=asyncio.Event)
+    _seen: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings, writer: KubeWriter, deployer: StackDeployer) -> Runtime:
+        defaults = settings.model_defaults()
+        cache = ClusterCache(defaults)
+        reconciler = GroupReconciler(cache, writer, deployer, defaults)
+
+        async def reconcile(group: str, mode: Mode) -> Outcome:
+            return await asyncio.to_thread(reconciler.reconcile, group, mode)
+
+        scheduler = GroupScheduler(reconcile, workers=settings.workers)
+        return cls(settings, cache, reconciler, scheduler)
+
+    def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """Feed one watch event in and queue the reconciles it calls for."""
+        key = (kind, object_key(body))
+        fingerprint = "" if event_type == "DELETED" else _essential(kind, body)
+        if self._seen.get(key) == fingerprint and kind != "Ingress":
+            return
+        before = self.cache.membership(key[1]) if kind == "Ingress" else None
+        self.cache.apply_event(kind, event_type, body)
+        changed = self._seen.get(key) != fingerprint
+        if event_type == "DELETED":
+            self._seen.pop(key, None)
+        else:
+            self._seen[key] = fingerprint
+        for group, mode in self._affected(kind, body, before, changed):
+            self.scheduler.request(group, mode)
+
+    def _affected(
+        self, kind: str, body: Mapping[str, Any], before: Any, changed: bool
+    ) -> list[tuple[str, Mode]]:
+        if kind == "Ingress":
+            after = self.cache.membership(object_key(body))
+            groups = (before.groups if before else set()) | (after.groups if after else set())
+            moved = (before.groups if before else set()) != (after.groups if after else set())
+            return [(g, Mode.FULL) for g in groups] if changed or moved else []
+        if kind == "Service":
+            return [(g, Mode.FULL) for g in self.cache.groups_using_service(object_key(body))]
+        if kind == "EndpointSlice":
+            meta = body.get("metadata") or {}
+            service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+            key = f"{meta.get('namespace')}/{service}"
+            return [(g, Mode.TARGETS) for g in self.cache.groups_using_service(key)]
+        if kind == "Node":
+            return [(g, Mode.TARGETS) for g in self.cache.groups_using_instance_targets()]
+        return [(g, Mode.FULL) for g in self.cache.groups()]  # IngressClass
+
+    async def resync_forever(self) -> None:
+        """The periodic drift check: deploy every group even if its model is unchanged."""
+        while True:
+            await asyncio.sleep(self.settings.resync_seconds)
+            for group in sorted(self.cache.groups()):
+                self.scheduler.request(group, Mode.DRIFT)
+
+
+# --- kopf handlers ----------------------------------------------------------------------
+
+WATCHED = {
+    "Ingress": ("networking.k8s.io", "v1", "ingresses"),
+    "IngressClass": ("networking.k8s.io", "v1", "ingressclasses"),
+    "Service": ("", "v1", "services"),
+    "EndpointSlice": ("discovery.k8s.io", "v1", "endpointslices"),
+    "Node": ("", "v1", "nodes"),
+}
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    """Register the handlers on `registry` (a fresh one per run keeps tests independent)."""
+    for kind, (group, version, plural) in WATCHED.items():
+        resource = f"{plural}.{version}.{group}".rstrip(".") if group else f"{plural}.{version}"
+
+        def handler(
+            event: kopf.RawEvent, memo: kopf.Memo, _kind: str = kind, **_: Any
+        ) -> None:
+            runtime: Runtime = memo["runtime"]
+            runtime.observe(_kind, event.get("type"), event["object"])
+
+        kopf.on.event(resource, registry=registry, id=f"observe-{kind}")(handler)
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+        runtime: Runtime = memo["runtime"]
+        settings.scanning.disabled = True  # no CRD/namespace scans: less RBAC, less traffic
+        settings.posting.reporting_component = "alb-ingress-controller"
+        settings.watching.server_timeout = 600
+        settings.watching.client_timeout = 660
+        memo["resync"] = asyncio.create_task(runtime.resync_forever())
+        memo["leader"] = asyncio.create_task(_start_when_leading(runtime))
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        runtime: Runtime = memo["runtime"]
+        for name in ("resync", "leader"):
+            task = memo.get(name)
+            if isinstance(task, asyncio.Task):
+                task.cancel()
+        await runtime.scheduler.stop()
+
+
+async def _start_when_leading(runtime: Runtime) -> None:
+    await runtime.leading.wait()
+    logger.info("leading: reconciling %d groups", len(runtime.cache.groups()))
+    runtime.scheduler.start()
+    for group in sorted(runtime.cache.groups()):
+        runtime.scheduler.request(group, Mode.FULL)
+
+
+def pod_identity() -> str:
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def run(settings: Settings, liveness: str | None = None) -> None:
+    """`alb-ingress-controller run`: wire kube client, AWS, runtime and kopf, then block."""
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+
+    from controller.aws import build_deployer
+    from controller.kube.incumbent import check_incumbent
+    from controller.kube.leader import start_election
+    from controller.kube.writer import ApiWriter
+
+    try:
+        k8s_config.load_incluster_config()
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config()
+    api_client = k8s.ApiClient()
+    if not settings.ignore_incumbent:
+        check_incumbent(api_client)
+    runtime = Runtime.create(settings, ApiWriter(api_client), build_deployer(settings))
+    registry = kopf.OperatorRegistry()
+    register(registry)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        if settings.leader_elect:
+            start_election(
+                settings.leader_namespace,
+                pod_identity(),
+                on_started=lambda: loop.call_soon_threadsafe(runtime.leading.set),
+                on_lost=lambda: os._exit(1),  # a deposed leader must stop writing at once
+            )
+        else:
+            runtime.leading.set()
+        await kopf.operator(
+            registry=registry,
+            clusterwide=not settings.watch_namespaces,
+            namespaces=settings.watch_namespaces,
+            standalone=True,
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(runtime=runtime),
+        )
+
+    asyncio.run(main())
