@@ -1,0 +1,240 @@
+"""deploy/manifests: every file parses, is listed by its kustomization, validates against the
+Kubernetes schemas (offline, kubernetes-validate's bundled ones, strict), and the Deployment
+keeps its promises: HA through kopf peering, probes, resources, a locked-down securityContext.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+
+from .artefacts import (
+    APP,
+    MANIFESTS,
+    NAMESPACE,
+    load_documents,
+    manifest_files,
+    objects,
+    the_object,
+)
+
+# The oldest and newest minor versions EKS supports in standard support when this was written.
+KUBERNETES_VERSIONS = ("1.29.0", "1.34.0")
+
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "IngressClass",
+    "CustomResourceDefinition",
+    "ClusterKopfPeering",
+}
+
+
+def crds() -> dict[tuple[str, str], dict[str, Any]]:
+    """Shipped CRDs by (group, kind)."""
+    return {
+        (o["spec"]["group"], o["spec"]["names"]["kind"]): o
+        for o in objects()
+        if o["kind"] == "CustomResourceDefinition"
+    }
+
+
+def is_custom(obj: dict[str, Any]) -> bool:
+    group = obj["apiVersion"].rpartition("/")[0]
+    return (group, obj["kind"]) in crds()
+
+
+def container() -> dict[str, Any]:
+    deployment = the_object("Deployment", APP)
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    result: dict[str, Any] = only
+    return result
+
+
+def env() -> dict[str, Any]:
+    return {e["name"]: e for e in container()["env"]}
+
+
+def test_every_file_parses_to_objects() -> None:
+    assert manifest_files()
+    for path in manifest_files():
+        docs = load_documents(path)
+        assert docs, f"{path} is empty"
+        for doc in docs:
+            assert {"apiVersion", "kind"} <= doc.keys(), path
+            if doc["kind"] != "Kustomization":
+                assert doc["metadata"]["name"], path
+
+
+@pytest.mark.parametrize(
+    "directory", sorted({p.parent for p in MANIFESTS.rglob("kustomization.yaml")})
+)
+def test_kustomization_lists_every_file_and_directory(directory: Path) -> None:
+    (kustomization,) = load_documents(directory / "kustomization.yaml")
+    listed = set(kustomization["resources"])
+    present = {p.name for p in directory.glob("*.yaml") if p.name != "kustomization.yaml"}
+    present |= {p.name for p in directory.iterdir() if (p / "kustomization.yaml").exists()}
+    assert listed == present
+
+
+def test_the_crds_are_in_the_top_kustomization_and_their_own() -> None:
+    (top,) = load_documents(MANIFESTS / "kustomization.yaml")
+    assert "crds" in top["resources"]
+    assert all(
+        path.parent.name == "crds"
+        for path in manifest_files()
+        for doc in load_documents(path)
+        if doc["kind"] == "CustomResourceDefinition"
+    )
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_builtin_objects_validate_against_kubernetes_schemas(version: str) -> None:
+    checked = 0
+    for obj in objects():
+        if is_custom(obj):
+            continue
+        kubernetes_validate.validate(obj, version, strict=True)
+        checked += 1
+    assert checked >= 10
+
+
+def test_strict_validation_rejects_a_misspelt_field() -> None:
+    # The schema check above can fail: an unknown field in a Deployment is an error.
+    deployment = the_object("Deployment", APP)
+    bad = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBERNETES_VERSIONS[-1], strict=True)
+
+
+def test_custom_objects_validate_against_the_shipped_crds() -> None:
+    custom = [o for o in objects() if is_custom(o)]
+    assert custom
+    for obj in custom:
+        group, _, version = obj["apiVersion"].partition("/")
+        crd = crds()[(group, obj["kind"])]
+        (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
+        jsonschema.validate(obj, served["schema"]["openAPIV3Schema"])
+        assert (crd["spec"]["scope"] == "Cluster") == ("namespace" not in obj["metadata"])
+
+
+def test_namespaces_are_where_they_belong() -> None:
+    for obj in objects():
+        namespace = obj["metadata"].get("namespace")
+        if obj["kind"] in CLUSTER_SCOPED:
+            assert namespace is None, obj["metadata"]["name"]
+        elif obj["kind"] in {"Role", "RoleBinding"}:
+            assert namespace == "kube-system", obj["metadata"]["name"]
+        else:
+            assert namespace == NAMESPACE, f"{obj['kind']} {obj['metadata']['name']}"
+
+
+def test_namespace_enforces_restricted_pod_security() -> None:
+    labels = the_object("Namespace", NAMESPACE)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_service_account_has_irsa_placeholder() -> None:
+    sa = the_object("ServiceAccount", APP)
+    arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert arn == "arn:aws:iam::111122223333:role/REPLACE-ME"
+    pod = the_object("Deployment", APP)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == APP
+
+
+def test_ingress_class_is_lbcs() -> None:
+    ingress_class = the_object("IngressClass", "alb")
+    assert ingress_class["spec"] == {"controller": "ingress.k8s.aws/alb"}
+
+
+def test_bindings_point_at_shipped_roles_and_the_service_account() -> None:
+    for kind, role_kind in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")):
+        binding = the_object(kind)
+        the_object(role_kind, binding["roleRef"]["name"])
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": APP, "namespace": NAMESPACE}
+        ]
+
+
+def test_two_replicas_share_one_peering_with_distinct_priorities() -> None:
+    deployment = the_object("Deployment", APP)
+    assert deployment["spec"]["replicas"] == 2
+    args = container()["args"]
+    peering = the_object("ClusterKopfPeering", APP)
+    assert f"--peering={peering['metadata']['name']}" in args
+    # `auto`: each pod derives its priority from its own UID (equal priorities freeze kopf).
+    assert "--priority=auto" in args
+    assert env()["POD_UID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.uid"
+    # The image's entrypoint is `alb-ingress-controller run`: no command override.
+    assert "command" not in container()
+
+
+def test_probes_hit_kopfs_health_endpoint() -> None:
+    args = container()["args"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in args
+    ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    assert ports == {"health": 8080, "metrics": 8081}
+    for probe in ("livenessProbe", "readinessProbe"):
+        http = container()[probe]["httpGet"]
+        assert (http["path"], ports[http["port"]]) == ("/healthz", 8080), probe
+
+
+def test_settings_are_env_vars() -> None:
+    variables = env()
+    assert variables["CLUSTER_NAME"]["value"] == "REPLACE-ME"
+    assert variables["AWS_REGION"]["value"]
+    assert variables["AWS_DEBUG"]["value"] == "false"
+    assert variables["METRICS_PORT"]["value"] == "8081"
+
+
+def test_resources_have_requests_and_limits() -> None:
+    resources = container()["resources"]
+    assert resources["requests"] == {"cpu": "100m", "memory": "128Mi"}
+    assert resources["limits"] == {"cpu": "500m", "memory": "256Mi"}
+
+
+def test_security_context_is_locked_down() -> None:
+    pod = the_object("Deployment", APP)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    context = container()["securityContext"]
+    assert context["runAsNonRoot"] is True
+    assert context["runAsUser"] == 65532
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_tmp_is_the_only_writable_mount() -> None:
+    pod = the_object("Deployment", APP)["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in container()["volumeMounts"]}
+    assert mounts == {"/tmp": "tmp"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes["tmp"]
+
+
+def test_replicas_spread_over_nodes_and_zones() -> None:
+    pod = the_object("Deployment", APP)["spec"]["template"]["spec"]
+    labels = the_object("Deployment", APP)["spec"]["template"]["metadata"]["labels"]
+    keys = set()
+    for constraint in pod["topologySpreadConstraints"]:
+        assert constraint["labelSelector"]["matchLabels"].items() <= labels.items()
+        keys.add(constraint["topologyKey"])
+    assert keys == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+
+
+def test_pod_disruption_budget_keeps_one_replica() -> None:
+    pdb = the_object("PodDisruptionBudget", APP)
+    assert pdb["spec"]["minAvailable"] == 1
+    deployment = the_object("Deployment", APP)
+    selector = pdb["spec"]["selector"]["matchLabels"]
+    assert selector == deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    # Rolling updates never drop below the budget either.
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
