@@ -7,6 +7,7 @@ are left out. `ModelError` is raised only if the builder itself produces an inva
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -92,8 +93,14 @@ def _build_members(
     errors += dropped
     errors += attempt.errors
     position = {key: index for index, key in enumerate(keys)}
-    errors.sort(key=lambda e: position.get(e.ingress, len(position)))
+    errors.sort(key=lambda e: (position.get(e.ingress, len(position)), _natural(e.field)))
     return GroupResult(stack=attempt.stack, errors=tuple(errors), members=tuple(keys))
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that puts `paths[2]` before `paths[10]`."""
+    parts = re.split(r"(\d+)", text)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
 
 
 def build_group(group_id: str, state: ClusterState, defaults: ModelDefaults) -> GroupResult:

@@ -305,11 +305,12 @@ def path_patterns(path: HTTPIngressPath, where: str) -> list[str]:
             f"unknown pathType {path_type!r}: use Exact, Prefix or ImplementationSpecific",
         )
     if not value.startswith("/"):
-        raise FieldError(f"{where}.path", f"a {path_type} path must start with '/'")
+        raise FieldError(f"{where}.path", f"{_article(path_type)} path must start with '/'")
     if "*" in value or "?" in value:
         raise FieldError(
             f"{where}.path",
-            f"a {path_type} path may not hold wildcards; use ImplementationSpecific for those",
+            f"{_article(path_type)} path may not hold wildcards; use ImplementationSpecific "
+            f"for those",
         )
     if path_type == "Exact":
         return [value]
@@ -317,6 +318,10 @@ def path_patterns(path: HTTPIngressPath, where: str) -> list[str]:
         return ["/*"]
     normalized = value.removesuffix("/")
     return [normalized, normalized + "/*"]
+
+
+def _article(path_type: str) -> str:
+    return f"an {path_type}" if path_type == "Exact" else f"a {path_type}"
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:
