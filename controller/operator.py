@@ -1,0 +1,1 @@
+"""The kube layer (placeholder until its branch lands): kopf handlers."""
