@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -57,26 +57,38 @@ class ObjectMeta(KubeModel):
     name: str = ""
     namespace: str = "default"
     # Values are checked one by one (see `annotations.py`), so a bad one names itself.
-    annotations: dict[str, Any] | None = None
+    annotations: dict[Any, Any] | None = None
     labels: dict[str, str] | None = None
     deletion_timestamp: str | None = None
     creation_timestamp: str | None = None
 
 
 def metadata_of(obj: Mapping[str, Any]) -> ObjectMeta:
-    """The object's metadata, or an empty one when it is malformed (the key then shows it)."""
+    """The object's metadata, field by field: a malformed field reads as absent.
+
+    Field by field (not one validation) so that, say, a label with a number for a value
+    does not make the annotations disappear with it.
+    """
     raw = obj.get("metadata")
     if not isinstance(raw, Mapping):
         return ObjectMeta()
-    try:
-        return ObjectMeta.model_validate(raw)
-    except ValidationError:
-        name = raw.get("name")
-        namespace = raw.get("namespace")
-        return ObjectMeta(
-            name=name if isinstance(name, str) else "",
-            namespace=namespace if isinstance(namespace, str) else "default",
-        )
+
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return value if isinstance(value, str) and value else None
+
+    annotations = raw.get("annotations")
+    labels = raw.get("labels")
+    return ObjectMeta(
+        name=text("name") or "",
+        namespace=text("namespace") or "default",
+        annotations=dict(annotations) if isinstance(annotations, Mapping) else None,
+        labels={k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}
+        if isinstance(labels, Mapping)
+        else None,
+        deletion_timestamp=text("deletionTimestamp"),
+        creation_timestamp=text("creationTimestamp"),
+    )
 
 
 def key_of(obj: Mapping[str, Any]) -> str:

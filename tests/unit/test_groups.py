@@ -158,3 +158,11 @@ def test_certificates_merge_across_members_on_the_same_port() -> None:
     [listener] = result.stack.listeners
     assert (listener.protocol, listener.port) == ("HTTPS", 443)
     assert listener.certificates == (f"{arn}one", f"{arn}two")
+
+
+def test_a_malformed_label_does_not_hide_the_annotations() -> None:
+    ing = ingress(annotations=ann(scheme="internet-facing"))
+    ing["metadata"]["labels"] = {"version": 1}
+    result = build_group("default/app", state(ing, service()), DEFAULTS)
+    assert result.stack is not None
+    assert result.stack.load_balancer.scheme == "internet-facing"
