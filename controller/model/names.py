@@ -1,7 +1,9 @@
 """AWS names for the resources of a stack: short, valid, and the same for the same input.
 
 The shapes are aws-load-balancer-controller's (`k8s-<ns8>-<name8>-<hash10>`, at most 32
-characters), with the hash a sha256 over the inputs that identify the resource, so a
+characters), with the hash a sha256 over the inputs that identify the resource (for the ALB
+and its security group, LBC's very inputs; LBC hashes a target group with the Service's UID,
+which manifests lack, so target group names are ours and adoption goes by tags), so a
 resource keeps its name across reconciles and gets a new one exactly when it must be
 replaced (a scheme change replaces the ALB; a target type or protocol change the target
 group).
@@ -20,8 +22,10 @@ def _clean(text: str) -> str:
 
 
 def _digest(*parts: str) -> str:
-    # Parts are joined with a separator so ("ab", "c") and ("a", "bc") differ.
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    # Parts are concatenated, as LBC writes them into one sha256 one after another: for the
+    # same cluster, group and scheme an ALB (and its security group) gets LBC's exact name,
+    # so an adopted ALB is never seen as renamed.
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
 def _stack_prefix(stack_id: str, explicit: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from typing import Any
@@ -107,3 +108,14 @@ def test_target_group_name_changes_with_what_forces_replacement() -> None:
         ("service_port", "http"),
     ]:
         assert target_group_name(**{**base, key: value}) != name  # type: ignore[arg-type]
+
+
+def test_load_balancer_name_is_lbcs_formula() -> None:
+    # LBC: sha256(cluster + groupID + scheme), hex, first 10; names stripped to [a-z0-9].
+    digest = hashlib.sha256(b"prodgame-2048/ingress-2048internet-facing").hexdigest()[:10]
+    name = load_balancer_name("prod", "game-2048/ingress-2048", False, "internet-facing")
+    assert name == f"k8s-game2048-ingress2-{digest}"
+    digest = hashlib.sha256(b"prodshared-groupinternal").hexdigest()[:10]
+    assert load_balancer_name("prod", "shared-group", True, "internal") == (
+        f"k8s-sharedgroup-{digest}"
+    )
