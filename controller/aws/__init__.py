@@ -1,0 +1,1 @@
+"""The AWS layer (placeholder until its branch lands): makes AWS match a Stack."""

@@ -1,0 +1,136 @@
+"""The `alb-ingress-controller` command line: one function per subcommand, no logic of its own.
+
+Each subcommand is a `(name, register, run)` entry in `COMMANDS`: `register` adds its
+arguments to an argparse sub-parser and `run` does the work and returns the exit code. Later
+subcommands (`run`, `sandbox`, `demo`) are added the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NoReturn, TextIO
+
+from pydantic import ValidationError
+
+from controller.config import Settings
+from controller.manifests import ManifestError, load_manifests
+from controller.plan import plan_objects, render_json, render_text
+
+EXIT_OK = 0
+EXIT_UNREADABLE = 1
+EXIT_BUILD_ERRORS = 2
+
+PLAN_DESCRIPTION = """\
+Show what the controller would create in AWS for these manifests: the load balancer, target
+groups, listeners, rules and DNS records per Ingress group, or precise errors.
+
+Only Ingresses of this controller's class count. Manifests seldom carry the cluster's
+IngressClass, so when none named INGRESS_CLASS (default: alb) is among them, plan assumes it
+exists and belongs to this controller.
+
+Exit status: 0 when every Ingress built, 2 when any has errors (the rest is still printed),
+1 when the input cannot be read (or the command line is wrong).
+"""
+
+
+def _register_plan(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="paths",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="a YAML/JSON manifest file or a folder of them (repeatable)",
+    )
+    parser.add_argument(
+        "-o", "--output", choices=("text", "json"), default="text", help="output format"
+    )
+    parser.add_argument(
+        "--cluster-name", help="cluster name used in tags and names (default: $CLUSTER_NAME)"
+    )
+
+
+def _run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        err.write(f"error: bad settings in the environment: {error}\n")
+        return EXIT_UNREADABLE
+    defaults = settings.model_defaults()
+    if args.cluster_name:
+        defaults = defaults.model_copy(update={"cluster_name": args.cluster_name})
+    try:
+        objects = load_manifests(args.paths)
+    except ManifestError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_UNREADABLE
+    plan = plan_objects(objects, defaults)
+    out.write(render_json(plan) if args.output == "json" else render_text(plan))
+    return EXIT_BUILD_ERRORS if plan.errors else EXIT_OK
+
+
+Runner = Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str  # one line, for `--help` of the program
+    description: str  # for `--help` of the subcommand
+    register: Callable[[argparse.ArgumentParser], None]
+    run: Runner
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "plan",
+        "show the AWS resources the controller wants for some manifests",
+        PLAN_DESCRIPTION,
+        _register_plan,
+        _run_plan,
+    ),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1: exit status 2 means "built with errors"."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNREADABLE, f"{self.prog}: error: {message}\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="alb-ingress-controller",
+        description="A Kubernetes ALB ingress controller (aws-load-balancer-controller "
+        "compatible) with Route 53 built in.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        sub = subparsers.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.register(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run one subcommand and return its exit status (the console script exits with it)."""
+    args = make_parser().parse_args(argv)
+    run: Runner = args.run
+    return run(args, out or sys.stdout, err or sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

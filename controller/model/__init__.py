@@ -1,0 +1,34 @@
+"""The pure model builder: Kubernetes objects in, the desired AWS state (`Stack`) out.
+
+No I/O, no clocks, no AWS or Kubernetes clients: the same input always gives the same output.
+Modules: `kube` (typed views of the input, `ClusterState`), `annotations` and `values` (the
+annotation table and value syntax), `groups` (class selection, groups), `backends` (target
+groups), `ingress` (one Ingress's contribution), `assemble` (merging a group), `names`,
+`builder` (entry points), `targets` (desired targets), `stack` (the output types).
+"""
+
+from controller.model.annotations import ANNOTATIONS, AnnotationSpec, Location, Scope
+from controller.model.builder import GroupResult, build, build_group
+from controller.model.groups import GroupRef, group_of, is_ours
+from controller.model.kube import ClusterState
+from controller.model.stack import BuildError, ModelError, Plan, Stack
+from controller.model.targets import build_targets
+
+__all__ = [
+    "ANNOTATIONS",
+    "AnnotationSpec",
+    "BuildError",
+    "ClusterState",
+    "GroupRef",
+    "GroupResult",
+    "Location",
+    "ModelError",
+    "Plan",
+    "Scope",
+    "Stack",
+    "build",
+    "build_group",
+    "build_targets",
+    "group_of",
+    "is_ours",
+]

@@ -1,0 +1,441 @@
+"""Every supported `alb.ingress.kubernetes.io/*` annotation, as data, and how to read them.
+
+`ANNOTATIONS` is the single source of truth: each `AnnotationSpec` says where the annotation
+may sit (Ingress, Service), how it combines inside an Ingress group, the pydantic type its
+value parses into, its default and a line of documentation. The builder reads annotations
+only through `read_annotations`, and the README's annotation table can be generated from
+`ANNOTATIONS`. Names, value syntax and defaults are aws-load-balancer-controller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+
+from controller.model.kube import format_location
+from controller.model.values import (
+    ActionValue,
+    CidrSet,
+    CommaList,
+    CommaSet,
+    Conditions,
+    GroupName,
+    HealthCheckPath,
+    HealthCheckPort,
+    KeyValues,
+    ListenPorts,
+    LoadBalancerName,
+    NonEmpty,
+    Port,
+    SuccessCodes,
+)
+
+PREFIX = "alb.ingress.kubernetes.io/"
+
+
+class Location(StrEnum):
+    """The kind of object an annotation may sit on."""
+
+    INGRESS = "Ingress"
+    SERVICE = "Service"
+
+
+class Scope(StrEnum):
+    """How an annotation combines across the Ingresses of one group."""
+
+    # One value for the whole ALB: members that set it must agree (else the later one fails).
+    EXCLUSIVE = "exclusive"
+    # Merged across members (listen ports, certificates, tags).
+    MERGE = "merge"
+    # Applies to the Ingress that carries it only (its group, its own actions and conditions).
+    INGRESS = "ingress"
+    # Per target group; a value on the Service wins over the Ingress's.
+    TARGET_GROUP = "target-group"
+
+
+def _arn(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not value.startswith("arn:"):
+            raise ValueError(f"{value!r} is not an ARN (arn:aws:acm:...)")
+    return values
+
+
+@dataclass(frozen=True)
+class AnnotationSpec:
+    """One annotation: its name after the prefix, where it sits, how it merges, its syntax."""
+
+    name: str  # e.g. `scheme`; templated names hold `${name}`, e.g. `actions.${name}`
+    locations: tuple[Location, ...]
+    scope: Scope
+    value_type: Any  # the pydantic type the string value parses into
+    default: str | None
+    doc: str
+    json: bool = False  # the value is JSON
+    _adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_adapter", TypeAdapter(self.value_type))
+
+    @property
+    def key(self) -> str:
+        return PREFIX + self.name
+
+    @property
+    def templated(self) -> bool:
+        return "${name}" in self.name
+
+    @property
+    def template_prefix(self) -> str:
+        """For `actions.${name}`: `actions.`."""
+        return self.name.split("${name}", 1)[0]
+
+    def parse(self, raw: str) -> Any:
+        """The typed value; raises `ValueError` whose message says what is wrong."""
+        try:
+            if self.json:
+                return self._adapter.validate_json(raw)
+            return self._adapter.validate_python(raw)
+        except ValidationError as err:
+            raise ValueError(describe_validation_error(err)) from None
+
+
+ING = (Location.INGRESS,)
+ING_SVC = (Location.INGRESS, Location.SERVICE)
+
+ANNOTATIONS: tuple[AnnotationSpec, ...] = (
+    # --- the load balancer ---
+    AnnotationSpec(
+        "scheme",
+        ING,
+        Scope.EXCLUSIVE,
+        Literal["internal", "internet-facing"],
+        "internal",
+        "internal or internet-facing. Changing it replaces the ALB.",
+    ),
+    AnnotationSpec(
+        "subnets",
+        ING,
+        Scope.EXCLUSIVE,
+        CommaSet,
+        None,
+        "Subnet IDs or Name tags, comma-separated; default: discovery by role and cluster tags.",
+    ),
+    AnnotationSpec(
+        "security-groups",
+        ING,
+        Scope.EXCLUSIVE,
+        CommaSet,
+        None,
+        "Frontend security group IDs or Name tags; turns off the managed frontend group.",
+    ),
+    AnnotationSpec(
+        "manage-backend-security-group-rules",
+        ING,
+        Scope.EXCLUSIVE,
+        bool,
+        "false",
+        "With security-groups, still attach the shared backend group and open the nodes to it.",
+    ),
+    AnnotationSpec(
+        "load-balancer-name",
+        ING,
+        Scope.EXCLUSIVE,
+        LoadBalancerName,
+        None,
+        "Explicit ALB name: at most 32 letters, digits and hyphens; default: generated.",
+    ),
+    AnnotationSpec(
+        "tags",
+        ING_SVC,
+        Scope.MERGE,
+        KeyValues,
+        None,
+        "Extra AWS tags, k=v comma-separated; on target groups the Service's value wins.",
+    ),
+    AnnotationSpec(
+        "ip-address-type",
+        ING,
+        Scope.EXCLUSIVE,
+        Literal["ipv4", "dualstack", "dualstack-without-public-ipv4"],
+        "ipv4",
+        "ipv4, dualstack or dualstack-without-public-ipv4; dualstack adds AAAA records.",
+    ),
+    AnnotationSpec(
+        "load-balancer-attributes",
+        ING,
+        Scope.EXCLUSIVE,
+        KeyValues,
+        None,
+        "ALB attributes, k=v comma-separated (e.g. idle_timeout.timeout_seconds=60).",
+    ),
+    AnnotationSpec(
+        "inbound-cidrs",
+        ING,
+        Scope.EXCLUSIVE,
+        CidrSet,
+        "0.0.0.0/0 (plus ::/0 for dualstack)",
+        "CIDRs the managed security group opens on every listen port.",
+    ),
+    # --- listeners ---
+    AnnotationSpec(
+        "listen-ports",
+        ING,
+        Scope.MERGE,
+        ListenPorts,
+        '[{"HTTP": 80}], or [{"HTTPS": 443}] with certificate-arn',
+        'Listeners this Ingress\'s rules go on, JSON: [{"HTTP": 80}, {"HTTPS": 443}].',
+        json=True,
+    ),
+    AnnotationSpec(
+        "certificate-arn",
+        ING,
+        Scope.MERGE,
+        Annotated[CommaList, AfterValidator(_arn)],
+        None,
+        "ACM certificate ARNs, comma-separated; the first is the default. Default: discovered "
+        "from the rule and TLS hosts.",
+    ),
+    AnnotationSpec(
+        "ssl-policy",
+        ING,
+        Scope.EXCLUSIVE,
+        NonEmpty,
+        "ELBSecurityPolicy-2016-08",
+        "TLS policy of HTTPS listeners.",
+    ),
+    AnnotationSpec(
+        "ssl-redirect",
+        ING,
+        Scope.EXCLUSIVE,
+        Port,
+        None,
+        "HTTPS port to redirect to: every HTTP listener only answers 301 to it.",
+    ),
+    # --- target groups ---
+    AnnotationSpec(
+        "target-type",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Literal["instance", "ip"],
+        "instance",
+        "instance (NodePort on every node) or ip (pod IPs).",
+    ),
+    AnnotationSpec(
+        "backend-protocol",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Literal["HTTP", "HTTPS"],
+        "HTTP",
+        "Protocol from the ALB to the targets.",
+    ),
+    AnnotationSpec(
+        "backend-protocol-version",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Literal["HTTP1", "HTTP2", "GRPC"],
+        "HTTP1",
+        "HTTP1, HTTP2 or GRPC.",
+    ),
+    AnnotationSpec(
+        "target-group-attributes",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        KeyValues,
+        None,
+        "Target group attributes, k=v comma-separated (e.g. deregistration_delay...=30).",
+    ),
+    AnnotationSpec(
+        "healthcheck-port",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        HealthCheckPort,
+        "traffic-port",
+        "A port number, a named Service port, or traffic-port.",
+    ),
+    AnnotationSpec(
+        "healthcheck-protocol",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Literal["HTTP", "HTTPS"],
+        "HTTP",
+        "Health check protocol.",
+    ),
+    AnnotationSpec(
+        "healthcheck-path",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        HealthCheckPath,
+        "/ (GRPC: /AWS.ALB/healthcheck)",
+        "Health check path.",
+    ),
+    AnnotationSpec(
+        "healthcheck-interval-seconds",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Annotated[int, Field(ge=5, le=300)],
+        "15",
+        "Seconds between health checks, 5..300.",
+    ),
+    AnnotationSpec(
+        "healthcheck-timeout-seconds",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Annotated[int, Field(ge=2, le=120)],
+        "5",
+        "Health check timeout, 2..120 seconds, less than the interval.",
+    ),
+    AnnotationSpec(
+        "healthy-threshold-count",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Annotated[int, Field(ge=2, le=10)],
+        "2",
+        "Consecutive successes before a target is healthy, 2..10.",
+    ),
+    AnnotationSpec(
+        "unhealthy-threshold-count",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Annotated[int, Field(ge=2, le=10)],
+        "2",
+        "Consecutive failures before a target is unhealthy, 2..10.",
+    ),
+    AnnotationSpec(
+        "success-codes",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        SuccessCodes,
+        "200 (GRPC: 12)",
+        "Healthy response codes or ranges: HTTP 200..499, gRPC 0..99.",
+    ),
+    AnnotationSpec(
+        "target-node-labels",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        KeyValues,
+        None,
+        "Instance targets: only nodes with these labels, k=v comma-separated.",
+    ),
+    # --- grouping, actions, conditions ---
+    AnnotationSpec(
+        "group.name",
+        ING,
+        Scope.INGRESS,
+        GroupName,
+        None,
+        "Joins an Ingress group sharing one ALB; lower-case DNS-like, at most 63 characters.",
+    ),
+    AnnotationSpec(
+        "group.order",
+        ING,
+        Scope.INGRESS,
+        Annotated[int, Field(ge=-1000, le=1000)],
+        "0",
+        "Order in the group, -1000..1000; lower first, ties by namespace/name.",
+    ),
+    AnnotationSpec(
+        "actions.${name}",
+        ING,
+        Scope.INGRESS,
+        ActionValue,
+        None,
+        "A custom action (forward, redirect, fixed-response) for backends with service name "
+        "${name} and port name use-annotation.",
+        json=True,
+    ),
+    AnnotationSpec(
+        "conditions.${name}",
+        ING,
+        Scope.INGRESS,
+        Conditions,
+        None,
+        "Extra rule conditions for paths whose backend service is ${name}.",
+        json=True,
+    ),
+)
+
+SPECS: dict[str, AnnotationSpec] = {spec.name: spec for spec in ANNOTATIONS if not spec.templated}
+TEMPLATED: tuple[AnnotationSpec, ...] = tuple(spec for spec in ANNOTATIONS if spec.templated)
+
+
+def annotation_field(key: str, owner: str = "") -> str:
+    """The `field` of a BuildError about annotation `key` (`owner`: e.g. `service/foo.`)."""
+    return f"{owner}metadata.annotations[{key}]"
+
+
+@dataclass(frozen=True)
+class AnnotationValues:
+    """The supported annotations of one object, parsed; bad ones are in `errors` instead."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # by spec name
+    actions: dict[str, ActionValue] = field(default_factory=dict)  # by ${name}
+    conditions: dict[str, list[Any]] = field(default_factory=dict)  # by ${name}
+    errors: tuple[tuple[str, str], ...] = ()  # (field, message)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+
+def read_annotations(
+    annotations: Mapping[str, Any] | None, location: Location, owner: str = ""
+) -> AnnotationValues:
+    """Parse the supported annotations that may sit on `location`; others are ignored."""
+    values: dict[str, Any] = {}
+    actions: dict[str, ActionValue] = {}
+    conditions: dict[str, list[Any]] = {}
+    errors: list[tuple[str, str]] = []
+    for key in sorted(annotations or {}, key=str):
+        if not isinstance(key, str) or not key.startswith(PREFIX):
+            continue
+        suffix = key[len(PREFIX) :]
+        spec, name = _spec_for(suffix)
+        if spec is None or location not in spec.locations:
+            continue
+        raw = (annotations or {})[key]
+        where = annotation_field(key, owner)
+        if not isinstance(raw, str):
+            errors.append((where, "annotation values must be strings (quote it in YAML)"))
+            continue
+        try:
+            parsed = spec.parse(raw)
+        except ValueError as err:
+            errors.append((where, f"invalid value {_shorten(raw)}: {err}"))
+            continue
+        if spec.name == "actions.${name}":
+            actions[name] = parsed
+        elif spec.name == "conditions.${name}":
+            conditions[name] = parsed
+        else:
+            values[spec.name] = parsed
+    return AnnotationValues(values, actions, conditions, tuple(errors))
+
+
+def _spec_for(suffix: str) -> tuple[AnnotationSpec | None, str]:
+    if suffix in SPECS:
+        return SPECS[suffix], ""
+    for spec in TEMPLATED:
+        prefix = spec.template_prefix
+        if suffix.startswith(prefix) and len(suffix) > len(prefix):
+            return spec, suffix[len(prefix) :]
+    return None, ""
+
+
+def _shorten(raw: str, limit: int = 80) -> str:
+    text = raw if len(raw) <= limit else raw[: limit - 3] + "..."
+    return repr(text)
+
+
+def describe_validation_error(err: ValidationError, limit: int = 3) -> str:
+    """pydantic's errors as one line: `loc: message; ...` without URLs or input echoes."""
+    parts: list[str] = []
+    for item in err.errors(include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        location = format_location("", tuple(item["loc"]))
+        parts.append(f"{location}: {message}" if location else message)
+    if len(parts) > limit:
+        parts = [*parts[:limit], f"and {len(parts) - limit} more"]
+    return "; ".join(parts)

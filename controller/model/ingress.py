@@ -1,0 +1,378 @@
+"""One Ingress -> what it contributes to its group's ALB, or the errors that exclude it.
+
+This is the per-Ingress half of the builder: annotations and spec are validated, paths
+become rule conditions (LBC's pathType semantics and ordering), backends become actions and
+target groups. Nothing here looks at the other members of the group; `assemble.py` merges
+the contributions and checks what only the group as a whole can violate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from controller.config import ModelDefaults
+from controller.model.annotations import (
+    SPECS,
+    AnnotationValues,
+    Location,
+    Scope,
+    annotation_field,
+    read_annotations,
+)
+from controller.model.backends import BackendContext, FieldError
+from controller.model.groups import GroupRef
+from controller.model.kube import (
+    HTTPIngressPath,
+    IngressBackend,
+    IngressSpec,
+    format_location,
+    metadata_of,
+    spec_of,
+)
+from controller.model.stack import (
+    Action,
+    BuildError,
+    Condition,
+    FixedResponseAction,
+    FixedResponseConfig,
+    ForwardAction,
+    QueryStringPair,
+    RedirectAction,
+    RedirectConfig,
+    Stickiness,
+    TargetGroup,
+    TargetGroupTuple,
+)
+from controller.model.values import ActionValue, ConditionValue
+
+USE_ANNOTATION = "use-annotation"
+MAX_CONDITION_VALUES = 5  # per rule, across its conditions (AWS, not adjustable)
+MAX_TARGET_GROUPS_PER_ACTION = 5  # AWS, not adjustable
+EXCLUSIVE = tuple(spec.name for spec in SPECS.values() if spec.scope is Scope.EXCLUSIVE)
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """One listener rule this Ingress asks for, before it gets a priority."""
+
+    conditions: tuple[Condition, ...]
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class ParsedIngress:
+    """What one valid Ingress contributes to its group."""
+
+    key: str  # ns/name
+    ref: GroupRef
+    exclusive: Mapping[str, Any]  # EXCLUSIVE annotations it sets, by name
+    tags: Mapping[str, str]  # its `tags` annotation: user tags for the ALB
+    listen_ports: tuple[tuple[str, int], ...]  # (protocol, port)
+    certificates: tuple[str, ...]
+    rules: tuple[RouteRule, ...]
+    default_actions: tuple[Action, ...] | None  # from spec.defaultBackend
+    target_groups: Mapping[str, TargetGroup]  # by id
+    rule_hosts: tuple[str, ...]  # spec.rules[].host, in order
+    tls_hosts: tuple[str, ...]
+
+
+def parse_ingress(
+    ingress: Mapping[str, Any],
+    ref: GroupRef,
+    services: Mapping[tuple[str, str], Mapping[str, Any]],
+    defaults: ModelDefaults,
+) -> ParsedIngress | list[BuildError]:
+    """The Ingress's contribution, or every error found in it."""
+    meta = metadata_of(ingress)
+    key = f"{meta.namespace}/{meta.name}"
+    annotations = read_annotations(meta.annotations, Location.INGRESS)
+    errors = [BuildError(ingress=key, field=f, message=m) for f, m in annotations.errors]
+    try:
+        spec = spec_of(ingress, IngressSpec)
+    except ValidationError as err:
+        for item in err.errors(include_url=False):
+            errors.append(
+                BuildError(
+                    ingress=key,
+                    field=format_location("spec", tuple(item["loc"])),
+                    message=str(item["msg"]).removeprefix("Value error, "),
+                )
+            )
+        return errors
+    if errors:
+        return errors
+    context = BackendContext(key, meta.namespace, ref.id, annotations, services, defaults)
+    builder = _IngressBuilder(context, annotations)
+    rules = builder.rules(spec)
+    default_actions = None
+    if spec.default_backend is not None:
+        default_actions = builder.backend_actions(spec.default_backend, "spec.defaultBackend")
+    errors.extend(
+        BuildError(ingress=key, field=p.field, message=p.message) for p in builder.field_errors
+    )
+    if errors:
+        return errors
+    certificates: tuple[str, ...] = annotations.get("certificate-arn", ())
+    listen_ports: list[tuple[str, int]] | None = annotations.get("listen-ports")
+    if listen_ports is None:
+        listen_ports = [("HTTPS", 443)] if certificates else [("HTTP", 80)]
+    return ParsedIngress(
+        key=key,
+        ref=ref,
+        exclusive={
+            name: annotations.values[name] for name in EXCLUSIVE if name in annotations.values
+        },
+        tags=annotations.get("tags", {}),
+        listen_ports=tuple(listen_ports),
+        certificates=certificates,
+        rules=tuple(rules),
+        default_actions=default_actions,
+        target_groups=builder.target_groups,
+        rule_hosts=tuple(r.host for r in spec.rules or () if r.host),
+        tls_hosts=tuple(h for tls in spec.tls or () for h in tls.hosts or () if h),
+    )
+
+
+class _IngressBuilder:
+    """Builds rules and actions for one Ingress, collecting `FieldError`s instead of stopping."""
+
+    def __init__(self, context: BackendContext, annotations: AnnotationValues) -> None:
+        self.context = context
+        self.annotations = annotations
+        self.target_groups: dict[str, TargetGroup] = {}
+        self.field_errors: list[FieldError] = []
+
+    def rules(self, spec: IngressSpec) -> list[RouteRule]:
+        result: list[RouteRule] = []
+        for i, rule in enumerate(spec.rules or ()):
+            if rule.http is None:
+                continue
+            for j, path in _ordered_paths(rule.http.paths):
+                where = f"spec.rules[{i}].http.paths[{j}]"
+                try:
+                    result.append(self._rule(rule.host, path, where))
+                except FieldError as problem:
+                    self.field_errors.append(problem)
+        return result
+
+    def _rule(self, host: str | None, path: HTTPIngressPath, where: str) -> RouteRule:
+        patterns = path_patterns(path, where)
+        actions = self.backend_actions(path.backend, f"{where}.backend")
+        service = path.backend.service
+        extra = self.annotations.conditions.get(service.name, []) if service else []
+        conditions = _conditions(host, patterns, extra)
+        count = sum(c.value_count() for c in conditions)
+        if count > MAX_CONDITION_VALUES:
+            raise FieldError(
+                where,
+                f"the rule has {count} condition values (host, paths and conditions.* "
+                f"together); AWS allows {MAX_CONDITION_VALUES} per rule",
+            )
+        return RouteRule(conditions=conditions, actions=actions)
+
+    def backend_actions(self, backend: IngressBackend, where: str) -> tuple[Action, ...]:
+        """The actions for one backend; raises `FieldError` (and records it for defaultBackend)."""
+        try:
+            return self._backend_actions(backend, where)
+        except FieldError as problem:
+            if where == "spec.defaultBackend":
+                self.field_errors.append(problem)
+                return ()
+            raise
+
+    def _backend_actions(self, backend: IngressBackend, where: str) -> tuple[Action, ...]:
+        if backend.resource is not None or backend.service is None:
+            raise FieldError(where, "only service backends are supported")
+        service = backend.service
+        port_field = f"{where}.service.port"
+        if (service.port.number is None) == (service.port.name is None):
+            raise FieldError(port_field, "set exactly one of port.number and port.name")
+        if service.port.name == USE_ANNOTATION:
+            action = self.annotations.actions.get(service.name)
+            if action is None:
+                raise FieldError(
+                    f"{where}.service.name",
+                    f"port use-annotation needs the annotation {SPECS_ACTION_PREFIX}{service.name}",
+                )
+            return (self._annotation_action(service.name, action),)
+        port: int | str = service.port.number or service.port.name or ""
+        tg = self._target_group(service.name, port, port_field)
+        return (ForwardAction(target_groups=(TargetGroupTuple(id=tg.id),)),)
+
+    def _target_group(self, service_name: str, port: int | str, port_field: str) -> TargetGroup:
+        tg = self.context.target_group(service_name, port, port_field)
+        self.target_groups.setdefault(tg.id, tg)
+        return tg
+
+    def _annotation_action(self, name: str, value: ActionValue) -> Action:
+        where = annotation_field(SPECS_ACTION_PREFIX + name)
+        if value.type == "redirect" and value.redirect_config is not None:
+            config = value.redirect_config
+            given = {
+                "protocol": config.protocol,
+                "port": None if config.port is None else str(config.port),
+                "host": config.host,
+                "path": config.path,
+                "query": config.query,
+            }
+            return RedirectAction(
+                redirect_config=RedirectConfig(
+                    status_code=config.status_code,
+                    **{k: v for k, v in given.items() if v is not None},
+                )
+            )
+        if value.type == "fixed-response" and value.fixed_response_config is not None:
+            fixed = value.fixed_response_config
+            return FixedResponseAction(
+                fixed_response_config=FixedResponseConfig(
+                    status_code=fixed.status_code,
+                    content_type=fixed.content_type,
+                    message_body=fixed.message_body,
+                )
+            )
+        if value.target_group_arn is not None:
+            return ForwardAction(
+                target_groups=(TargetGroupTuple(target_group_arn=value.target_group_arn),)
+            )
+        if value.target_group_name is not None:
+            return ForwardAction(
+                target_groups=(TargetGroupTuple(target_group_name=value.target_group_name),)
+            )
+        assert value.forward_config is not None  # the ActionValue validator guarantees it
+        forward = value.forward_config
+        if len(forward.target_groups) > MAX_TARGET_GROUPS_PER_ACTION:
+            raise FieldError(
+                where,
+                f"the forward action has {len(forward.target_groups)} target groups; AWS "
+                f"allows {MAX_TARGET_GROUPS_PER_ACTION} per action",
+            )
+        tuples: list[TargetGroupTuple] = []
+        for k, target in enumerate(forward.target_groups):
+            weight = 1 if target.weight is None else target.weight
+            if target.service_name is not None and target.service_port is not None:
+                try:
+                    tg = self._target_group(target.service_name, target.service_port, where)
+                except FieldError as problem:
+                    raise FieldError(
+                        where, f"forwardConfig.targetGroups[{k}]: {problem.message}"
+                    ) from None
+                tuples.append(TargetGroupTuple(id=tg.id, weight=weight))
+            else:
+                tuples.append(
+                    TargetGroupTuple(
+                        target_group_arn=target.target_group_arn,
+                        target_group_name=target.target_group_name,
+                        weight=weight,
+                    )
+                )
+        sticky = forward.target_group_stickiness_config
+        return ForwardAction(
+            target_groups=tuple(tuples),
+            stickiness=None
+            if sticky is None
+            else Stickiness(enabled=sticky.enabled, duration_seconds=sticky.duration_seconds),
+        )
+
+
+SPECS_ACTION_PREFIX = "alb.ingress.kubernetes.io/actions."
+_PATH_TYPE_ORDER = {"Exact": 0, "Prefix": 1}
+
+
+def _ordered_paths(paths: list[HTTPIngressPath]) -> list[tuple[int, HTTPIngressPath]]:
+    """Exact first, then Prefix longest first, then the rest; manifest order within each."""
+
+    def rank(item: tuple[int, HTTPIngressPath]) -> tuple[int, int]:
+        _, path = item
+        kind = _PATH_TYPE_ORDER.get(path.path_type or "", 2)
+        return (kind, -len(path.path or "") if kind == 1 else 0)
+
+    return sorted(enumerate(paths), key=rank)
+
+
+def path_patterns(path: HTTPIngressPath, where: str) -> list[str]:
+    """The path-pattern values for one path, per its pathType (LBC's mapping)."""
+    value = path.path or ""
+    path_type = path.path_type or "ImplementationSpecific"
+    if path_type == "ImplementationSpecific":
+        return [value] if value else []
+    if path_type not in ("Exact", "Prefix"):
+        raise FieldError(
+            f"{where}.pathType",
+            f"unknown pathType {path_type!r}: use Exact, Prefix or ImplementationSpecific",
+        )
+    if not value.startswith("/"):
+        raise FieldError(f"{where}.path", f"{_article(path_type)} path must start with '/'")
+    if "*" in value or "?" in value:
+        raise FieldError(
+            f"{where}.path",
+            f"{_article(path_type)} path may not hold wildcards; use ImplementationSpecific "
+            f"for those",
+        )
+    if path_type == "Exact":
+        return [value]
+    if value == "/":
+        return ["/*"]
+    normalized = value.removesuffix("/")
+    return [normalized, normalized + "/*"]
+
+
+def _article(path_type: str) -> str:
+    return f"an {path_type}" if path_type == "Exact" else f"a {path_type}"
+
+
+def _unique(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def _conditions(
+    host: str | None, patterns: list[str], extra: list[ConditionValue]
+) -> tuple[Condition, ...]:
+    """Host and path from the spec, ANDed with the `conditions.*` ones.
+
+    AWS allows one condition each of host-header, path-pattern, http-request-method and
+    source-ip per rule, so values of those fields are merged into one condition (as LBC does).
+    """
+    merged: dict[str, list[str]] = {"host-header": [host] if host else [], "path-pattern": patterns}
+    repeated: list[Condition] = []
+    for cond in extra:
+        if cond.host_header_config is not None:
+            merged["host-header"] += cond.host_header_config.values
+        elif cond.path_pattern_config is not None:
+            merged["path-pattern"] += cond.path_pattern_config.values
+        elif cond.http_request_method_config is not None:
+            merged.setdefault("http-request-method", []).extend(
+                cond.http_request_method_config.values
+            )
+        elif cond.source_ip_config is not None:
+            merged.setdefault("source-ip", []).extend(cond.source_ip_config.values)
+        elif cond.http_header_config is not None:
+            header = cond.http_header_config
+            repeated.append(
+                Condition(
+                    field="http-header",
+                    http_header_name=header.http_header_name,
+                    values=_unique(header.values),
+                )
+            )
+        elif cond.query_string_config is not None:
+            pairs = cond.query_string_config.values
+            repeated.append(
+                Condition(
+                    field="query-string",
+                    query_string_values=tuple(
+                        dict.fromkeys(QueryStringPair(key=p.key, value=p.value) for p in pairs)
+                    ),
+                )
+            )
+    conditions = [
+        Condition(field=name, values=_unique(values)) for name, values in merged.items() if values
+    ]
+    conditions += repeated
+    if not conditions:
+        # AWS wants at least one condition; LBC matches everything this way.
+        conditions.append(Condition(field="path-pattern", values=("/*",)))
+    return tuple(conditions)

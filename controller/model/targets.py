@@ -1,0 +1,150 @@
+"""The targets each target group of a stack should have, from Nodes or EndpointSlices.
+
+Kept apart from the `Stack` on purpose (see `stack.Target`): endpoints change far more often
+than Ingresses. Instance targets are the Ready nodes that may take load-balancer traffic, on
+the Service's NodePort; ip targets are the ready endpoints of the Service's EndpointSlices,
+on the port the slice gives for the Service port. Malformed objects are skipped: there is
+no one to report them to, and a bad Node must not stop traffic to the good ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from controller.model.kube import (
+    ClusterState,
+    EndpointSlice,
+    NodeSpec,
+    NodeStatus,
+    ServicePort,
+    ServiceSpec,
+    metadata_of,
+    spec_of,
+)
+from controller.model.stack import DesiredTargets, Stack, Target, TargetGroup
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# Nodes that never take load-balancer traffic (LBC's default node selector).
+EXCLUDED_NODE_LABELS = (
+    "node-role.kubernetes.io/control-plane",
+    "node.kubernetes.io/exclude-from-external-load-balancers",
+)
+FARGATE_LABEL = ("eks.amazonaws.com/compute-type", "fargate")
+
+
+def build_targets(stack: Stack, state: ClusterState) -> DesiredTargets:
+    """Desired targets per `TargetGroup.id`. Pure and deterministic."""
+    services = {(metadata_of(s).namespace, metadata_of(s).name): s for s in state.services}
+    nodes = _eligible_nodes(state.nodes)
+    result: DesiredTargets = {}
+    for tg in stack.target_groups:
+        namespace, _, name = tg.service.partition("/")
+        port = _service_port(services.get((namespace, name)), tg.service_port)
+        if port is None:
+            result[tg.id] = frozenset()
+        elif tg.target_type == "instance":
+            result[tg.id] = _instance_targets(tg, port, nodes)
+        else:
+            result[tg.id] = _ip_targets(tg, port, namespace, name, state.endpoint_slices)
+    return result
+
+
+def _service_port(service: Mapping[str, Any] | None, wanted: int | str) -> ServicePort | None:
+    if service is None:
+        return None
+    try:
+        spec = spec_of(service, ServiceSpec)
+    except ValidationError:
+        return None
+    for port in spec.ports:
+        if (isinstance(wanted, int) and port.port == wanted) or port.name == wanted:
+            return port
+    return None
+
+
+def _eligible_nodes(nodes: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, str]]]:
+    """(instance ID, labels) of Ready nodes that may take load-balancer traffic."""
+    eligible: list[tuple[str, dict[str, str]]] = []
+    for node in nodes:
+        try:
+            spec = spec_of(node, NodeSpec)
+            status = NodeStatus.model_validate(node.get("status") or {})
+        except ValidationError:
+            continue
+        labels = metadata_of(node).labels or {}
+        if any(label in labels for label in EXCLUDED_NODE_LABELS):
+            continue
+        if labels.get(FARGATE_LABEL[0]) == FARGATE_LABEL[1]:
+            continue
+        ready = any(c.type == "Ready" and c.status == "True" for c in status.conditions or ())
+        instance_id = _instance_id(spec.provider_id)
+        if ready and instance_id:
+            eligible.append((instance_id, labels))
+    return eligible
+
+
+def _instance_id(provider_id: str | None) -> str | None:
+    """`aws:///us-east-1a/i-0123` -> `i-0123`; anything else is not an EC2 node."""
+    if not provider_id or not provider_id.startswith("aws://"):
+        return None
+    last = provider_id.rstrip("/").rsplit("/", 1)[-1]
+    return last if last.startswith("i-") else None
+
+
+def _instance_targets(
+    tg: TargetGroup, port: ServicePort, nodes: list[tuple[str, dict[str, str]]]
+) -> frozenset[Target]:
+    if port.node_port is None:
+        return frozenset()
+    return frozenset(
+        Target(id=instance_id, port=port.node_port)
+        for instance_id, labels in nodes
+        if all(labels.get(k) == v for k, v in tg.node_labels.items())
+    )
+
+
+def _ip_targets(
+    tg: TargetGroup,
+    port: ServicePort,
+    namespace: str,
+    service_name: str,
+    slices: Sequence[Mapping[str, Any]],
+) -> frozenset[Target]:
+    address_type = "IPv6" if tg.ip_address_type == "ipv6" else "IPv4"
+    targets: set[Target] = set()
+    for raw in slices:
+        meta = metadata_of(raw)
+        if meta.namespace != namespace or (meta.labels or {}).get(SERVICE_NAME_LABEL) != (
+            service_name
+        ):
+            continue
+        try:
+            endpoint_slice = EndpointSlice.model_validate(raw)
+        except ValidationError:
+            continue
+        if endpoint_slice.address_type != address_type:
+            continue
+        number = _slice_port(endpoint_slice, port)
+        if number is None:
+            continue
+        for endpoint in endpoint_slice.endpoints or ():
+            if endpoint.conditions is not None and endpoint.conditions.ready is False:
+                continue
+            targets.update(Target(id=address, port=number) for address in endpoint.addresses)
+    return frozenset(targets)
+
+
+def _slice_port(endpoint_slice: EndpointSlice, port: ServicePort) -> int | None:
+    """The pod port for `port` in this slice.
+
+    The endpoints controller names slice ports after the Service port (resolving a named
+    targetPort per pod), so match by that name; a numeric targetPort is its own answer.
+    """
+    for candidate in endpoint_slice.ports or ():
+        if (candidate.name or "") == (port.name or "") and candidate.port is not None:
+            return candidate.port
+    target = port.target_port if port.target_port is not None else port.port
+    return target if isinstance(target, int) else None

@@ -1,0 +1,388 @@
+"""The value syntax of `alb.ingress.kubernetes.io/*` annotations, as pydantic types.
+
+Each annotation value is a string; these types turn it into something typed, or fail with
+pydantic's precise message. The syntax is aws-load-balancer-controller's: comma-separated
+lists, `k=v` maps, JSON for `listen-ports`, `actions.*` and `conditions.*` (matched like
+Go's `encoding/json`, i.e. keys case-insensitively, so `"Values"` works as it does there).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+# --- scalar and list syntaxes --------------------------------------------------------------
+
+
+def split_commas(value: object) -> object:
+    """`a, b,,c` -> `["a", "b", "c"]`; anything but a string is left for pydantic to reject."""
+    if not isinstance(value, str):
+        return value
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_key_values(value: object) -> object:
+    """`k1=v1, k2=v2` -> a dict, as LBC's string-map annotations; a later key wins."""
+    if not isinstance(value, str):
+        return value
+    result: dict[str, str] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value pairs separated by commas, got {item.strip()!r}")
+        result[key.strip()] = val.strip()
+    return result
+
+
+def _non_empty_list(items: tuple[str, ...]) -> tuple[str, ...]:
+    if not items:
+        raise ValueError("must list at least one value")
+    return items
+
+
+def _sorted_unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(items)))
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR (e.g. 10.0.0.0/8 or ::/0)") from None
+    if "/" not in value:
+        raise ValueError(f"{value!r} is not a CIDR: it needs a /prefix length")
+    return value
+
+
+CommaList = Annotated[
+    tuple[str, ...], BeforeValidator(split_commas), AfterValidator(_non_empty_list)
+]
+# Sets of names whose order carries no meaning: sorted, so equal sets compare equal in a group.
+CommaSet = Annotated[
+    tuple[str, ...],
+    BeforeValidator(split_commas),
+    AfterValidator(_non_empty_list),
+    AfterValidator(_sorted_unique),
+]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+CidrSet = Annotated[
+    tuple[Cidr, ...],
+    BeforeValidator(split_commas),
+    AfterValidator(_non_empty_list),
+    AfterValidator(_sorted_unique),
+]
+KeyValues = Annotated[dict[str, str], BeforeValidator(parse_key_values)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _strip_non_empty(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+NonEmpty = Annotated[str, AfterValidator(_strip_non_empty)]
+
+_LB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
+
+
+def _lb_name(value: str) -> str:
+    if len(value) > 32:
+        raise ValueError(f"must be at most 32 characters, got {len(value)}")
+    if not _LB_NAME.match(value):
+        raise ValueError(
+            "may hold only letters, digits and hyphens, and may not start or end with a hyphen"
+        )
+    if value.lower().startswith("internal-"):
+        raise ValueError("must not start with 'internal-' (AWS reserves it)")
+    return value
+
+
+LoadBalancerName = Annotated[str, AfterValidator(_lb_name)]
+
+_GROUP_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
+
+
+def _group_name(value: str) -> str:
+    if len(value) > 63:
+        raise ValueError(f"must be at most 63 characters, got {len(value)}")
+    if not _GROUP_NAME.match(value):
+        raise ValueError(
+            "must be lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+GroupName = Annotated[str, AfterValidator(_group_name)]
+
+_SUCCESS_CODES = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
+
+
+def _success_codes(value: str) -> str:
+    value = value.replace(" ", "")
+    if not _SUCCESS_CODES.match(value):
+        raise ValueError("must be codes or ranges separated by commas, e.g. 200,300-399")
+    for part in value.split(","):
+        low, _, high = part.partition("-")
+        if high and int(high) < int(low):
+            raise ValueError(f"range {part!r} runs backwards")
+    return value
+
+
+SuccessCodes = Annotated[str, AfterValidator(_success_codes)]
+
+
+def _path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must start with '/'")
+    return value
+
+
+HealthCheckPath = Annotated[str, AfterValidator(_path)]
+
+
+def _healthcheck_port(value: str) -> int | str:
+    value = value.strip()
+    if value == "traffic-port":
+        return value
+    if value.isdigit():
+        number = int(value)
+        if not 1 <= number <= 65535:
+            raise ValueError("must be 1..65535, a named Service port, or traffic-port")
+        return number
+    if not value:
+        raise ValueError("must be a port number, a named Service port, or traffic-port")
+    return value
+
+
+HealthCheckPort = Annotated[str, AfterValidator(_healthcheck_port)]
+
+
+# --- listen-ports --------------------------------------------------------------------------
+
+
+def _one_port_per_entry(value: dict[str, int]) -> dict[str, int]:
+    if not value:
+        raise ValueError('each entry must name a protocol and port, e.g. {"HTTP": 80}')
+    return value
+
+
+ListenPortEntry = Annotated[
+    dict[Literal["HTTP", "HTTPS"], Port], AfterValidator(_one_port_per_entry)
+]
+
+
+def _listen_ports(entries: list[dict[Literal["HTTP", "HTTPS"], int]]) -> list[tuple[str, int]]:
+    if not entries:
+        raise ValueError("must list at least one port")
+    seen: dict[int, str] = {}
+    for entry in entries:
+        for protocol, port in entry.items():
+            if seen.get(port, protocol) != protocol:
+                raise ValueError(f"port {port} is listed as both {seen[port]} and {protocol}")
+            seen[port] = protocol
+    return sorted((protocol, port) for port, protocol in seen.items())
+
+
+ListenPorts = Annotated[list[ListenPortEntry], AfterValidator(_listen_ports)]
+
+
+# --- actions.* and conditions.* JSON -------------------------------------------------------
+
+
+class GoJson(BaseModel):
+    """JSON as Go's encoding/json reads it: keys match field names case-insensitively."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_key_case(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = {
+            (field.alias or name).lower(): field.alias or name
+            for name, field in cls.model_fields.items()
+        }
+        return {known.get(str(key).lower(), key): value for key, value in data.items()}
+
+
+class ActionTargetGroup(GoJson):
+    """One weighted target of a forward action: a Service port, or a target group by ARN/name."""
+
+    service_name: str | None = Field(default=None, alias="serviceName", min_length=1)
+    service_port: int | str | None = Field(default=None, alias="servicePort")
+    target_group_arn: str | None = Field(default=None, alias="targetGroupARN", min_length=1)
+    target_group_name: str | None = Field(default=None, alias="targetGroupName", min_length=1)
+    weight: int | None = Field(default=None, ge=0, le=999)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ActionTargetGroup:
+        kinds = [
+            self.service_name is not None,
+            self.target_group_arn is not None,
+            self.target_group_name is not None,
+        ]
+        if sum(kinds) != 1:
+            raise ValueError("give exactly one of serviceName, targetGroupARN, targetGroupName")
+        if (self.service_name is None) != (self.service_port is None):
+            raise ValueError("serviceName and servicePort go together")
+        return self
+
+
+class StickinessConfig(GoJson):
+    enabled: bool
+    duration_seconds: int | None = Field(default=None, alias="durationSeconds", ge=1, le=604800)
+
+
+class ForwardConfig(GoJson):
+    target_groups: list[ActionTargetGroup] = Field(alias="targetGroups", min_length=1)
+    target_group_stickiness_config: StickinessConfig | None = Field(
+        default=None, alias="targetGroupStickinessConfig"
+    )
+
+
+class RedirectConfigValue(GoJson):
+    protocol: Literal["HTTP", "HTTPS", "#{protocol}"] | None = Field(default=None, alias="protocol")
+    port: int | str | None = Field(default=None, alias="port")
+    host: str | None = Field(default=None, alias="host")
+    path: str | None = Field(default=None, alias="path")
+    query: str | None = Field(default=None, alias="query")
+    status_code: Literal["HTTP_301", "HTTP_302"] = Field(alias="statusCode")
+
+
+_CONTENT_TYPES = Literal[
+    "text/plain", "text/css", "text/html", "application/javascript", "application/json"
+]
+
+
+class FixedResponseConfigValue(GoJson):
+    content_type: _CONTENT_TYPES | None = Field(default=None, alias="contentType")
+    status_code: str = Field(alias="statusCode", pattern=r"^[2-5]\d\d$")
+    message_body: str | None = Field(default=None, alias="messageBody", max_length=1024)
+
+
+class ActionValue(GoJson):
+    """An `actions.<name>` annotation: LBC's Action JSON."""
+
+    type: Literal["forward", "redirect", "fixed-response"]
+    target_group_arn: str | None = Field(default=None, alias="targetGroupARN", min_length=1)
+    target_group_name: str | None = Field(default=None, alias="targetGroupName", min_length=1)
+    forward_config: ForwardConfig | None = Field(default=None, alias="forwardConfig")
+    redirect_config: RedirectConfigValue | None = Field(default=None, alias="redirectConfig")
+    fixed_response_config: FixedResponseConfigValue | None = Field(
+        default=None, alias="fixedResponseConfig"
+    )
+
+    @model_validator(mode="after")
+    def _config_matches_type(self) -> ActionValue:
+        if self.type == "forward":
+            given = [
+                self.target_group_arn is not None,
+                self.target_group_name is not None,
+                self.forward_config is not None,
+            ]
+            if sum(given) != 1:
+                raise ValueError(
+                    "a forward action needs exactly one of targetGroupARN, targetGroupName, "
+                    "forwardConfig"
+                )
+        if self.type == "redirect" and self.redirect_config is None:
+            raise ValueError("a redirect action needs redirectConfig")
+        if self.type == "fixed-response" and self.fixed_response_config is None:
+            raise ValueError("a fixed-response action needs fixedResponseConfig")
+        return self
+
+
+class ValuesConfig(GoJson):
+    values: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+def _method(value: str) -> str:
+    if not re.fullmatch(r"[A-Z_-]+", value):
+        raise ValueError(f"{value!r} is not an HTTP method (upper-case letters, '-' and '_')")
+    return value
+
+
+class MethodConfig(GoJson):
+    values: list[Annotated[str, AfterValidator(_method)]] = Field(min_length=1)
+
+
+class SourceIpConfig(GoJson):
+    values: list[Cidr] = Field(min_length=1)
+
+
+class HttpHeaderConfig(GoJson):
+    http_header_name: str = Field(alias="httpHeaderName", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+    values: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+class QueryStringKeyValue(GoJson):
+    key: str | None = None
+    value: str = Field(min_length=1)
+
+
+class QueryStringConfig(GoJson):
+    values: list[QueryStringKeyValue] = Field(min_length=1)
+
+
+class ConditionValue(GoJson):
+    """One condition of a `conditions.<name>` annotation: LBC's RuleCondition JSON."""
+
+    field: Literal[
+        "host-header",
+        "http-header",
+        "http-request-method",
+        "path-pattern",
+        "query-string",
+        "source-ip",
+    ]
+    host_header_config: ValuesConfig | None = Field(default=None, alias="hostHeaderConfig")
+    http_header_config: HttpHeaderConfig | None = Field(default=None, alias="httpHeaderConfig")
+    http_request_method_config: MethodConfig | None = Field(
+        default=None, alias="httpRequestMethodConfig"
+    )
+    path_pattern_config: ValuesConfig | None = Field(default=None, alias="pathPatternConfig")
+    query_string_config: QueryStringConfig | None = Field(default=None, alias="queryStringConfig")
+    source_ip_config: SourceIpConfig | None = Field(default=None, alias="sourceIpConfig")
+
+    @model_validator(mode="after")
+    def _config_matches_field(self) -> ConditionValue:
+        wanted = _CONDITION_CONFIGS[self.field]
+        alias = type(self).model_fields[wanted].alias
+        if getattr(self, wanted) is None:
+            raise ValueError(f"a {self.field} condition needs {alias}")
+        others = [
+            name for name in _CONDITION_CONFIGS.values() if name != wanted and getattr(self, name)
+        ]
+        if others:
+            raise ValueError(f"a {self.field} condition takes only {alias}")
+        return self
+
+
+# Which config object each condition field carries (AWS's RuleCondition shape).
+_CONDITION_CONFIGS = {
+    "host-header": "host_header_config",
+    "http-header": "http_header_config",
+    "http-request-method": "http_request_method_config",
+    "path-pattern": "path_pattern_config",
+    "query-string": "query_string_config",
+    "source-ip": "source_ip_config",
+}
+
+
+Conditions = Annotated[list[ConditionValue], Field(min_length=1)]

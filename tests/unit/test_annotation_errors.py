@@ -1,0 +1,250 @@
+"""Every annotation's bad values give the documented error: the Ingress, the field, and why.
+
+One row per (annotation, bad value): the error must name the annotation's field and say
+what is wrong, and the Ingress must be left out (here it is alone, so nothing is planned).
+Target-group annotations are also tried on the Service, where the field names the Service.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.model import ANNOTATIONS, Location, Scope
+from controller.model.annotations import PREFIX
+
+from .factories import ingress, plan, service
+
+# (annotation, bad value, fragment of the message)
+BAD_VALUES: list[tuple[str, str, str]] = [
+    ("scheme", "public", "'internal' or 'internet-facing'"),
+    ("subnets", " , ", "at least one value"),
+    ("security-groups", "", "at least one value"),
+    ("manage-backend-security-group-rules", "maybe", "valid boolean"),
+    ("load-balancer-name", "x" * 33, "at most 32 characters"),
+    ("load-balancer-name", "-leading", "may not start or end with a hyphen"),
+    ("load-balancer-name", "has_underscore", "only letters, digits and hyphens"),
+    ("load-balancer-name", "internal-mine", "must not start with 'internal-'"),
+    ("tags", "novalue", "expected key=value pairs"),
+    ("tags", "=v", "expected key=value pairs"),
+    ("ip-address-type", "ipv6", "'ipv4', 'dualstack' or 'dualstack-without-public-ipv4'"),
+    ("load-balancer-attributes", "a=b,c", "expected key=value pairs"),
+    ("inbound-cidrs", "10.0.0.0/33", "is not a CIDR"),
+    ("inbound-cidrs", "10.0.0.1", "needs a /prefix length"),
+    ("listen-ports", '{"HTTP": 80}', "valid array"),
+    ("listen-ports", '[{"HTTP": 80', "Invalid JSON"),
+    ("listen-ports", '[{"FTP": 21}]', "'HTTP' or 'HTTPS'"),
+    ("listen-ports", '[{"HTTP": 0}]', "greater than or equal to 1"),
+    ("listen-ports", '[{"HTTP": 80}, {"HTTPS": 80}]', "both HTTP and HTTPS"),
+    ("listen-ports", "[]", "at least one port"),
+    ("listen-ports", "[{}]", "must name a protocol and port"),
+    ("certificate-arn", "not-an-arn", "is not an ARN"),
+    ("ssl-policy", "  ", "must not be empty"),
+    ("ssl-redirect", "https", "valid integer"),
+    ("ssl-redirect", "70000", "less than or equal to 65535"),
+    ("target-type", "pod", "'instance' or 'ip'"),
+    ("backend-protocol", "TCP", "'HTTP' or 'HTTPS'"),
+    ("backend-protocol-version", "HTTP3", "'HTTP1', 'HTTP2' or 'GRPC'"),
+    ("target-group-attributes", "slow_start", "expected key=value pairs"),
+    ("healthcheck-port", "99999", "must be 1..65535"),
+    ("healthcheck-protocol", "TCP", "'HTTP' or 'HTTPS'"),
+    ("healthcheck-path", "healthz", "must start with '/'"),
+    ("healthcheck-interval-seconds", "4", "greater than or equal to 5"),
+    ("healthcheck-interval-seconds", "301", "less than or equal to 300"),
+    ("healthcheck-timeout-seconds", "1", "greater than or equal to 2"),
+    ("healthcheck-timeout-seconds", "121", "less than or equal to 120"),
+    ("healthy-threshold-count", "1", "greater than or equal to 2"),
+    ("healthy-threshold-count", "11", "less than or equal to 10"),
+    ("unhealthy-threshold-count", "0", "greater than or equal to 2"),
+    ("unhealthy-threshold-count", "many", "valid integer"),
+    ("success-codes", "2xx", "codes or ranges separated by commas"),
+    ("success-codes", "299-200", "runs backwards"),
+    ("target-node-labels", "pool", "expected key=value pairs"),
+    ("group.name", "Upper", "lower-case letters"),
+    ("group.name", "a" * 64, "at most 63 characters"),
+    ("group.order", "1001", "less than or equal to 1000"),
+    ("group.order", "-1001", "greater than or equal to -1000"),
+    ("group.order", "first", "valid integer"),
+    ("actions.act", "{", "Invalid JSON"),
+    ("actions.act", '{"type": "teleport"}', "'forward', 'redirect' or 'fixed-response'"),
+    ("actions.act", '{"type": "forward"}', "exactly one of targetGroupARN"),
+    ("actions.act", '{"type": "redirect"}', "needs redirectConfig"),
+    ("actions.act", '{"type": "redirect", "redirectConfig": {}}', "statusCode: Field required"),
+    (
+        "actions.act",
+        '{"type": "redirect", "redirectConfig": {"statusCode": "HTTP_307"}}',
+        "'HTTP_301' or 'HTTP_302'",
+    ),
+    ("actions.act", '{"type": "fixed-response"}', "needs fixedResponseConfig"),
+    (
+        "actions.act",
+        '{"type": "fixed-response", "fixedResponseConfig": {"statusCode": "600"}}',
+        "should match pattern",
+    ),
+    (
+        "actions.act",
+        '{"type": "fixed-response", "fixedResponseConfig": '
+        '{"statusCode": "200", "contentType": "image/png"}}',
+        "'text/plain'",
+    ),
+    (
+        "actions.act",
+        '{"type": "forward", "forwardConfig": {"targetGroups": []}}',
+        "at least 1 item",
+    ),
+    (
+        "actions.act",
+        '{"type": "forward", "forwardConfig": {"targetGroups": [{"serviceName": "svc"}]}}',
+        "serviceName and servicePort go together",
+    ),
+    (
+        "actions.act",
+        '{"type": "forward", "forwardConfig": {"targetGroups": '
+        '[{"serviceName": "svc", "servicePort": 80, "weight": 1000}]}}',
+        "less than or equal to 999",
+    ),
+    (
+        "actions.act",
+        '{"type": "forward", "forwardConfig": {"targetGroups": '
+        '[{"serviceName": "svc", "servicePort": 80}], '
+        '"targetGroupStickinessConfig": {"enabled": true, "durationSeconds": 0}}}',
+        "greater than or equal to 1",
+    ),
+    ("actions.act", '{"type": "forward", "targetGroupARN": "x", "bogus": 1}', "Extra inputs"),
+    ("conditions.svc", "[]", "at least 1 item"),
+    ("conditions.svc", '[{"field": "cookie"}]', "'host-header'"),
+    ("conditions.svc", '[{"field": "host-header"}]', "needs hostHeaderConfig"),
+    (
+        "conditions.svc",
+        '[{"field": "host-header", "hostHeaderConfig": {"values": ["a"]}, '
+        '"sourceIpConfig": {"values": ["10.0.0.0/8"]}}]',
+        "takes only hostHeaderConfig",
+    ),
+    (
+        "conditions.svc",
+        '[{"field": "source-ip", "sourceIpConfig": {"values": ["nowhere"]}}]',
+        "is not a CIDR",
+    ),
+    (
+        "conditions.svc",
+        '[{"field": "http-request-method", "httpRequestMethodConfig": {"values": ["get"]}}]',
+        "is not an HTTP method",
+    ),
+    (
+        "conditions.svc",
+        '[{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "bad header", '
+        '"values": ["x"]}}]',
+        "should match pattern",
+    ),
+    (
+        "conditions.svc",
+        '[{"field": "query-string", "queryStringConfig": {"values": [{"key": "k"}]}}]',
+        "value: Field required",
+    ),
+    (
+        "conditions.svc",
+        '[{"field": "path-pattern", "pathPatternConfig": {"values": []}}]',
+        "at least 1 item",
+    ),
+]
+
+
+def _template_name(annotation: str) -> str:
+    head, dot, _ = annotation.partition(".")
+    return f"{head}.${{name}}" if head in ("actions", "conditions") and dot else annotation
+
+
+@pytest.mark.parametrize(("annotation", "value", "fragment"), BAD_VALUES)
+def test_bad_ingress_annotation(annotation: str, value: str, fragment: str) -> None:
+    result = plan(ingress(annotations={PREFIX + annotation: value}), service())
+    assert result.stacks == ()
+    [error] = result.errors
+    assert error.ingress == "default/app"
+    assert error.field == f"metadata.annotations[{PREFIX}{annotation}]"
+    assert fragment in error.message
+    assert repr(value[:20])[1:-1] in error.message or len(value) > 80
+
+
+TARGET_GROUP_ANNOTATIONS = sorted(
+    {a for a, _, _ in BAD_VALUES}
+    & {spec.name for spec in ANNOTATIONS if spec.scope is Scope.TARGET_GROUP or spec.name == "tags"}
+)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "fragment"),
+    [row for row in BAD_VALUES if row[0] in TARGET_GROUP_ANNOTATIONS],
+)
+def test_bad_service_annotation(annotation: str, value: str, fragment: str) -> None:
+    result = plan(ingress(), service(annotations={PREFIX + annotation: value}))
+    assert result.stacks == ()
+    [error] = result.errors
+    assert error.ingress == "default/app"
+    assert error.field == f"service/svc.metadata.annotations[{PREFIX}{annotation}]"
+    assert fragment in error.message
+
+
+def test_every_annotation_has_a_bad_value_row() -> None:
+    covered = {_template_name(a) for a, _, _ in BAD_VALUES}
+    assert covered == {spec.name for spec in ANNOTATIONS}
+
+
+def test_ingress_level_annotations_on_a_service_are_ignored() -> None:
+    result = plan(ingress(), service(annotations={PREFIX + "scheme": "bogus"}))
+    assert result.errors == ()
+    assert result.stacks[0].load_balancer.scheme == "internal"
+
+
+def test_annotation_values_must_be_strings() -> None:
+    result = plan(ingress(annotations={PREFIX + "ssl-redirect": 443}), service())
+    [error] = result.errors
+    assert error.field == f"metadata.annotations[{PREFIX}ssl-redirect]"
+    assert "must be strings" in error.message
+
+
+def test_unknown_annotations_are_ignored() -> None:
+    result = plan(
+        ingress(annotations={PREFIX + "wafv2-acl-arn": "arn:x", "other/x": "y"}), service()
+    )
+    assert result.errors == ()
+    assert len(result.stacks) == 1
+
+
+def test_all_errors_of_one_ingress_are_reported_together() -> None:
+    bad = {PREFIX + "scheme": "public", PREFIX + "target-type": "pod"}
+    result = plan(ingress(annotations=bad), service())
+    assert [e.field for e in result.errors] == [
+        f"metadata.annotations[{PREFIX}scheme]",
+        f"metadata.annotations[{PREFIX}target-type]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "field", "fragment"),
+    [
+        (
+            {"healthcheck-interval-seconds": "10", "healthcheck-timeout-seconds": "10"},
+            "healthcheck-timeout-seconds",
+            "must be less than the interval",
+        ),
+        ({"success-codes": "200,500"}, "success-codes", "code 500 is out of range"),
+        (
+            {"backend-protocol-version": "GRPC", "success-codes": "200"},
+            "success-codes",
+            "gRPC codes are 0..99",
+        ),
+        ({"healthcheck-port": "metrics"}, "healthcheck-port", "the service has no port"),
+    ],
+)
+def test_target_group_settings_checked_together(
+    annotations: dict[str, str], field: str, fragment: str
+) -> None:
+    result = plan(ingress(annotations={PREFIX + k: v for k, v in annotations.items()}), service())
+    [error] = result.errors
+    assert error.field == f"metadata.annotations[{PREFIX}{field}]"
+    assert fragment in error.message
+
+
+def test_locations_are_declared_for_every_annotation() -> None:
+    for spec in ANNOTATIONS:
+        assert Location.INGRESS in spec.locations
+        assert spec.doc and spec.key.startswith(PREFIX)

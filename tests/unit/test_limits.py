@@ -1,0 +1,127 @@
+"""AWS limits checked before AWS says no: the Ingress that pushes the ALB over is left out.
+
+Per ALB: 100 rules (across listeners), 100 target groups, 50 listeners, 25 certificates
+besides the default ones. Per rule: 5 condition values and 5 target groups per forward
+action (those two also have golden cases).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from controller.model import build_group
+from controller.model.annotations import PREFIX
+
+from .factories import DEFAULTS, ingress, path, rule, service, state
+
+
+def _member(name: str, rules: list[dict[str, Any]], **annotations: str) -> dict[str, Any]:
+    extra = {PREFIX + k.replace("_", "-"): v for k, v in annotations.items()}
+    return ingress(name, annotations={PREFIX + "group.name": "big", **extra}, rules=rules)
+
+
+def _paths(count: int, prefix: str, service_for: Any = lambda i: "svc") -> list[dict[str, Any]]:
+    return [rule(None, *(path(f"/{prefix}{i}", service_for(i)) for i in range(count)))]
+
+
+def test_rules_limit_excludes_the_ingress_that_overflows() -> None:
+    objects = [
+        _member("a", _paths(60, "a")),
+        _member("b", _paths(41, "b")),  # 101 rules: over
+        _member("c", _paths(40, "c")),  # 100 rules: fits once b is out
+        service(),
+    ]
+    result = build_group("big", state(*objects), DEFAULTS)
+    assert result.stack is not None
+    assert result.stack.ingresses == ("default/a", "default/c")
+    assert len(result.stack.listeners[0].rules) == 100
+    [error] = result.errors
+    assert error.ingress == "default/b"
+    assert "100 rules" in error.message
+
+
+def test_rules_count_across_listeners() -> None:
+    ports = json.dumps([{"HTTP": 80}, {"HTTP": 8080}])
+    objects = [_member("a", _paths(50, "a"), listen_ports=ports), service()]
+    result = build_group("big", state(*objects), DEFAULTS)
+    assert result.stack is not None
+    assert sum(len(listener.rules) for listener in result.stack.listeners) == 100
+    objects = [_member("a", _paths(51, "a"), listen_ports=ports), service()]
+    result = build_group("big", state(*objects), DEFAULTS)
+    assert result.stack is None
+    assert "100 rules" in result.errors[0].message
+
+
+def test_redirected_http_listeners_have_no_rules_to_count() -> None:
+    ports = json.dumps([{"HTTP": 80}, {"HTTPS": 443}])
+    objects = [
+        _member(
+            "a",
+            _paths(100, "a"),
+            listen_ports=ports,
+            ssl_redirect="443",
+            certificate_arn="arn:aws:acm:us-east-1:1:certificate/x",
+        ),
+        service(),
+    ]
+    result = build_group("big", state(*objects), DEFAULTS)
+    assert result.errors == ()
+
+
+def _forward_to(names: list[str]) -> str:
+    targets = [{"serviceName": n, "servicePort": 80} for n in names]
+    return json.dumps({"type": "forward", "forwardConfig": {"targetGroups": targets}})
+
+
+def test_target_group_limit() -> None:
+    # a: 20 rules forwarding to 5 Services each = 100 target groups; b adds one more.
+    actions = {
+        f"actions.spread{i}": _forward_to([f"s{i}-{k}" for k in range(5)]) for i in range(20)
+    }
+    a_rules = [rule(None, *(path(f"/a{i}", f"spread{i}", "use-annotation") for i in range(20)))]
+    services = [service(f"s{i}-{k}") for i in range(20) for k in range(5)]
+    objects = [
+        _member("a", a_rules, **actions),
+        _member("b", [rule(None, path("/b", "svc"))]),
+        service(),
+        *services,
+    ]
+    result = build_group("big", state(*objects), DEFAULTS)
+    assert result.stack is not None
+    assert len(result.stack.target_groups) == 100
+    [error] = result.errors
+    assert error.ingress == "default/b"
+    assert "100 target groups" in error.message
+
+
+def test_listener_limit() -> None:
+    ports = json.dumps([{"HTTP": 8000 + i} for i in range(50)])
+    objects = [
+        _member("a", [rule(None, path("/a"))], listen_ports=ports),
+        _member("b", [rule(None, path("/b"))], listen_ports='[{"HTTP": 8000}]'),
+        _member("c", [rule(None, path("/c"))], listen_ports='[{"HTTP": 9999}]'),
+        service(),
+    ]
+    result = build_group("big", state(*objects), DEFAULTS)
+    assert result.stack is not None
+    assert len(result.stack.listeners) == 50
+    assert result.stack.ingresses == ("default/a", "default/b")
+    [error] = result.errors
+    assert error.ingress == "default/c"
+    assert "50 listeners" in error.message
+
+
+def test_certificate_limit_counts_all_but_the_default() -> None:
+    arns = [f"arn:aws:acm:us-east-1:1:certificate/{i}" for i in range(27)]
+    objects = [
+        _member("a", [rule(None, path("/a"))], certificate_arn=",".join(arns[:26])),
+        _member("b", [rule(None, path("/b"))], certificate_arn=arns[26]),
+        service(),
+    ]
+    result = build_group("big", state(*objects), DEFAULTS)
+    assert result.stack is not None
+    assert len(result.stack.listeners[0].certificates) == 26
+    [error] = result.errors
+    assert error.ingress == "default/b"
+    assert "25 certificates" in error.message
