@@ -73,6 +73,74 @@ def _run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_BUILD_ERRORS if plan.errors else EXIT_OK
 
 
+RUN_DESCRIPTION = """\
+Run the controller: watch Ingresses of the alb class (and the Services, EndpointSlices,
+Nodes and IngressClasses they use) and make AWS match them. Kubernetes access comes from
+the in-cluster service account or $KUBECONFIG; AWS access from the usual AWS variables.
+Every flag has an environment variable of the same name in upper case (CLUSTER_NAME, ...).
+"""
+
+
+def _register_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cluster-name", help="tags and names (default: $CLUSTER_NAME)")
+    parser.add_argument(
+        "--namespace", dest="namespaces", action="append", metavar="NS",
+        help="watch only this namespace (repeatable; default: all)",
+    )
+    parser.add_argument("--resync-seconds", type=float, help="drift check period (default 600)")
+    parser.add_argument(
+        "--no-dns", action="store_true", help="do not manage Route 53 records (MANAGE_DNS=false)"
+    )
+    parser.add_argument(
+        "--ignore-incumbent", action="store_true",
+        help="start even while aws-load-balancer-controller holds a fresh leader Lease",
+    )
+    parser.add_argument(
+        "--leader-elect", action="store_true",
+        help="elect one active replica on a Lease (for 2+ replicas)",
+    )
+    parser.add_argument(
+        "--liveness", metavar="URL", help="health endpoint, e.g. http://0.0.0.0:8080/healthz"
+    )
+    parser.add_argument(
+        "--log-format", choices=("auto", "json", "text"), default="auto",
+        help="auto: text on a terminal, JSON lines otherwise",
+    )
+
+
+def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from controller.logs import configure_logging
+    from controller.operator import run
+
+    overrides: dict[str, object] = {}
+    if args.cluster_name:
+        overrides["cluster_name"] = args.cluster_name
+    if args.namespaces:
+        overrides["watch_namespaces"] = args.namespaces
+    if args.resync_seconds is not None:
+        overrides["resync_seconds"] = args.resync_seconds
+    if args.no_dns:
+        overrides["manage_dns"] = False
+    if args.ignore_incumbent:
+        overrides["ignore_incumbent"] = True
+    if args.leader_elect:
+        overrides["leader_elect"] = True
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        err.write(f"error: bad settings: {error}\n")
+        return EXIT_UNREADABLE
+    configure_logging(args.log_format, debug=settings.aws_debug)
+    from controller.kube.incumbent import IncumbentActive
+
+    try:
+        run(settings, liveness=args.liveness)
+    except IncumbentActive as error:
+        err.write(f"error: {error}\n")
+        return EXIT_UNREADABLE
+    return EXIT_OK
+
+
 Runner = Callable[[argparse.Namespace, TextIO, TextIO], int]
 
 
@@ -92,6 +160,13 @@ COMMANDS: tuple[Command, ...] = (
         PLAN_DESCRIPTION,
         _register_plan,
         _run_plan,
+    ),
+    Command(
+        "run",
+        "run the controller against the current cluster",
+        RUN_DESCRIPTION,
+        _register_run,
+        _run_run,
     ),
 )
 

@@ -18,14 +18,12 @@ from typing import Any
 
 from controller.config import ModelDefaults
 from controller.model import BuildError, ClusterState, GroupRef, group_of
+from controller.model.groups import EXPLICIT_FINALIZER_PREFIX, IMPLICIT_FINALIZER
 
 Body = Mapping[str, Any]
 
 KINDS = ("Ingress", "Service", "EndpointSlice", "Node", "IngressClass")
 
-# The finalizers LBC puts on Ingresses; ours are the same so a cluster switches in place.
-IMPLICIT_FINALIZER = "ingress.k8s.aws/resources"
-GROUP_FINALIZER_PREFIX = "group.ingress.k8s.aws/"
 
 
 def object_key(body: Body) -> str:
@@ -40,8 +38,8 @@ def finalizer_groups(ingress: Body) -> set[str]:
     for finalizer in (ingress.get("metadata") or {}).get("finalizers") or ():
         if finalizer == IMPLICIT_FINALIZER:
             groups.add(object_key(ingress))
-        elif isinstance(finalizer, str) and finalizer.startswith(GROUP_FINALIZER_PREFIX):
-            groups.add(finalizer.removeprefix(GROUP_FINALIZER_PREFIX))
+        elif isinstance(finalizer, str) and finalizer.startswith(EXPLICIT_FINALIZER_PREFIX):
+            groups.add(finalizer.removeprefix(EXPLICIT_FINALIZER_PREFIX))
     return groups
 
 
@@ -93,13 +91,20 @@ class Membership:
     error: BuildError | None
     held: frozenset[str]  # groups whose finalizer it carries
     deleting: bool
+    key: str = ""
 
     @property
     def groups(self) -> set[str]:
-        """Every group this Ingress's change can affect."""
+        """Every group this Ingress's change can affect.
+
+        An Ingress that fits no group (a bad group.name) is reconciled as its own implicit
+        group, so its error is reported and anything it held is released.
+        """
         result = set(self.held)
         if self.group is not None:
             result.add(self.group.id)
+        elif self.error is not None:
+            result.add(self.key)
         return result
 
 
@@ -139,6 +144,7 @@ class ClusterCache:
                 error=found if isinstance(found, BuildError) else None,
                 held=frozenset(finalizer_groups(body)),
                 deleting=bool((body.get("metadata") or {}).get("deletionTimestamp")),
+                key=key,
             )
         self._rebuild_service_index()
 

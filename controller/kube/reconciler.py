@@ -25,15 +25,10 @@ from typing import Any, Protocol
 
 from controller.aws import AwsError, DeployResult
 from controller.config import ModelDefaults
-from controller.kube.cache import (
-    GROUP_FINALIZER_PREFIX,
-    IMPLICIT_FINALIZER,
-    Body,
-    ClusterCache,
-)
+from controller.kube.cache import Body, ClusterCache
 from controller.kube.scheduler import Mode, Outcome
 from controller.kube.writer import KubeWriter
-from controller.model import BuildError, build_group, build_targets
+from controller.model import BuildError, GroupRef, build_group, build_targets
 from controller.model.stack import DesiredTargets, Stack
 
 logger = logging.getLogger(__name__)
@@ -92,8 +87,8 @@ class Applied:
 
 
 def finalizer_for(group_id: str) -> str:
-    """LBC's finalizer names: implicit groups are `ns/name`, explicit groups have no slash."""
-    return IMPLICIT_FINALIZER if "/" in group_id else GROUP_FINALIZER_PREFIX + group_id
+    """LBC's finalizer names: implicit groups are `ns/name`; a group.name has no slash."""
+    return GroupRef(id=group_id, explicit="/" not in group_id).finalizer
 
 
 def targets_digest(targets: DesiredTargets) -> str:
@@ -127,8 +122,9 @@ class GroupReconciler:
         keys = self.cache.group_members(group_id)
         bodies = {k: b for k in keys if (b := self.cache.ingress(k)) is not None}
         result = build_group(group_id, self.cache.state(), self.defaults)
-        self._report_build_errors(bodies, result.errors)
-        active = [k for k in result.members if k in bodies]
+        self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
+        built = result.stack.ingresses if result.stack is not None else ()
+        active = [k for k in built if k in bodies]
         inactive = [k for k in bodies if k not in active and self._is_inactive(k, group_id)]
         invalid = [k for k in bodies if k not in active and k not in inactive]
         try:
@@ -261,6 +257,15 @@ class GroupReconciler:
             if key in bodies:
                 self.writer.event(bodies[key], "Warning", REASON_DEPLOY, str(error))
         return Outcome(retry_after=delay)
+
+    def _membership_errors(self, keys: list[str]) -> tuple[BuildError, ...]:
+        """Errors that keep an Ingress out of every group (a bad group.name, say)."""
+        found = []
+        for key in keys:
+            membership = self.cache.membership(key)
+            if membership is not None and membership.error is not None:
+                found.append(membership.error)
+        return tuple(found)
 
     @staticmethod
     def _applied_from(bodies: dict[str, Body], active: list[str]) -> Applied | None:

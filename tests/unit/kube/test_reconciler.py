@@ -6,7 +6,8 @@ import pytest
 
 from controller.aws import AwsError
 from controller.config import ModelDefaults
-from controller.kube.cache import IMPLICIT_FINALIZER, ClusterCache
+from controller.kube.cache import ClusterCache
+from controller.model.groups import IMPLICIT_FINALIZER
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler
 from controller.kube.scheduler import Mode
 
