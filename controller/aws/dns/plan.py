@@ -25,6 +25,7 @@ RecordKey = tuple[str, str]  # (host, record type)
 Action = Literal["CREATE", "UPSERT", "DELETE"]
 
 OWNERSHIP_TTL = 300
+ALIAS_TYPES = ("A", "AAAA")
 # ChangeResourceRecordSets limits per request (UPSERT counts twice towards both).
 MAX_BATCH_RECORDS = 1000
 MAX_BATCH_CHARS = 32000
@@ -123,9 +124,10 @@ class ZonePlan:
 def names_to_read(keys: Iterable[RecordKey]) -> set[str]:
     """Every name whose record sets the plan looks at for these keys."""
     names: set[str] = set()
-    for host, record_type in keys:
+    for host, _ in keys:
         names.add(host)
-        names.add(txt_name(host, record_type))
+        # Both types' owners: a host another owner holds in one type is not ours in any.
+        names.update(txt_name(host, record_type) for record_type in ALIAS_TYPES)
     return names
 
 
@@ -238,9 +240,32 @@ def _plan_desired(
             f"record ({owner_name}), so it is not ours"
         )
         return
+    claim = _other_claim(host, rtype, live, owner)
+    if claim:
+        plan.warnings.append(f"{where}: not created: {claim}")
+        return
     plan.changes.append(Change("CREATE", alias_rrset, host))
     plan.changes.append(Change("CREATE", ownership_rrset(host, rtype, owner), host))
     plan.owned.add(record.key)
+
+
+def _other_claim(host: str, rtype: str, live: LiveRecords, owner: Owner) -> str | None:
+    """Why the host belongs to someone else in its other alias type, if it does.
+
+    Adding our AAAA next to someone else's A (or the reverse) would take over part of
+    their name's traffic, so a host is only ours to add to when no one else holds it.
+    """
+    for other in ALIAS_TYPES:
+        if other == rtype:
+            continue
+        other_owner = _owner_of(live.get(txt_name(host, other), "TXT"))
+        other_txts = live.get(txt_name(host, other), "TXT")
+        if other_txts and not owner.owns(other_owner):
+            who = other_owner.describe() if other_owner else "something else"
+            return f"its {other} record is owned by {who}"
+        if live.get(host, other) and not other_txts:
+            return f"an {other} record without an ownership record has that name"
+    return None
 
 
 def _plan_removal(
