@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,8 @@ class StrictRoute53:
     # Errors to raise on the next change calls: ("before"|"after", ClientError).
     failures: list[tuple[str, ClientError]] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    # Run before each change is validated: another writer racing us.
+    on_change: Callable[[], None] | None = None
     # Every batch that reached moto: (zone ID, [(action, type, name)]).
     sent: list[tuple[str, list[tuple[str, str, str]]]] = field(default_factory=list)
 
@@ -88,6 +91,8 @@ class StrictRoute53:
         when, error = self.failures.pop(0) if self.failures else ("", None)
         if error is not None and when == "before":
             raise error
+        if self.on_change is not None:
+            self.on_change()
         try:
             self.validate(kwargs["HostedZoneId"], kwargs["ChangeBatch"]["Changes"])
         except ClientError as refused:
