@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ class Route53Dns:
         # Our cluster's ownership records found by the last scan, by stack ID.
         self._index: dict[str, set[OwnedKey]] | None = None
         self._index_at = 0.0
+        # kopf runs sync handlers in threads: stacks seen together share one scan.
+        self._scan_lock = threading.Lock()
 
     # --- the DnsHook protocol ----------------------------------------------------------
 
@@ -171,15 +174,16 @@ class Route53Dns:
         self, stack_id: str, zones: list[HostedZone], listed: dict[str, list[RRSet]]
     ) -> frozenset[OwnedKey]:
         """The records our ownership records give to this stack, scanning zones if stale."""
-        now = self._clock()
-        if self._index is None or now - self._index_at >= self._ttl:
-            index: dict[str, set[OwnedKey]] = {}
-            for zone in zones:
-                listed[zone.id] = self._provider.list_zone(zone)
-                for stack, key in self._ours(zone, listed[zone.id]):
-                    index.setdefault(stack, set()).add(key)
-            self._index, self._index_at = index, now
-        return frozenset(self._index.get(stack_id, ()))
+        with self._scan_lock:
+            now = self._clock()
+            if self._index is None or now - self._index_at >= self._ttl:
+                index: dict[str, set[OwnedKey]] = {}
+                for zone in zones:
+                    listed[zone.id] = self._provider.list_zone(zone)
+                    for stack, key in self._ours(zone, listed[zone.id]):
+                        index.setdefault(stack, set()).add(key)
+                self._index, self._index_at = index, now
+            return frozenset(self._index.get(stack_id, ()))
 
     def _ours(self, zone: HostedZone, rrsets: Iterable[RRSet]) -> Iterable[tuple[str, OwnedKey]]:
         for rrset in rrsets:

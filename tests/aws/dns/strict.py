@@ -77,7 +77,7 @@ class StrictRoute53:
     # (normalized DNS name, hosted zone ID) of load balancers that exist; empty: not checked.
     alias_targets: set[tuple[str, str]] = field(default_factory=set)
     # Errors to raise on the next change calls: ("before"|"after", ClientError).
-    failures: list[tuple[str, ClientError]] = field(default_factory=list)
+    failures: list[tuple[str, ClientError | None]] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     # Run before each change is validated: another writer racing us.
     on_change: Callable[[], None] | None = None

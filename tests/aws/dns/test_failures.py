@@ -98,7 +98,7 @@ def test_an_interrupted_change_is_healed_by_the_next_call(
     dns = world.dns()
     for earlier in setup:
         _run(dns, earlier)
-    world.strict.failures = [("none", None)] * call + [(when, _throttled())]  # type: ignore[list-item]
+    world.strict.failures = [("none", None)] * call + [(when, _throttled())]
 
     with pytest.raises(DnsError) as raised:
         _run(dns, step)

@@ -325,6 +325,20 @@ def test_a_host_moving_to_a_more_specific_new_zone_moves_its_records(world: Worl
     assert len(world.named("team", "app.team.example.com", "A")) == 1
 
 
+def test_a_scheme_change_moves_the_records_between_private_and_public(world: World) -> None:
+    world.add_zone("public", "example.com")
+    world.add_zone("private", "example.com", private=True)
+    dns = world.dns()
+    dns.sync(make_stack([HOST], scheme="internal"), *ALB)
+    world.counter.reset()
+
+    dns.sync(make_stack([HOST], scheme="internet-facing"), *ALB2)
+
+    assert world.records("private") == []
+    assert world.named("public", HOST, "A")[0]["AliasTarget"]["DNSName"] == ALB2[0]
+    assert world.counter.changes == 2  # one batch per zone
+
+
 def test_two_stacks_share_a_zone_without_touching_each_other(world: World) -> None:
     world.add_zone("public", "example.com")
     dns = world.dns()
