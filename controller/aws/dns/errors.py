@@ -7,7 +7,8 @@ error codes, instead of in every caller.
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 # Route 53 asks us to come back later: the account's request bucket is empty, or another
 # change to the same zone is still being processed (changes to a zone are serialised).
@@ -54,7 +55,7 @@ def from_exception(error: Exception, *, action: str, zone: str, hosts: list[str]
         )
     # Connection resets and timeouts are transient; other botocore errors (bad parameters,
     # missing credentials) will fail the same way again.
-    retryable = isinstance(error, ConnectionError | ReadTimeoutError)
+    retryable = isinstance(error, BotoConnectionError | ReadTimeoutError)
     if isinstance(error, BotoCoreError):
         return DnsError(f"Route 53 {subject} failed: {error}", retryable=retryable)
     return DnsError(f"Route 53 {subject} failed: {error!r}", retryable=False)

@@ -258,8 +258,8 @@ def _other_claim(host: str, rtype: str, live: LiveRecords, owner: Owner) -> str 
     for other in ALIAS_TYPES:
         if other == rtype:
             continue
-        other_owner = _owner_of(live.get(txt_name(host, other), "TXT"))
         other_txts = live.get(txt_name(host, other), "TXT")
+        other_owner = _owner_of(other_txts)
         if other_txts and not owner.owns(other_owner):
             who = other_owner.describe() if other_owner else "something else"
             return f"its {other} record is owned by {who}"
