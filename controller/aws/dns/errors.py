@@ -1,0 +1,61 @@
+"""The one exception the DNS code raises, and how botocore errors map onto it.
+
+The kube layer decides between "retry with backoff" and "emit an Event and wait for the
+object to change" from `retryable` alone, so the mapping lives here, next to Route 53's
+error codes, instead of in every caller.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+# Route 53 asks us to come back later: the account's request bucket is empty, or another
+# change to the same zone is still being processed (changes to a zone are serialised).
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "PriorRequestNotComplete",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        # The cached zone list was stale; the next attempt lists zones again.
+        "NoSuchHostedZone",
+    }
+)
+
+
+class DnsError(Exception):
+    """A Route 53 call failed. The message names the zone and the hosts involved."""
+
+    def __init__(
+        self, message: str, *, retryable: bool, code: str = "", warnings: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+        # Warnings the failed sync found before failing, so they still reach Events.
+        self.warnings = warnings
+
+
+def from_exception(error: Exception, *, action: str, zone: str, hosts: list[str]) -> DnsError:
+    """Wrap a botocore error in a `DnsError` saying what we were doing, where and for whom."""
+    subject = f"{action} in hosted zone {zone}" if zone else action
+    if hosts:
+        subject += f" for {', '.join(sorted(set(hosts)))}"
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
+        retryable = code in RETRYABLE_CODES or status >= 500
+        return DnsError(
+            f"Route 53 {subject} failed: {code}: {message}", retryable=retryable, code=code
+        )
+    # Connection resets and timeouts are transient; other botocore errors (bad parameters,
+    # missing credentials) will fail the same way again.
+    retryable = isinstance(error, BotoConnectionError | ReadTimeoutError)
+    if isinstance(error, BotoCoreError):
+        return DnsError(f"Route 53 {subject} failed: {error}", retryable=retryable)
+    return DnsError(f"Route 53 {subject} failed: {error!r}", retryable=False)
