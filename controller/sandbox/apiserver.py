@@ -86,11 +86,16 @@ class ApiServer:
         self.default_watch_timeout = default_watch_timeout
         self._runner: web.AppRunner | None = None
         self._watches: set[Subscription] = set()
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def on_start(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run `fn` in the server's loop once it listens (the workload simulator starts here)."""
+        self._on_start.append(fn)
 
     def on_stop(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run `fn` when the server stops (the workload simulator stops its task here)."""
@@ -107,6 +112,8 @@ class ApiServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        for fn in self._on_start:
+            await fn()
 
     async def stop(self) -> None:
         for fn in self._on_stop:
@@ -397,7 +404,7 @@ class ApiServer:
                         kind=t.rt.plural,
                     )
         obj, gone = self.store.delete(rt, t.namespace, t.name or "", dry_run=_dry(request.query))
-        if gone:
+        if gone and not t.rt.returns_deleted:
             return _json({
                 "kind": "Status",
                 "apiVersion": "v1",

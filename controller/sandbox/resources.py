@@ -39,6 +39,8 @@ class ResourceType:
     # Resources stored elsewhere (events.k8s.io Events live with core Events): (group, plural).
     storage: tuple[str, str] | None = None
     custom: bool = False
+    # DELETE answers with the deleted object, not a Status (pods, services: ReturnDeletedObject).
+    returns_deleted: bool = False
     # additionalPrinterColumns of a CRD version, for `kubectl get` tables.
     printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False)
 
@@ -100,6 +102,7 @@ def _rt(
     sub: tuple[str, ...] = (),
     fields: Iterable[str] = (),
     storage: tuple[str, str] | None = None,
+    returns_deleted: bool = False,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -113,6 +116,7 @@ def _rt(
         subresources=frozenset(sub),
         fields=GENERIC_FIELDS | frozenset(fields),
         storage=storage,
+        returns_deleted=returns_deleted,
     )
 
 
@@ -139,12 +143,13 @@ BUILTIN: tuple[ResourceType, ...] = (
         fields=("status.phase",)),
     _rt("", "v1", "nodes", "Node", namespaced=False, short=("no",), sub=("status",),
         fields=("spec.unschedulable",)),
-    _rt("", "v1", "services", "Service", short=("svc",), categories=("all",), sub=("status",)),
+    _rt("", "v1", "services", "Service", short=("svc",), categories=("all",), sub=("status",),
+        returns_deleted=True),
     _rt("", "v1", "endpoints", "Endpoints", short=("ep",)),
     _rt("", "v1", "pods", "Pod", short=("po",), categories=("all",), sub=("status",),
         fields=("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                 "spec.serviceAccountName", "status.phase", "status.podIP",
-                "status.nominatedNodeName")),
+                "status.nominatedNodeName"), returns_deleted=True),
     _rt("", "v1", "events", "Event", short=("ev",), fields=EVENT_FIELDS),
     _rt("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _rt("", "v1", "secrets", "Secret", fields=("type",)),

@@ -120,19 +120,6 @@ def parse_label_selector(text: str | None) -> LabelSelector:
     return LabelSelector(tuple(reqs))
 
 
-def selector_from_label_selector(sel: Mapping[str, Any] | None) -> LabelSelector:
-    """A metav1.LabelSelector (matchLabels/matchExpressions), as in Deployments."""
-    if not sel:
-        return LabelSelector()
-    reqs = [Requirement(k, "=", (str(v),)) for k, v in (sel.get("matchLabels") or {}).items()]
-    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
-    for expr in sel.get("matchExpressions") or []:
-        reqs.append(
-            Requirement(expr["key"], ops[expr["operator"]], tuple(expr.get("values") or ()))
-        )
-    return LabelSelector(tuple(reqs))
-
-
 @dataclass(frozen=True)
 class FieldSelector:
     terms: tuple[tuple[str, bool, str], ...] = ()  # (field, equal?, value)
