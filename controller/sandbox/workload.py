@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import json
@@ -62,6 +63,17 @@ def _owner_ref(obj: Obj) -> Obj:
 
 def _template_hash(template: Obj) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _condition(old: dict[str, Obj], kind: str, ok: bool, reason: str, message: str) -> Obj:
+    """A status condition, keeping the old one (and its timestamps) if nothing changed."""
+    status = "True" if ok else "False"
+    previous = old.get(kind)
+    if previous and previous.get("status") == status and previous.get("reason") == reason:
+        return dict(previous)
+    stamp = now()
+    return {"type": kind, "status": status, "reason": reason, "message": message,
+            "lastUpdateTime": stamp, "lastTransitionTime": stamp}  # fmt: skip
 
 
 def _is_ready(obj: Obj) -> bool:
@@ -192,8 +204,8 @@ class Workloads:
         if old is not None and "clusterIP" not in spec and old_spec.get("clusterIP"):
             spec["clusterIP"] = old_spec["clusterIP"]
         if old is not None and spec.get("clusterIP") != old_spec.get("clusterIP"):
-            raise invalid("Service", "", name, "spec.clusterIP",
-                          f'Invalid value: "{spec.get("clusterIP")}": field is immutable')  # fmt: skip
+            detail = f'Invalid value: "{spec.get("clusterIP")}": field is immutable'
+            raise invalid("Service", "", name, "spec.clusterIP", detail)
         used_ips, used_ports = self._service_allocations(svc["metadata"].get("uid"))
         if "clusterIP" not in spec:
             spec["clusterIP"] = self._free_ip(self.service_cidr, used_ips, from_top=False)
@@ -282,7 +294,9 @@ class Workloads:
                 if pod["metadata"].get("labels", {}).get("pod-template-hash") == want_hash:
                     current.append(pod)
                 else:
-                    self.store.delete(pods_rt, pod["metadata"]["namespace"], pod["metadata"]["name"])
+                    self.store.delete(
+                        pods_rt, pod["metadata"]["namespace"], pod["metadata"]["name"]
+                    )
             replicas = spec.get("replicas", 1)
             current.sort(key=lambda p: p["metadata"]["name"])
             for pod in current[replicas:]:
@@ -335,9 +349,11 @@ class Workloads:
                     p.setdefault("spec", {})["nodeName"] = node
                     return p
 
-                pod = self.store.mutate(pods_rt, meta["namespace"], meta["name"], bind)
+                bound = self.store.mutate(pods_rt, meta["namespace"], meta["name"], bind)
+            else:
+                bound = pod
             node = node_by_name.get(node_name)
-            status = pod.get("status") or {}
+            status = bound.get("status") or {}
             if node is None or (status.get("phase") == "Running" and status.get("podIP")):
                 continue
             node_ip = next(a["address"] for a in node["status"]["addresses"]
@@ -345,7 +361,7 @@ class Workloads:
             pod_ip = self._free_ip(self._pod_cidr_for(node_ip), {u for u in used if u}, True)
             used.add(pod_ip)
             self.store.mutate(pods_rt, meta["namespace"], meta["name"],
-                              lambda p, h=node_ip, i=pod_ip: self._running(p, h, i),
+                              functools.partial(self._running, host_ip=node_ip, pod_ip=pod_ip),
                               subresource="status")  # fmt: skip
 
     def _pod_cidr_for(self, node_ip: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -388,19 +404,14 @@ class Workloads:
                      and any(o.get("uid") == meta["uid"]
                              for o in p["metadata"].get("ownerReferences") or [])]  # fmt: skip
             ready = sum(1 for p in owned if _is_ready(p))
-            updated = sum(1 for p in owned
-                          if p["metadata"].get("labels", {}).get("pod-template-hash") == want_hash)  # fmt: skip
+            updated = sum(
+                1
+                for p in owned
+                if p["metadata"].get("labels", {}).get("pod-template-hash") == want_hash
+            )
             wanted = (deploy.get("spec") or {}).get("replicas", 1)
-            old_conditions = {c["type"]: c for c in (deploy.get("status") or {}).get("conditions") or []}
-
-            def condition(kind: str, ok: bool, reason: str, message: str) -> Obj:
-                status = "True" if ok else "False"
-                previous = old_conditions.get(kind)
-                if previous and previous.get("status") == status and previous.get("reason") == reason:
-                    return previous
-                stamp = now()
-                return {"type": kind, "status": status, "reason": reason, "message": message,
-                        "lastUpdateTime": stamp, "lastTransitionTime": stamp}  # fmt: skip
+            old = {c["type"]: c for c in (deploy.get("status") or {}).get("conditions") or []}
+            condition = functools.partial(_condition, old)
 
             status = {
                 "observedGeneration": meta.get("generation", 1),
@@ -553,4 +564,3 @@ class Workloads:
                 return merged
 
             self.store.mutate(rt, meta["namespace"], meta["name"], replace)
-

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from typing import Any
+
+from kubernetes import watch
 
 
 def ingress(name: str, host: str = "a.example.com", **meta: Any) -> dict[str, Any]:
@@ -30,14 +35,15 @@ def configmap(name: str, labels: dict[str, str] | None = None, **data: str) -> d
     }
 
 
+def new_watch() -> Any:
+    """A `kubernetes.watch.Watch` (untyped in the client; typed as Any here)."""
+    return watch.Watch()  # type: ignore[no-untyped-call]
+
+
 def http(
     base: str, method: str, path: str, body: Any = None, content_type: str = "application/json"
 ) -> tuple[int, Any]:
     """A raw request to the emulator: (status code, decoded JSON body)."""
-    import json
-    import urllib.error
-    import urllib.request
-
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method)
     req.add_header("Content-Type", content_type)

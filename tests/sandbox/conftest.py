@@ -40,7 +40,7 @@ def kubeconfig(api: ApiServerThread, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def k8s(kubeconfig: Path) -> Iterator[Any]:
-    api_client = config.new_client_from_config(config_file=str(kubeconfig))
+    api_client = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     yield api_client
     api_client.close()
 

@@ -12,13 +12,14 @@ import json
 from typing import Any
 
 import pytest
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.sandbox.bodies import configmap, ingress
 
 
 def status_of(exc: ApiException) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(exc.body)
+    body: dict[str, Any] = json.loads(exc.body or "null")
     return body
 
 
@@ -117,9 +118,7 @@ def test_noop_update_keeps_resource_version(core: Any) -> None:
 def test_generation_bumps_on_spec_change_only(net: Any) -> None:
     made = net.create_namespaced_ingress("default", ingress("gen"))
     assert made.metadata.generation == 1
-    labelled = net.patch_namespaced_ingress(
-        "gen", "default", {"metadata": {"labels": {"a": "b"}}}
-    )
+    labelled = net.patch_namespaced_ingress("gen", "default", {"metadata": {"labels": {"a": "b"}}})
     assert labelled.metadata.generation == 1
     status = net.patch_namespaced_ingress_status(
         "gen", "default", {"status": {"loadBalancer": {"ingress": [{"hostname": "lb"}]}}}
@@ -140,7 +139,10 @@ def test_status_subresource_isolation(net: Any) -> None:
     main = net.patch_namespaced_ingress(
         "iso",
         "default",
-        {"spec": {"ingressClassName": "x"}, "status": {"loadBalancer": {"ingress": [{"ip": "1.1.1.1"}]}}},
+        {
+            "spec": {"ingressClassName": "x"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "1.1.1.1"}]}},
+        },
     )
     assert main.spec.ingress_class_name == "x"
     assert not (main.status and main.status.load_balancer and main.status.load_balancer.ingress)
@@ -148,11 +150,19 @@ def test_status_subresource_isolation(net: Any) -> None:
     st = net.patch_namespaced_ingress_status(
         "iso",
         "default",
-        {"spec": {"ingressClassName": "y"}, "status": {"loadBalancer": {"ingress": [{"hostname": "lb"}]}}},
+        {
+            "spec": {"ingressClassName": "y"},
+            "status": {"loadBalancer": {"ingress": [{"hostname": "lb"}]}},
+        },
     )
     assert st.spec.ingress_class_name == "x"
     assert st.status.load_balancer.ingress[0].hostname == "lb"
-    assert net.read_namespaced_ingress_status("iso", "default").status.load_balancer.ingress[0].hostname == "lb"
+    assert (
+        net.read_namespaced_ingress_status("iso", "default")
+        .status.load_balancer.ingress[0]
+        .hostname
+        == "lb"
+    )
 
 
 def test_delete_without_finalizers_removes_at_once(core: Any) -> None:
@@ -221,9 +231,7 @@ def test_namespace_mismatch_between_url_and_body_is_400(core: Any) -> None:
 
 
 def test_events_are_shared_between_core_and_events_k8s_io(k8s: Any, core: Any) -> None:
-    from kubernetes import client
-
-    events = client.EventsV1Api(k8s)
+    events: Any = client.EventsV1Api(k8s)
     events.create_namespaced_event(
         "default",
         {

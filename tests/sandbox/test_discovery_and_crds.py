@@ -52,7 +52,7 @@ def test_version_and_groups(api: ApiServerThread, k8s: Any) -> None:
     ],
 )  # fmt: skip
 def test_resource_entries(
-    api: ApiServerThread, path: str, name: str, kind: str, namespaced: bool, short: list[str]
+    api: ApiServerThread, path: str, name: str, kind: str, *, namespaced: bool, short: list[str]
 ) -> None:
     entry = resources(api, path)[name]
     assert (entry["kind"], entry["namespaced"], entry["shortNames"]) == (kind, namespaced, short)
@@ -91,7 +91,7 @@ CRD = {
 
 
 def test_crd_is_established_and_served(api: ApiServerThread, k8s: Any, custom: Any) -> None:
-    ext = client.ApiextensionsV1Api(k8s)
+    ext: Any = client.ApiextensionsV1Api(k8s)
     made = ext.create_custom_resource_definition(CRD)
     conditions = {c.type: c.status for c in made.status.conditions}
     assert conditions == {"NamesAccepted": "True", "Established": "True"}
@@ -107,7 +107,9 @@ def test_crd_is_established_and_served(api: ApiServerThread, k8s: Any, custom: A
     w = custom.patch_namespaced_custom_object(*args, "w", {"spec": {"size": 2}, "status": None})
     assert w["spec"]["size"] == 2 and w["status"] == {"ready": True}
     assert w["metadata"]["generation"] == 2
-    assert [i["metadata"]["name"] for i in custom.list_namespaced_custom_object(*args)["items"]] == ["w"]
+    assert [
+        i["metadata"]["name"] for i in custom.list_namespaced_custom_object(*args)["items"]
+    ] == ["w"]
     code, status = http(api.url, "PATCH", "/apis/example.com/v1/namespaces/default/widgets/w",
                         {"spec": {}}, "application/strategic-merge-patch+json")  # fmt: skip
     assert code == 415 and status["reason"] == "UnsupportedMediaType"
@@ -123,8 +125,9 @@ def test_crd_is_established_and_served(api: ApiServerThread, k8s: Any, custom: A
 def test_crd_name_must_match_names(k8s: Any) -> None:
     bad = {**CRD, "metadata": {"name": "wrong.example.com"}}
     with pytest.raises(ApiException) as err:
-        client.ApiextensionsV1Api(k8s).create_custom_resource_definition(bad)
-    assert err.value.status == 422 and "metadata.name" in err.value.body
+        ext: Any = client.ApiextensionsV1Api(k8s)
+        ext.create_custom_resource_definition(bad)
+    assert err.value.status == 422 and "metadata.name" in str(err.value.body)
 
 
 def test_scale_subresource(apps: Any) -> None:

@@ -74,12 +74,16 @@ async def test_kopf_operator_handles_an_ingress() -> None:
                 return obj if lb and FINALIZER in obj["metadata"].get("finalizers", []) else None
 
             obj = await wait_for(handled)
-            assert obj["status"]["loadBalancer"]["ingress"] == [{"hostname": "game.elb.example.com"}]
+            assert obj["status"]["loadBalancer"]["ingress"] == [
+                {"hostname": "game.elb.example.com"}
+            ]
             assert obj["metadata"]["generation"] == 1
 
             async def event_posted() -> bool:
-                async with http.get("/api/v1/namespaces/default/events",
-                                    params={"fieldSelector": "involvedObject.name=game"}) as resp:
+                async with http.get(
+                    "/api/v1/namespaces/default/events",
+                    params={"fieldSelector": "involvedObject.name=game"},
+                ) as resp:
                     events = (await resp.json())["items"]  # fmt: skip
                 return any(e["reason"] == "SuccessfullyReconciled" for e in events)
 

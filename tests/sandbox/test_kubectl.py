@@ -81,7 +81,10 @@ def test_apply_twice_then_edit(kubectl: Kubectl) -> None:
         "    alb.ingress.kubernetes.io/tags: team=shop\n", ""
     )
     third = kubectl("apply", "-f", "-", stdin=edited)
-    assert "deployment.apps/web configured" in third and "ingress.networking.k8s.io/web configured" in third
+    assert (
+        "deployment.apps/web configured" in third
+        and "ingress.networking.k8s.io/web configured" in third
+    )
     ing = json.loads(kubectl("get", "ing", "web", "-n", "shop", "-o", "json"))
     assert "alb.ingress.kubernetes.io/tags" not in ing["metadata"]["annotations"]
     assert ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
@@ -94,7 +97,9 @@ def test_get_with_selectors_and_formats(kubectl: Kubectl) -> None:
     kubectl("apply", "-f", "-", stdin=MANIFEST)
     names = kubectl("get", "svc,ing,deploy", "-A", "-l", "app=web", "-o", "name").split()
     assert sorted(names) == ["deployment.apps/web", "ingress.networking.k8s.io/web", "service/web"]
-    assert kubectl("get", "deploy", "-n", "shop", "-l", "tier in (back)", "-o", "name").strip() == ""
+    assert (
+        kubectl("get", "deploy", "-n", "shop", "-l", "tier in (back)", "-o", "name").strip() == ""
+    )
     table = kubectl("get", "ing", "-n", "shop")
     header = table.splitlines()[0].split()
     assert header == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
@@ -129,7 +134,9 @@ def test_describe_ingress_lists_its_events(kubectl: Kubectl, core: Any) -> None:
 
 def test_delete_and_wait_for_delete(kubectl: Kubectl, net: Any) -> None:
     kubectl("apply", "-f", "-", stdin=MANIFEST)
-    net.patch_namespaced_ingress("web", "shop", {"metadata": {"finalizers": ["ingress.k8s.aws/resources"]}})
+    net.patch_namespaced_ingress(
+        "web", "shop", {"metadata": {"finalizers": ["ingress.k8s.aws/resources"]}}
+    )
     out = kubectl("delete", "ing", "web", "-n", "shop", "--wait=false")
     assert 'ingress.networking.k8s.io "web" deleted' in out
     assert KUBECTL is not None
@@ -166,7 +173,7 @@ def test_wait_for_condition_and_jsonpath(kubectl: Kubectl, core: Any) -> None:
     core.patch_namespaced_pod_status("p", "default", {"status": {
         "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
     }})  # fmt: skip
-    stdout, stderr = waiter.communicate(timeout=20)
+    _, stderr = waiter.communicate(timeout=20)
     assert waiter.returncode == 0, stderr
     out = kubectl("wait", "--for=jsonpath={.status.phase}=Running", "pod/p", "--timeout=5s")
     assert "condition met" in out
@@ -189,7 +196,10 @@ spec:
 """
     kubectl("apply", "-f", "-", stdin=crd)
     kubectl("wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=5s")
-    cr = "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\nspec: {size: 1, color: red}\n"
+    cr = (
+        "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\n"
+        "spec: {size: 1, color: red}\n"
+    )
     assert "gadget.example.com/g created" in kubectl("apply", "-f", "-", stdin=cr)
     changed = cr.replace("size: 1, color: red", "size: 2")
     assert "gadget.example.com/g configured" in kubectl("apply", "-f", "-", stdin=changed)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.sandbox.bodies import configmap, ingress
+from tests.sandbox.bodies import configmap, ingress, new_watch
 
 FINALIZER = "ingress.k8s.aws/resources"
 
@@ -22,7 +21,7 @@ FINALIZER = "ingress.k8s.aws/resources"
 def events_since(fn: Any, rv: str, *args: Any) -> list[tuple[str, Any]]:
     return [
         (e["type"], e["object"])
-        for e in watch.Watch().stream(fn, *args, resource_version=rv, timeout_seconds=1)
+        for e in new_watch().stream(fn, *args, resource_version=rv, timeout_seconds=1)
     ]
 
 
@@ -38,8 +37,8 @@ def test_finalizer_lifecycle(net: Any) -> None:
     # Deleting again changes nothing.
     net.delete_namespaced_ingress("fin", "default")
     with pytest.raises(ApiException) as err:
-        net.patch_namespaced_ingress("fin", "default",
-                                     {"metadata": {"finalizers": [FINALIZER, "new/one"]}})  # fmt: skip
+        more = {"metadata": {"finalizers": [FINALIZER, "new/one"]}}
+        net.patch_namespaced_ingress("fin", "default", more)
     assert err.value.status == 422
     net.patch_namespaced_ingress(
         "fin", "default", {"metadata": {"finalizers": None}},

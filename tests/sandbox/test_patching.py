@@ -88,7 +88,11 @@ def test_strategic_delete_directive_and_finalizer_union(apps: Any) -> None:
 def test_json_patch_with_passing_test(core: Any) -> None:
     made = core.create_namespaced_config_map("default", configmap("j", a="1"))
     ops = [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": made.metadata.resource_version},
+        {
+            "op": "test",
+            "path": "/metadata/resourceVersion",
+            "value": made.metadata.resource_version,
+        },
         {"op": "add", "path": "/data/b", "value": "2"},
     ]
     out = core.patch_namespaced_config_map("j", "default", ops, _content_type=JSON_PATCH)
@@ -103,7 +107,7 @@ def test_json_patch_failed_test_is_422_and_changes_nothing(core: Any) -> None:
     ]
     with pytest.raises(ApiException) as err:
         core.patch_namespaced_config_map("t", "default", ops, _content_type=JSON_PATCH)
-    body = json.loads(err.value.body)
+    body = json.loads(err.value.body or "null")
     assert (err.value.status, body["reason"], body["kind"]) == (422, "Invalid", "Status")
     after = core.read_namespaced_config_map("t", "default")
     assert after.data == {"a": "1"}
@@ -137,7 +141,9 @@ def test_unknown_patch_type_is_415(api: ApiServerThread, core: Any) -> None:
 
 def test_service_ports_merge_by_port() -> None:
     svc = {"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]}}
-    out = strategic_merge_patch(svc, {"spec": {"ports": [{"port": 80, "name": "http"}]}}, "", "Service")
+    out = strategic_merge_patch(
+        svc, {"spec": {"ports": [{"port": 80, "name": "http"}]}}, "", "Service"
+    )
     assert out["spec"]["ports"] == [{"port": 80, "targetPort": 8080, "name": "http"}, {"port": 443}]
 
 
@@ -161,13 +167,17 @@ def test_owner_references_merge_by_uid() -> None:
 
 def test_lists_without_merge_key_are_replaced() -> None:
     ing = {"spec": {"rules": [{"host": "a"}, {"host": "b"}]}}
-    out = strategic_merge_patch(ing, {"spec": {"rules": [{"host": "c"}]}}, "networking.k8s.io", "Ingress")
+    out = strategic_merge_patch(
+        ing, {"spec": {"rules": [{"host": "c"}]}}, "networking.k8s.io", "Ingress"
+    )
     assert out["spec"]["rules"] == [{"host": "c"}]
 
 
 def test_map_replace_and_delete_directives() -> None:
     obj = {"metadata": {"labels": {"a": "1", "b": "2"}, "annotations": {"x": "y"}}}
-    patch = {"metadata": {"labels": {"$patch": "replace", "c": "3"}, "annotations": {"$patch": "delete"}}}
+    patch = {
+        "metadata": {"labels": {"$patch": "replace", "c": "3"}, "annotations": {"$patch": "delete"}}
+    }
     out = strategic_merge_patch(obj, patch, "", "ConfigMap")
     assert out["metadata"] == {"labels": {"c": "3"}}
 

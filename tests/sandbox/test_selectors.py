@@ -13,9 +13,15 @@ from tests.sandbox.bodies import configmap
 
 @pytest.fixture
 def labelled(core: Any) -> Any:
-    core.create_namespaced_config_map("default", configmap("prod-web", {"env": "prod", "tier": "web"}))
-    core.create_namespaced_config_map("default", configmap("prod-db", {"env": "prod", "tier": "db"}))
-    core.create_namespaced_config_map("default", configmap("dev-web", {"env": "dev", "tier": "web"}))
+    core.create_namespaced_config_map(
+        "default", configmap("prod-web", {"env": "prod", "tier": "web"})
+    )
+    core.create_namespaced_config_map(
+        "default", configmap("prod-db", {"env": "prod", "tier": "db"})
+    )
+    core.create_namespaced_config_map(
+        "default", configmap("dev-web", {"env": "dev", "tier": "web"})
+    )
     core.create_namespaced_config_map("default", configmap("bare"))
     return core
 
@@ -62,7 +68,7 @@ def test_unsupported_field_is_400(core: Any) -> None:
     with pytest.raises(ApiException) as err:
         core.list_namespaced_config_map("default", field_selector="data.a=1")
     assert err.value.status == 400
-    assert "field label not supported: data.a" in err.value.body
+    assert "field label not supported: data.a" in str(err.value.body)
 
 
 def test_bad_label_selector_is_400(core: Any) -> None:

@@ -14,17 +14,16 @@ import time
 from typing import Any
 
 import pytest
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from controller.sandbox.apiserver import ApiServerThread
-from tests.sandbox.bodies import configmap
+from tests.sandbox.bodies import configmap, new_watch
 
 
 def collect(fn: Any, *args: Any, expect: int = 0, **kwargs: Any) -> list[tuple[str, Any]]:
     """Events until the stream ends (timeoutSeconds) or, if `expect` is set, that many came."""
     out = []
-    w = watch.Watch()
+    w = new_watch()
     for event in w.stream(fn, *args, **kwargs):
         out.append((event["type"], event["object"]))
         if expect and len(out) >= expect:
@@ -69,7 +68,7 @@ def test_live_events_reach_an_open_watch(core: Any) -> None:
 
     thread = threading.Thread(target=writer)
     thread.start()
-    w = watch.Watch()
+    w = new_watch()
     seen = []
     for event in w.stream(core.list_namespaced_config_map, "default", resource_version=rv,
                           timeout_seconds=5):  # fmt: skip
@@ -109,7 +108,9 @@ def test_expired_resource_version_is_410(api: ApiServerThread, core: Any) -> Non
         collect(core.list_namespaced_config_map, "default", resource_version=rv,
                 timeout_seconds=1)  # fmt: skip
     assert err.value.status == 410
-    assert "Expired" in str(err.value.reason) and "too old resource version" in str(err.value.reason)
+    assert "Expired" in str(err.value.reason) and "too old resource version" in str(
+        err.value.reason
+    )
 
 
 def test_label_selector_transitions(core: Any) -> None:

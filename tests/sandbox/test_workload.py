@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from controller.sandbox.apiserver import ApiServer, ApiServerThread
@@ -87,7 +88,7 @@ def test_service_allocation(core: Any) -> None:
     assert given.spec.cluster_ip != made.spec.cluster_ip
     with pytest.raises(ApiException) as err:
         core.create_namespaced_service("default", service("c", nodePort=31234))
-    assert err.value.status == 422 and "spec.ports[0].nodePort" in err.value.body
+    assert err.value.status == 422 and "spec.ports[0].nodePort" in str(err.value.body)
     plain = core.create_namespaced_service("default", service("d", kind="ClusterIP"))
     assert plain.spec.ports[0].node_port is None
     # An update that omits the node port (as `kubectl apply` does) keeps it.
@@ -101,10 +102,8 @@ def test_service_allocation(core: Any) -> None:
 def test_deployment_pods_nodes_and_endpoint_slices(
     simulated: tuple[ApiServerThread, Workloads], core: Any, apps: Any, k8s: Any
 ) -> None:
-    from kubernetes import client
-
     _, workloads = simulated
-    discovery = client.DiscoveryV1Api(k8s)
+    discovery: Any = client.DiscoveryV1Api(k8s)
     apps.create_namespaced_deployment("default", deployment("web", 3))
     core.create_namespaced_service("default", service("web"))
     pods = eventually(lambda: core.list_namespaced_pod("default", label_selector="app=web").items)
@@ -135,7 +134,8 @@ def test_deployment_pods_nodes_and_endpoint_slices(
 
     def slice_ready(count: int) -> Any:
         slices = discovery.list_namespaced_endpoint_slice(
-            "default", label_selector="kubernetes.io/service-name=web").items
+            "default", label_selector="kubernetes.io/service-name=web"
+        ).items
         assert len(slices) == 1
         eps = slices[0].endpoints or []
         assert len(eps) == count and all(e.conditions.ready for e in eps)
