@@ -9,8 +9,10 @@ entering or leaving a label selector are ADDED or DELETED for that watch.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -142,3 +144,17 @@ def test_namespaced_watch_ignores_other_namespaces(core: Any) -> None:
     everywhere = collect(core.list_config_map_for_all_namespaces, resource_version=rv,
                          timeout_seconds=1)  # fmt: skip
     assert sorted(o.metadata.name for _, o in everywhere) == ["elsewhere", "here"]
+
+
+def test_send_initial_events_ends_with_a_marked_bookmark(api: ApiServerThread, core: Any) -> None:
+    core.create_namespaced_config_map("default", configmap("w1"))
+    query = ("watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+             "&resourceVersionMatch=NotOlderThan&timeoutSeconds=1")  # fmt: skip
+    url = f"{api.url}/api/v1/namespaces/default/configmaps?{query}"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        lines = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+    assert (lines[0]["type"], lines[0]["object"]["metadata"]["name"]) == ("ADDED", "w1")
+    marker = lines[1]
+    assert marker["type"] == "BOOKMARK"
+    assert marker["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert marker["object"]["metadata"]["resourceVersion"] == api.store.resource_version
