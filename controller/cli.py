@@ -16,7 +16,10 @@ from typing import NoReturn, TextIO
 from pydantic import ValidationError
 
 from controller.config import Settings
+from controller.kube.incumbent import IncumbentActiveError
+from controller.logs import configure_logging
 from controller.manifests import ManifestError, load_manifests
+from controller.operator import run
 from controller.plan import plan_objects, render_json, render_text
 
 EXIT_OK = 0
@@ -84,7 +87,10 @@ Every flag has an environment variable of the same name in upper case (CLUSTER_N
 def _register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-name", help="tags and names (default: $CLUSTER_NAME)")
     parser.add_argument(
-        "--namespace", dest="namespaces", action="append", metavar="NS",
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        metavar="NS",
         help="watch only this namespace (repeatable; default: all)",
     )
     parser.add_argument("--resync-seconds", type=float, help="drift check period (default 600)")
@@ -92,26 +98,27 @@ def _register_run(parser: argparse.ArgumentParser) -> None:
         "--no-dns", action="store_true", help="do not manage Route 53 records (MANAGE_DNS=false)"
     )
     parser.add_argument(
-        "--ignore-incumbent", action="store_true",
+        "--ignore-incumbent",
+        action="store_true",
         help="start even while aws-load-balancer-controller holds a fresh leader Lease",
     )
     parser.add_argument(
-        "--leader-elect", action="store_true",
+        "--leader-elect",
+        action="store_true",
         help="elect one active replica on a Lease (for 2+ replicas)",
     )
     parser.add_argument(
         "--liveness", metavar="URL", help="health endpoint, e.g. http://0.0.0.0:8080/healthz"
     )
     parser.add_argument(
-        "--log-format", choices=("auto", "json", "text"), default="auto",
+        "--log-format",
+        choices=("auto", "json", "text"),
+        default="auto",
         help="auto: text on a terminal, JSON lines otherwise",
     )
 
 
 def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from controller.logs import configure_logging
-    from controller.operator import run
-
     overrides: dict[str, object] = {}
     if args.cluster_name:
         overrides["cluster_name"] = args.cluster_name
@@ -131,11 +138,9 @@ def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"error: bad settings: {error}\n")
         return EXIT_UNREADABLE
     configure_logging(args.log_format, debug=settings.aws_debug)
-    from controller.kube.incumbent import IncumbentActive
-
     try:
         run(settings, liveness=args.liveness)
-    except IncumbentActive as error:
+    except IncumbentActiveError as error:
         err.write(f"error: {error}\n")
         return EXIT_UNREADABLE
     return EXIT_OK

@@ -25,12 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 
+from controller.aws import build_deployer
 from controller.config import Settings
 from controller.kube.cache import ClusterCache, object_key
+from controller.kube.incumbent import check_incumbent
+from controller.kube.leader import start_election
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
-from controller.kube.writer import KubeWriter
+from controller.kube.writer import ApiWriter, KubeWriter
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +48,9 @@ def _essential(kind: str, body: Mapping[str, Any]) -> str:
     meta = body.get("metadata") or {}
     if kind == "Node":
         status = body.get("status") or {}
-        ready = [c.get("status") for c in status.get("conditions") or () if c.get("type") == "Ready"]
+        ready = [
+            c.get("status") for c in status.get("conditions") or () if c.get("type") == "Ready"
+        ]
         content: Any = [meta.get("labels"), (body.get("spec") or {}).get("providerID"), ready]
     elif kind == "EndpointSlice":
         content = [body.get("endpoints"), body.get("ports"), meta.get("labels")]
@@ -139,9 +146,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
     for kind, (group, version, plural) in WATCHED.items():
         resource = f"{plural}.{version}.{group}".rstrip(".") if group else f"{plural}.{version}"
 
-        def handler(
-            event: kopf.RawEvent, memo: kopf.Memo, _kind: str = kind, **_: Any
-        ) -> None:
+        def handler(event: kopf.RawEvent, memo: kopf.Memo, _kind: str = kind, **_: Any) -> None:
             runtime: Runtime = memo["runtime"]
             runtime.observe(_kind, event.get("type"), event["object"])
 
@@ -181,14 +186,6 @@ def pod_identity() -> str:
 
 def run(settings: Settings, liveness: str | None = None) -> None:
     """`alb-ingress-controller run`: wire kube client, AWS, runtime and kopf, then block."""
-    from kubernetes import client as k8s
-    from kubernetes import config as k8s_config
-
-    from controller.aws import build_deployer
-    from controller.kube.incumbent import check_incumbent
-    from controller.kube.leader import start_election
-    from controller.kube.writer import ApiWriter
-
     try:
         k8s_config.load_incluster_config()
     except k8s_config.ConfigException:

@@ -25,7 +25,6 @@ Body = Mapping[str, Any]
 KINDS = ("Ingress", "Service", "EndpointSlice", "Node", "IngressClass")
 
 
-
 def object_key(body: Body) -> str:
     meta = body.get("metadata") or {}
     namespace = meta.get("namespace")

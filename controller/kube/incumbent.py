@@ -27,7 +27,7 @@ MIGRATION_HINT = (
 )
 
 
-class IncumbentActive(RuntimeError):
+class IncumbentActiveError(RuntimeError):
     """aws-load-balancer-controller holds a fresh leader Lease."""
 
 
@@ -42,7 +42,7 @@ def _parse_time(value: Any) -> datetime.datetime | None:
 
 def incumbent_active(
     leases: Iterable[Mapping[str, Any]], now: datetime.datetime
-) -> IncumbentActive | None:
+) -> IncumbentActiveError | None:
     """The error to stop with if any LBC leader Lease is fresh at `now`, else None."""
     for lease in leases:
         meta = lease.get("metadata") or {}
@@ -56,12 +56,12 @@ def incumbent_active(
         age = (now - renewed).total_seconds()
         if age < duration:
             where = f"{meta.get('namespace')}/{INCUMBENT_LEASE}"
-            return IncumbentActive(MIGRATION_HINT.format(where=where, age=age, wait=duration))
+            return IncumbentActiveError(MIGRATION_HINT.format(where=where, age=age, wait=duration))
     return None
 
 
 def check_incumbent(api_client: k8s.ApiClient) -> None:
-    """Raise `IncumbentActive` if aws-load-balancer-controller is running in the cluster."""
+    """Raise `IncumbentActiveError` if aws-load-balancer-controller is running in the cluster."""
     api = k8s.CoordinationV1Api(api_client)
     found = api.list_lease_for_all_namespaces(field_selector=f"metadata.name={INCUMBENT_LEASE}")
     leases = [api_client.sanitize_for_serialization(item) for item in found.items]

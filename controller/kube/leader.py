@@ -25,6 +25,7 @@ LEASE_NAME = "alb-ingress-controller-leader"
 def start_election(
     namespace: str,
     identity: str,
+    *,
     on_started: Callable[[], None],
     on_lost: Callable[[], None],
     lease_seconds: int = 15,
@@ -42,9 +43,7 @@ def start_election(
         logger.error("%s lost the leader lease; stopping", identity)
         on_lost()
 
-    config = electionconfig.Config(
-        lock, lease_seconds, renew_seconds, retry_seconds, started, lost
-    )
+    config = electionconfig.Config(lock, lease_seconds, renew_seconds, retry_seconds, started, lost)
     thread = threading.Thread(
         target=leaderelection.LeaderElection(config).run, name="leader-election", daemon=True
     )

@@ -70,7 +70,8 @@ class Applied:
     def to_annotation(self) -> str:
         return json.dumps(
             {"digest": self.digest, "hostname": self.hostname, "targetGroups": self.target_groups},
-            sort_keys=True, separators=(",", ":"),
+            sort_keys=True,
+            separators=(",", ":"),
         )
 
     @classmethod

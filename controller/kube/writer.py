@@ -59,8 +59,11 @@ class ApiWriter:
             patch = [{"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
         else:
             patch = [
-                {"op": "test", "path": "/metadata/resourceVersion",
-                 "value": meta.get("resourceVersion")},
+                {
+                    "op": "test",
+                    "path": "/metadata/resourceVersion",
+                    "value": meta.get("resourceVersion"),
+                },
                 {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
             ]
         self._patch(ingress, patch, JSON_PATCH)
@@ -82,7 +85,9 @@ class ApiWriter:
         entries = [{"hostname": hostname}] if hostname else []
         meta = _meta(ingress)
         self._networking.patch_namespaced_ingress_status(
-            meta["name"], meta["namespace"], {"status": {"loadBalancer": {"ingress": entries}}},
+            meta["name"],
+            meta["namespace"],
+            {"status": {"loadBalancer": {"ingress": entries}}},
             _content_type=MERGE_PATCH,
         )
 
@@ -99,8 +104,11 @@ class ApiWriter:
                 name=f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", namespace=meta["namespace"]
             ),
             involved_object=k8s.V1ObjectReference(
-                api_version="networking.k8s.io/v1", kind="Ingress", name=meta.get("name"),
-                namespace=meta["namespace"], uid=meta.get("uid"),
+                api_version="networking.k8s.io/v1",
+                kind="Ingress",
+                name=meta.get("name"),
+                namespace=meta["namespace"],
+                uid=meta.get("uid"),
                 resource_version=meta.get("resourceVersion"),
             ),
             reason=reason,

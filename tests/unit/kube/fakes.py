@@ -21,6 +21,7 @@ INGRESS_CLASS = {
 
 def ingress(
     name: str = "web",
+    *,
     namespace: str = "shop",
     host: str = "shop.example.com",
     service: str = "web",
@@ -125,7 +126,9 @@ class FakeCluster:
         self.writes.append(("set_hostname", object_key(ingress)))
         self._store(edited)
 
-    def set_annotations(self, ingress: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
+    def set_annotations(
+        self, ingress: Mapping[str, Any], annotations: Mapping[str, str | None]
+    ) -> None:
         edited = self._edit(ingress)
         current = edited["metadata"].setdefault("annotations", {})
         for key, value in annotations.items():

@@ -9,7 +9,9 @@ from controller.kube.incumbent import INCUMBENT_LEASE, incumbent_active
 NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.UTC)
 
 
-def lease(renewed_seconds_ago: float, duration: int = 15, holder: str = "lbc-pod") -> dict[str, object]:
+def lease(
+    renewed_seconds_ago: float, duration: int = 15, holder: str = "lbc-pod"
+) -> dict[str, object]:
     renew = NOW - datetime.timedelta(seconds=renewed_seconds_ago)
     return {
         "metadata": {"name": INCUMBENT_LEASE, "namespace": "kube-system"},

@@ -49,8 +49,11 @@ async def test_an_endpointslice_change_requests_targets_only_for_groups_using_it
     runtime.observe("Ingress", None, ingress("b", service="other", host="b.example.com"))
     runtime.scheduler._pending.clear()
     slice_ = {
-        "metadata": {"name": "web-abc", "namespace": "shop",
-                     "labels": {"kubernetes.io/service-name": "web"}},
+        "metadata": {
+            "name": "web-abc",
+            "namespace": "shop",
+            "labels": {"kubernetes.io/service-name": "web"},
+        },
         "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}],
         "ports": [{"port": 80}],
     }

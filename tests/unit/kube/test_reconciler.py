@@ -7,9 +7,9 @@ import pytest
 from controller.aws import AwsError
 from controller.config import ModelDefaults
 from controller.kube.cache import ClusterCache
-from controller.model.groups import IMPLICIT_FINALIZER
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler
 from controller.kube.scheduler import Mode
+from controller.model.groups import IMPLICIT_FINALIZER
 
 from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, node, service
 
@@ -37,7 +37,9 @@ def deployer() -> FakeDeployer:
 
 
 @pytest.fixture
-def reconciler(cache: ClusterCache, cluster: FakeCluster, deployer: FakeDeployer) -> GroupReconciler:
+def reconciler(
+    cache: ClusterCache, cluster: FakeCluster, deployer: FakeDeployer
+) -> GroupReconciler:
     return GroupReconciler(cache, cluster, deployer, DEFAULTS)
 
 
@@ -162,8 +164,16 @@ def test_a_typo_in_a_working_ingress_keeps_its_alb(
     reconciler.reconcile(GROUP, Mode.FULL)
     body = cache.ingress(GROUP)
     assert body is not None
-    broken = {**body, "metadata": {**body["metadata"], "annotations": {
-        **body["metadata"]["annotations"], "alb.ingress.kubernetes.io/scheme": "sideways"}}}
+    broken = {
+        **body,
+        "metadata": {
+            **body["metadata"],
+            "annotations": {
+                **body["metadata"]["annotations"],
+                "alb.ingress.kubernetes.io/scheme": "sideways",
+            },
+        },
+    }
     cache.apply_event("Ingress", "MODIFIED", broken)
     reconciler.reconcile(GROUP, Mode.FULL)
     assert deployer.torn_down == []
@@ -176,20 +186,30 @@ def test_one_invalid_member_does_not_block_its_group(
 ) -> None:
     group = {"alb.ingress.kubernetes.io/group.name": "shop"}
     cache.apply_event("Ingress", "ADDED", ingress("a", annotations=group, host="a.example.com"))
-    cache.apply_event("Ingress", "ADDED", ingress(
-        "b", annotations={**group, "alb.ingress.kubernetes.io/healthcheck-interval-seconds": "x"},
-        host="b.example.com"))
+    cache.apply_event(
+        "Ingress",
+        "ADDED",
+        ingress(
+            "b",
+            annotations={**group, "alb.ingress.kubernetes.io/healthcheck-interval-seconds": "x"},
+            host="b.example.com",
+        ),
+    )
     reconciler.reconcile("shop", Mode.FULL)
     assert len(deployer.deployed) == 1
     assert deployer.deployed[0].ingresses == ("shop/a",)
-    assert [(k, r) for k, _, r, _ in cluster.events if r == "FailedBuildModel"] == [("shop/b", "FailedBuildModel")]
+    assert [(k, r) for k, _, r, _ in cluster.events if r == "FailedBuildModel"] == [
+        ("shop/b", "FailedBuildModel")
+    ]
 
 
 def test_a_retryable_aws_error_posts_an_event_and_backs_off(
     cache: ClusterCache, cluster: FakeCluster, deployer: FakeDeployer, reconciler: GroupReconciler
 ) -> None:
     cache.apply_event("Ingress", "ADDED", ingress())
-    deployer.fail_with = AwsError("Rate exceeded (Throttling) on CreateLoadBalancer", retryable=True)
+    deployer.fail_with = AwsError(
+        "Rate exceeded (Throttling) on CreateLoadBalancer", retryable=True
+    )
     first = reconciler.reconcile(GROUP, Mode.FULL)
     second = reconciler.reconcile(GROUP, Mode.FULL)
     assert first.retry_after is not None and second.retry_after is not None
