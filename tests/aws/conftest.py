@@ -9,6 +9,7 @@ and security group that no scenario may change.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,12 @@ from tests.aws.stacks import CLUSTER
 from tests.aws.strict import Strict
 
 REGION = "us-east-1"
+AMI = "ami-12c6146b"
+# moto loads thousands of AMIs into every fresh EC2 backend unless told not to.
+os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+# One boto3 session for every test: each new session parses the service models again (and
+# mock_aws resets boto3's default session on every start).
+SESSION = boto3.Session(region_name=REGION)
 
 
 @dataclass
@@ -41,9 +48,8 @@ class World:
     tagging: Any
 
     def add_node(self) -> str:
-        image = self.ec2.describe_images()["Images"][0]["ImageId"]
         instance = self.ec2.run_instances(
-            ImageId=image,
+            ImageId=AMI,
             MinCount=1,
             MaxCount=1,
             SubnetId=self.private[0],
@@ -117,7 +123,11 @@ def strict(monkeypatch: pytest.MonkeyPatch) -> Strict:
 @pytest.fixture
 def world(strict: Strict) -> Iterator[World]:
     with mock_aws():
-        yield _seed()
+        seeded = _seed()
+        before = seeded.foreign_snapshot()
+        yield seeded
+        # Every scenario leaves what is not ours exactly as it was.
+        assert seeded.foreign_snapshot() == before, "a foreign resource was changed"
 
 
 def _subnet(ec2: Any, vpc: str, cidr: str, zone: str, tags: dict[str, str]) -> str:
@@ -137,34 +147,72 @@ def _subnet(ec2: Any, vpc: str, cidr: str, zone: str, tags: dict[str, str]) -> s
 
 
 def _seed() -> World:
-    ec2 = boto3.client("ec2", region_name=REGION)
-    elbv2 = boto3.client("elbv2", region_name=REGION)
-    tagging = boto3.client("resourcegroupstaggingapi", region_name=REGION)
+    ec2 = SESSION.client("ec2")
+    elbv2 = SESSION.client("elbv2")
+    tagging = SESSION.client("resourcegroupstaggingapi")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ours = f"kubernetes.io/cluster/{CLUSTER}"
     public = (
-        _subnet(ec2, vpc, "10.0.1.0/24", "us-east-1a", {"kubernetes.io/role/elb": "1", ours: "shared", "Name": "public-a"}),
-        _subnet(ec2, vpc, "10.0.2.0/24", "us-east-1b", {"kubernetes.io/role/elb": "", ours: "owned", "Name": "public-b"}),
+        _subnet(
+            ec2,
+            vpc,
+            "10.0.1.0/24",
+            "us-east-1a",
+            {"kubernetes.io/role/elb": "1", ours: "shared", "Name": "public-a"},
+        ),
+        _subnet(
+            ec2,
+            vpc,
+            "10.0.2.0/24",
+            "us-east-1b",
+            {"kubernetes.io/role/elb": "", ours: "owned", "Name": "public-b"},
+        ),
     )
     private = (
-        _subnet(ec2, vpc, "10.0.11.0/24", "us-east-1a", {"kubernetes.io/role/internal-elb": "1", ours: "owned", "Name": "private-a"}),
-        _subnet(ec2, vpc, "10.0.12.0/24", "us-east-1b", {"kubernetes.io/role/internal-elb": "1", ours: "owned", "Name": "private-b"}),
+        _subnet(
+            ec2,
+            vpc,
+            "10.0.11.0/24",
+            "us-east-1a",
+            {"kubernetes.io/role/internal-elb": "1", ours: "owned", "Name": "private-a"},
+        ),
+        _subnet(
+            ec2,
+            vpc,
+            "10.0.12.0/24",
+            "us-east-1b",
+            {"kubernetes.io/role/internal-elb": "1", ours: "owned", "Name": "private-b"},
+        ),
     )
     decoy = _subnet(
-        ec2, vpc, "10.0.3.0/24", "us-east-1c", {"kubernetes.io/role/elb": "1", "kubernetes.io/cluster/other": "owned"}
+        ec2,
+        vpc,
+        "10.0.3.0/24",
+        "us-east-1c",
+        {"kubernetes.io/role/elb": "1", "kubernetes.io/cluster/other": "owned"},
     )
-    node_sg = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=vpc)["GroupId"]
-    image = ec2.describe_images()["Images"][0]["ImageId"]
+    node_sg = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=vpc)[
+        "GroupId"
+    ]
     nodes = [
         i["InstanceId"]
         for i in ec2.run_instances(
-            ImageId=image, MinCount=3, MaxCount=3, SubnetId=private[0], SecurityGroupIds=[node_sg]
+            ImageId=AMI, MinCount=3, MaxCount=3, SubnetId=private[0], SecurityGroupIds=[node_sg]
         )["Instances"]
     ]
-    foreign_sg = ec2.create_security_group(GroupName="foreign", Description="not ours", VpcId=vpc)["GroupId"]
+    foreign_sg = ec2.create_security_group(GroupName="foreign", Description="not ours", VpcId=vpc)[
+        "GroupId"
+    ]
     ec2.authorize_security_group_ingress(
         GroupId=foreign_sg,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
     )
     foreign_tags = [
         {"Key": "elbv2.k8s.aws/cluster", "Value": "other-cluster"},
@@ -172,26 +220,50 @@ def _seed() -> World:
         {"Key": "ingress.k8s.aws/resource", "Value": "LoadBalancer"},
     ]
     foreign_lb = elbv2.create_load_balancer(
-        Name="foreign-alb", Subnets=list(public), SecurityGroups=[foreign_sg], Scheme="internet-facing", Tags=foreign_tags
+        Name="foreign-alb",
+        Subnets=list(public),
+        SecurityGroups=[foreign_sg],
+        Scheme="internet-facing",
+        Tags=foreign_tags,
     )["LoadBalancers"][0]["LoadBalancerArn"]
     foreign_tg = elbv2.create_target_group(
-        Name="foreign-tg", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance",
-        Tags=[{"Key": "elbv2.k8s.aws/cluster", "Value": "other-cluster"}, {"Key": "ingress.k8s.aws/stack", "Value": "game-2048/ingress-2048"}, {"Key": "ingress.k8s.aws/resource", "Value": "game-2048/ingress-2048-service-2048:80"}],
+        Name="foreign-tg",
+        Protocol="HTTP",
+        Port=80,
+        VpcId=vpc,
+        TargetType="instance",
+        Tags=[
+            {"Key": "elbv2.k8s.aws/cluster", "Value": "other-cluster"},
+            {"Key": "ingress.k8s.aws/stack", "Value": "game-2048/ingress-2048"},
+            {"Key": "ingress.k8s.aws/resource", "Value": "game-2048/ingress-2048-service-2048:80"},
+        ],
     )["TargetGroups"][0]["TargetGroupArn"]
     elbv2.create_listener(
-        LoadBalancerArn=foreign_lb, Port=80, Protocol="HTTP",
+        LoadBalancerArn=foreign_lb,
+        Port=80,
+        Protocol="HTTP",
         DefaultActions=[{"Type": "forward", "TargetGroupArn": foreign_tg}],
     )
     elbv2.register_targets(TargetGroupArn=foreign_tg, Targets=[{"Id": nodes[0], "Port": 31000}])
     return World(
-        vpc_id=vpc, public=public, private=private, decoy_subnet=decoy, node_sg=node_sg, nodes=nodes,
-        foreign_lb=foreign_lb, foreign_tg=foreign_tg, foreign_sg=foreign_sg, ec2=ec2, elbv2=elbv2, tagging=tagging,
+        vpc_id=vpc,
+        public=public,
+        private=private,
+        decoy_subnet=decoy,
+        node_sg=node_sg,
+        nodes=nodes,
+        foreign_lb=foreign_lb,
+        foreign_tg=foreign_tg,
+        foreign_sg=foreign_sg,
+        ec2=ec2,
+        elbv2=elbv2,
+        tagging=tagging,
     )
 
 
 @pytest.fixture
 def clients(world: World) -> AwsClients:
-    return AwsClients(REGION, rate_limits=UNLIMITED)
+    return AwsClients(REGION, rate_limits=UNLIMITED, session=SESSION)
 
 
 @pytest.fixture

@@ -116,9 +116,7 @@ def make_stack(
 ) -> Stack:
     svcs = list(dict.fromkeys(svc for _, svc in paths))
     rules = tuple(path_rule(i + 1, host, path, svc) for i, (path, svc) in enumerate(paths))
-    not_found = (
-        FixedResponseAction(fixed_response_config=FixedResponseConfig(status_code="404")),
-    )
+    not_found = (FixedResponseAction(fixed_response_config=FixedResponseConfig(status_code="404")),)
     listeners = [Listener(port=80, protocol="HTTP", default_actions=not_found, rules=rules)]
     ports = [80]
     if https is not None:

@@ -45,35 +45,58 @@ class Strict:
         describe_tgs = ELBv2Backend.describe_target_groups
         delete_sg = EC2Backend.delete_security_group
 
-        def strict_create_lb(self: ELBv2Backend, name: str, security_groups: list[str], *a: Any, **k: Any) -> Any:
+        def strict_create_lb(
+            self: ELBv2Backend, name: str, security_groups: list[str], *a: Any, **k: Any
+        ) -> Any:
             if any(lb.name == name for lb in self.load_balancers.values()):
-                raise ELBClientError("DuplicateLoadBalancerName", f"A load balancer named {name} exists")
+                raise ELBClientError(
+                    "DuplicateLoadBalancerName", f"A load balancer named {name} exists"
+                )
             for sg in security_groups or ():
                 if self.ec2_backend.get_security_group_from_id(sg) is None:
-                    raise ELBClientError("InvalidSecurityGroup", f"Security group {sg} does not exist")
+                    raise ELBClientError(
+                        "InvalidSecurityGroup", f"Security group {sg} does not exist"
+                    )
             return create_lb(self, name, security_groups, *a, **k)
 
         def strict_create_rule(
-            self: ELBv2Backend, listener_arn: str, conditions: list[dict[str, Any]], priority: int, actions: list[dict[str, Any]], tags: Any = None
+            self: ELBv2Backend,
+            listener_arn: str,
+            conditions: list[dict[str, Any]],
+            priority: int,
+            actions: list[dict[str, Any]],
+            tags: Any = None,
         ) -> Any:
             _check_conditions(conditions)
             listener = self.describe_listeners(None, [listener_arn])[0]
             lb = self.load_balancers[listener.load_balancer_arn]
             count = sum(len(li._non_default_rules) for li in lb.listeners.values())
             if count >= strict.max_rules_per_load_balancer:
-                raise ELBClientError("TooManyRules", "The maximum number of rules on this load balancer has been reached")
+                raise ELBClientError(
+                    "TooManyRules",
+                    "The maximum number of rules on this load balancer has been reached",
+                )
             _check_association(self, listener.load_balancer_arn, actions)
             return create_rule(self, listener_arn, conditions, priority, actions, tags)
 
-        def strict_modify_rule(self: ELBv2Backend, rule_arn: str, conditions: list[dict[str, Any]], actions: list[dict[str, Any]]) -> Any:
+        def strict_modify_rule(
+            self: ELBv2Backend,
+            rule_arn: str,
+            conditions: list[dict[str, Any]],
+            actions: list[dict[str, Any]],
+        ) -> Any:
             _check_conditions(conditions or ())
             rule = self.describe_rules(None, [rule_arn])[0]
             listener = self.describe_listeners(None, [rule.listener_arn])[0]
             _check_association(self, listener.load_balancer_arn, actions or ())
             return modify_rule(self, rule_arn, conditions, actions)
 
-        def strict_create_listener(self: ELBv2Backend, load_balancer_arn: str, *a: Any, **k: Any) -> Any:
-            _check_association(self, load_balancer_arn, k.get("actions") or (a[4] if len(a) > 4 else ()))
+        def strict_create_listener(
+            self: ELBv2Backend, load_balancer_arn: str, *a: Any, **k: Any
+        ) -> Any:
+            _check_association(
+                self, load_balancer_arn, k.get("actions") or (a[4] if len(a) > 4 else ())
+            )
             return create_listener(self, load_balancer_arn, *a, **k)
 
         def strict_modify_listener(self: ELBv2Backend, arn: str, *a: Any, **k: Any) -> Any:
@@ -81,7 +104,9 @@ class Strict:
             _check_association(self, listener.load_balancer_arn, k.get("actions") or ())
             return modify_listener(self, arn, *a, **k)
 
-        def set_rule_priorities(self: ELBv2Backend, rule_priorities: list[dict[str, Any]]) -> list[Any]:
+        def set_rule_priorities(
+            self: ELBv2Backend, rule_priorities: list[dict[str, Any]]
+        ) -> list[Any]:
             moving = {rp["RuleArn"]: int(rp["Priority"]) for rp in rule_priorities}
             if len(set(moving.values())) != len(moving):
                 raise ELBClientError("PriorityInUse", "duplicate priorities in one call")
@@ -113,7 +138,9 @@ class Strict:
                 tg.load_balancer_arns = sorted(_load_balancers_using(self, tg.arn))
             return groups
 
-        def strict_delete_sg(self: EC2Backend, name: str | None = None, group_id: str | None = None) -> None:
+        def strict_delete_sg(
+            self: EC2Backend, name: str | None = None, group_id: str | None = None
+        ) -> None:
             if group_id:
                 elbv2 = _elbv2_for(self)
                 if any(group_id in lb.security_groups for lb in elbv2.load_balancers.values()):
@@ -156,7 +183,9 @@ def _check_conditions(conditions: Iterable[dict[str, Any]]) -> None:
                 values = value if key == "Values" else value.get("Values", [])
                 count += len(values)
     if count > 5:
-        raise ELBClientError("ValidationError", f"A rule can have at most 5 condition values, got {count}")
+        raise ELBClientError(
+            "ValidationError", f"A rule can have at most 5 condition values, got {count}"
+        )
 
 
 def _action_target_groups(actions: Iterable[Any]) -> set[str]:
