@@ -34,6 +34,11 @@ class Strict:
     linger: int = 0  # delete attempts a deleted LB's security groups stay busy
     _lingering: dict[str, int] = field(default_factory=dict)
 
+    def settle(self) -> None:
+        """The deleted load balancers' network interfaces are finally gone."""
+        self.linger = 0
+        self._lingering.clear()
+
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         strict = self
         create_lb = ELBv2Backend.create_load_balancer
