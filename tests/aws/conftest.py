@@ -147,9 +147,9 @@ def _subnet(ec2: Any, vpc: str, cidr: str, zone: str, tags: dict[str, str]) -> s
 
 
 def _seed() -> World:
-    ec2 = SESSION.client("ec2")
-    elbv2 = SESSION.client("elbv2")
-    tagging = SESSION.client("resourcegroupstaggingapi")
+    ec2: Any = SESSION.client("ec2")
+    elbv2: Any = SESSION.client("elbv2")
+    tagging: Any = SESSION.client("resourcegroupstaggingapi")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ours = f"kubernetes.io/cluster/{CLUSTER}"
     public = (
@@ -214,7 +214,7 @@ def _seed() -> World:
             }
         ],
     )
-    foreign_tags = [
+    foreign_tags: Any = [
         {"Key": "elbv2.k8s.aws/cluster", "Value": "other-cluster"},
         {"Key": "ingress.k8s.aws/stack", "Value": "game-2048/ingress-2048"},
         {"Key": "ingress.k8s.aws/resource", "Value": "LoadBalancer"},

@@ -29,7 +29,7 @@ def _tags(world: World, arns: list[str]) -> dict[str, dict[str, str]]:
 def _conditions(conditions: list[dict[str, Any]]) -> tuple[Any, ...]:
     out = []
     for c in conditions:
-        config = next((v for k, v in c.items() if k.endswith("Config")), {})
+        config: dict[str, Any] = next((v for k, v in c.items() if k.endswith("Config")), {})
         out.append((c["Field"], tuple(sorted(config.get("Values") or c.get("Values") or ()))))
     return tuple(sorted(out))
 

@@ -25,7 +25,7 @@ import pytest
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import EC2Backend
 from moto.elbv2.exceptions import ELBClientError, PriorityInUseError, RuleNotFoundError
-from moto.elbv2.models import ELBv2Backend
+from moto.elbv2.models import ELBv2Backend, elbv2_backends
 
 
 @dataclass
@@ -68,6 +68,7 @@ class Strict:
             self: ELBv2Backend,
             listener_arn: str,
             conditions: list[dict[str, Any]],
+            *,
             priority: int,
             actions: list[dict[str, Any]],
             tags: Any = None,
@@ -174,8 +175,6 @@ class Strict:
 
 
 def _elbv2_for(ec2: EC2Backend) -> ELBv2Backend:
-    from moto.elbv2.models import elbv2_backends
-
     backend: ELBv2Backend = elbv2_backends[ec2.account_id][ec2.region_name]
     return backend
 
@@ -220,5 +219,6 @@ def _check_association(backend: ELBv2Backend, lb_arn: str, actions: Iterable[Any
         if others:
             raise ELBClientError(
                 "TargetGroupAssociationLimit",
-                f"The following target groups cannot be associated with more than one load balancer: {tg_arn}",
+                "The following target groups cannot be associated with more than one load "
+                f"balancer: {tg_arn}",
             )

@@ -10,7 +10,7 @@ import pytest
 
 from controller.aws.clients import AwsClients
 from controller.aws.deployer import Deployer
-from controller.model.stack import Stack
+from controller.model.stack import Stack, Target
 from tests.aws.conftest import World
 from tests.aws.stacks import CLUSTER, SVC_2048, Svc, make_stack, merge, targets
 from tests.aws.state import actual, expected
@@ -31,7 +31,7 @@ A, B, C, NEW = Svc(), Svc(), Svc(), Svc()
 
 
 def deploy(
-    deployer: Deployer, clients: AwsClients, stack: Stack, desired: dict[str, frozenset]
+    deployer: Deployer, clients: AwsClients, stack: Stack, desired: dict[str, frozenset[Target]]
 ) -> list[str]:
     """Deploy and return the mutating calls it made."""
     mark = clients.counter.position()
@@ -90,7 +90,7 @@ def test_second_deploy_with_nothing_changed_makes_no_mutating_call(
 
 
 @pytest.mark.parametrize(
-    ("before", "after", "calls"),
+    "case",
     [
         (paths("a", "b"), paths("a", "new", "b"), ["SetRulePriorities", "CreateRule"]),
         (paths("a", "b"), paths("a", "b", "new"), ["CreateRule"]),
@@ -112,10 +112,9 @@ def test_rule_changes_make_only_the_calls_they_need(
     world: World,
     clients: AwsClients,
     deployer: Deployer,
-    before: list[tuple[str, Svc]],
-    after: list[tuple[str, Svc]],
-    calls: list[str],
+    case: tuple[list[tuple[str, Svc]], list[tuple[str, Svc]], list[str]],
 ) -> None:
+    before, after, calls = case
     desired = targets(SVC_2048, world.nodes)
     deployer.deploy(make_stack(before), desired)
     stack = make_stack(after)
@@ -265,7 +264,7 @@ def test_targets_scaled_5_50_5_in_one_call_per_change(
     ip = Svc(target_type="ip")
     stack = make_stack([("/", ip)])
 
-    def pods(n: int) -> dict[str, frozenset]:
+    def pods(n: int) -> dict[str, frozenset[Target]]:
         return targets(ip, [f"10.0.11.{i + 10}" for i in range(n)])
 
     result = deployer.deploy(stack, pods(5))

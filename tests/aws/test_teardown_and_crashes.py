@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+import controller.aws.deployer as deployer_module
 from controller.aws.clients import AwsClients, CallCounter, CallRecord, is_mutating
 from controller.aws.deployer import Deployer
 from controller.aws.errors import AwsError
+from controller.aws.live import LiveStack
 from tests.aws.conftest import World
 from tests.aws.stacks import CLUSTER, SVC_2048, Svc, make_stack, targets
 from tests.aws.state import actual, expected
@@ -25,7 +27,7 @@ TEARDOWN_2048 = [
 ]
 
 
-class Crash(Exception):
+class CrashError(Exception):
     """The process died right after AWS carried out a call."""
 
 
@@ -37,7 +39,7 @@ def crash_after(counter: CallCounter, n: int) -> Callable[[], None]:
         if is_mutating(record.key.operation) and not record.key.error_code:
             seen += 1
             if seen == n:
-                raise Crash(record.key.operation)
+                raise CrashError(record.key.operation)
 
     return counter.subscribe(hook)
 
@@ -114,7 +116,7 @@ def test_create_interrupted_after_each_call_heals(
 ) -> None:
     stack, desired = make_stack(), targets(SVC_2048, world.nodes)
     stop = crash_after(clients.counter, n)
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         deployer.deploy(stack, desired)
     stop()
     deployer.deploy(stack, desired)
@@ -137,7 +139,7 @@ def test_scheme_change_interrupted_after_each_call_heals(
     deployer.deploy(make_stack(), desired)
     stack = make_stack(scheme="internal")
     stop = crash_after(clients.counter, n)
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         deployer.deploy(stack, desired)
     stop()
     deployer.deploy(stack, desired)
@@ -153,7 +155,7 @@ def test_teardown_interrupted_after_each_call_heals(
     stack = make_stack()
     deployer.deploy(stack, targets(SVC_2048, world.nodes))
     stop = crash_after(clients.counter, n)
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         deployer.teardown(stack.id)
     stop()
     deployer.teardown(stack.id)
@@ -166,9 +168,6 @@ def test_a_load_balancer_the_tag_lookup_missed_is_found_by_name(
     """The tagging API is eventually consistent: right after a create it may return nothing."""
     stack, desired = make_stack(), targets(SVC_2048, world.nodes)
     deployer.deploy(stack, desired)
-    import controller.aws.deployer as deployer_module
-    from controller.aws.live import LiveStack
-
     with monkeypatch.context() as patch:
         patch.setattr(deployer_module, "find_stack", lambda *_: LiveStack())
         deployer.deploy(stack, desired)
