@@ -162,6 +162,11 @@ class Deployer:
         """Make AWS hold `stack` with `targets`; a second call with the same input makes no
         mutating call."""
         validate(stack)
+        # Steps name their resource in errors; anything that slips through names the stack.
+        with about(f"stack {stack.id}"):
+            return self._deploy(stack, targets)
+
+    def _deploy(self, stack: Stack, targets: DesiredTargets) -> DeployResult:
         run = _Run(stack=stack, live=find_stack(self._clients, self._cluster, stack.id))
         lbs = LoadBalancers(self._clients)
         tgs = TargetGroups(self._clients, self._cluster, stack.id, self._sleep)
@@ -465,14 +470,19 @@ class Deployer:
         non-retryable `AwsError` with code `TargetGroupNotFound`: deploy the stack again.
         """
         calls = 0
-        for tg_id, arn in sorted(target_group_arns.items()):
-            calls += sync_target_group(self._clients, arn, targets.get(tg_id, frozenset()))
+        with about("targets"):
+            for tg_id, arn in sorted(target_group_arns.items()):
+                calls += sync_target_group(self._clients, arn, targets.get(tg_id, frozenset()))
         return calls
 
     # --- teardown ------------------------------------------------------------------------
 
     def teardown(self, stack_id: str) -> None:
         """Delete everything tagged with this cluster and stack; safe to repeat."""
+        with about(f"teardown of stack {stack_id}"):
+            self._teardown(stack_id)
+
+    def _teardown(self, stack_id: str) -> None:
         if self._dns is not None:
             self._dns.delete(stack_id)
         live = find_stack(self._clients, self._cluster, stack_id)

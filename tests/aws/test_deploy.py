@@ -10,6 +10,8 @@ import pytest
 
 from controller.aws.clients import AwsClients
 from controller.aws.deployer import Deployer
+from controller.aws.errors import AwsError
+from controller.aws.target_groups import fresh_name
 from controller.model.stack import Stack, Target
 from tests.aws.conftest import World
 from tests.aws.stacks import CLUSTER, SVC_2048, Svc, make_stack, merge, targets
@@ -400,3 +402,33 @@ def test_a_rule_deleted_by_hand_is_recreated(
     world.elbv2.delete_rule(RuleArn=rule["RuleArn"])
     assert deploy(deployer, clients, stack, desired) == ["CreateRule"]
     assert actual(world, stack.id) == expected(stack, desired)
+
+
+def test_scheme_change_with_a_fixed_name_replaces_break_before_make(
+    world: World, clients: AwsClients, deployer: Deployer
+) -> None:
+    desired = targets(SVC_2048, world.nodes)
+    deployer.deploy(make_stack(name="my-fixed-alb"), desired)
+    stack = make_stack(name="my-fixed-alb", scheme="internal")
+    result = deployer.deploy(stack, desired)
+    assert any("replaced in place" in w for w in result.warnings)
+    assert actual(world, stack.id) == expected(stack, desired)
+    assert deploy(deployer, clients, stack, desired) == []
+
+
+def test_sync_targets_on_a_vanished_target_group_says_so(
+    world: World, clients: AwsClients, deployer: Deployer
+) -> None:
+    result = deployer.deploy(make_stack(), targets(SVC_2048, world.nodes))
+    deployer.teardown(make_stack().id)
+    with pytest.raises(AwsError) as raised:
+        deployer.sync_targets(result.target_group_arns, targets(SVC_2048, world.nodes))
+    assert raised.value.code == "TargetGroupNotFound" and not raised.value.retryable
+
+
+def test_fresh_name_keeps_replacements_apart() -> None:
+    name = "k8s-game2048-service2-2a70f19301"
+    assert fresh_name(name, set()) == name
+    other = fresh_name(name, {name})
+    assert other != name and len(other) <= 32 and fresh_name(name, {name}) == other
+    assert fresh_name(name, {name, other}) not in {name, other}

@@ -164,3 +164,9 @@ def test_https_listener_with_discovered_and_sni_certificates(
     deployer.deploy(make_stack(https=()), desired)  # discover: all three cover the host
     calls = clients.counter.mutating(mark)
     assert calls in (["ModifyListener", "AddListenerCertificates"], ["AddListenerCertificates"])
+    mark = clients.counter.position()
+    deployer.deploy(make_stack(), desired)  # HTTPS no longer asked for
+    assert sorted(clients.counter.mutating(mark)) == [
+        "DeleteListener",
+        "RevokeSecurityGroupIngress",
+    ]
