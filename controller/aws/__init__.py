@@ -1,4 +1,35 @@
-"""The AWS layer: makes AWS hold what a `Stack` describes (ELBv2, EC2, Route 53, ...).
+"""The AWS layer: makes AWS hold what a `Stack` describes (ELBv2, EC2, ACM, Route 53).
 
-Only this package (and the sandbox) imports boto3/botocore; it never reads Kubernetes.
+`Deployer` is the entry point the kube layer calls; `AwsClients` is the one boto3 session and
+client factory (rate limits, retries and the call counter); `Route53Dns` keeps the alias
+records; `AwsError` is the only exception the layer lets out for AWS failures. Only this
+package (and the sandbox, which seeds moto) imports boto3; it never reads Kubernetes.
 """
+
+from __future__ import annotations
+
+from controller.aws.clients import AwsClients, CallCounter
+from controller.aws.deployer import Deployer, DeployResult, DnsHook
+from controller.aws.errors import AwsError
+from controller.aws.route53 import Route53Dns
+from controller.config import Settings
+
+__all__ = [
+    "AwsClients",
+    "AwsError",
+    "CallCounter",
+    "DeployResult",
+    "Deployer",
+    "DnsHook",
+    "Route53Dns",
+    "build_deployer",
+]
+
+
+def build_deployer(settings: Settings, clients: AwsClients | None = None) -> Deployer:
+    """The deployer `run` uses: one client factory, DNS on unless the settings turn it off."""
+    clients = clients or AwsClients(
+        settings.aws_region, endpoint_url=settings.aws_endpoint_url, debug=settings.aws_debug
+    )
+    dns = Route53Dns(clients.route53, settings.cluster_name) if settings.manage_dns else None
+    return Deployer(clients, settings.cluster_name, dns=dns)

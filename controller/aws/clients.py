@@ -1,0 +1,304 @@
+"""One boto3 session and its clients, with client-side rate limits and the call counter.
+
+Every AWS call the controller makes goes through a client made here, so two botocore event
+hooks see all of them:
+- `before-send` takes a token from the (service, bucket) token bucket before each HTTP
+  attempt (retries included), keeping us at or below AWS's documented per-account buckets so
+  one busy cluster does not throttle every other tool in the account. botocore's `adaptive`
+  retry mode handles the throttling that still happens.
+- `after-call` / `after-call-error` count each API call by service, operation and error code
+  in a `CallCounter`, which tests, metrics and benchmarks read, and log it (with its
+  parameters, never credentials) when debug is on.
+
+kopf runs sync handlers in threads, so the buckets and the counter are thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_acm import ACMClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
+    from mypy_boto3_route53 import Route53Client
+
+log = logging.getLogger(__name__)
+
+READ_PREFIXES = ("Describe", "List", "Get")
+
+# Our short service names -> boto3 service names.
+SERVICES = {
+    "elbv2": "elbv2",
+    "ec2": "ec2",
+    "acm": "acm",
+    "route53": "route53",
+    "tagging": "resourcegroupstaggingapi",
+}
+
+
+def is_mutating(operation: str) -> bool:
+    """Describe/List/Get calls only read; everything else changes something."""
+    return not operation.startswith(READ_PREFIXES)
+
+
+class CallKey(NamedTuple):
+    service: str  # our short name: elbv2, ec2, acm, route53, tagging
+    operation: str  # the API operation, e.g. CreateLoadBalancer
+    error_code: str  # "" for a call that succeeded
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One finished API call, as handed to subscribers."""
+
+    key: CallKey
+    params: Mapping[str, Any]
+
+
+class CallCounter:
+    """Counts every AWS API call by (service, operation, error code); thread-safe.
+
+    Subscribers (metrics, tests) are called after each call, in the calling thread; an
+    exception a subscriber raises propagates out of the boto3 call (tests use that to
+    simulate a crash right after a call reached AWS).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[CallKey] = Counter()
+        self._log: list[CallRecord] = []
+        self._subscribers: list[Callable[[CallRecord], None]] = []
+
+    def record(self, key: CallKey, params: Mapping[str, Any]) -> None:
+        record = CallRecord(key, params)
+        with self._lock:
+            self._counts[key] += 1
+            self._log.append(record)
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            callback(record)
+
+    def subscribe(self, callback: Callable[[CallRecord], None]) -> Callable[[], None]:
+        """Call `callback` after every API call; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def snapshot(self) -> Counter[CallKey]:
+        """A copy of the counts so far."""
+        with self._lock:
+            return Counter(self._counts)
+
+    def calls(self, since: int = 0) -> list[CallRecord]:
+        """Every call in order, from position `since` (see `position`)."""
+        with self._lock:
+            return list(self._log[since:])
+
+    def position(self) -> int:
+        """How many calls so far: a mark to pass to `calls`/`mutating` later."""
+        with self._lock:
+            return len(self._log)
+
+    def mutating(self, since: int = 0) -> list[str]:
+        """The mutating operations called from position `since`, in order, errors included."""
+        return [r.key.operation for r in self.calls(since) if is_mutating(r.key.operation)]
+
+
+class RateLimit(NamedTuple):
+    rate: float  # tokens per second
+    burst: float  # bucket size
+
+
+# At or below AWS's documented buckets. ELBv2: describe 10/s burst 40 (elb-api-throttling);
+# mutating calls share a smaller budget, and target registration is the usual hot spot (LBC
+# uses 4/s burst 20). Route 53: 5 requests/s per account. EC2 and ACM: well under their
+# documented non-mutating (20/s+) and mutating buckets.
+DEFAULT_RATE_LIMITS: Mapping[tuple[str, str], RateLimit] = {
+    ("elbv2", "describe"): RateLimit(10, 40),
+    ("elbv2", "mutate"): RateLimit(5, 20),
+    ("elbv2", "registration"): RateLimit(4, 20),
+    ("ec2", "describe"): RateLimit(20, 50),
+    ("ec2", "mutate"): RateLimit(5, 20),
+    ("acm", "describe"): RateLimit(5, 10),
+    ("acm", "mutate"): RateLimit(2, 5),
+    ("route53", "describe"): RateLimit(5, 5),
+    ("route53", "mutate"): RateLimit(5, 5),
+    ("tagging", "describe"): RateLimit(5, 10),
+    ("tagging", "mutate"): RateLimit(2, 5),
+}
+
+# For tests and local sandboxes, where moto needs no protection.
+UNLIMITED: Mapping[tuple[str, str], RateLimit] = {
+    key: RateLimit(1e9, 1e9) for key in DEFAULT_RATE_LIMITS
+}
+
+
+def bucket_of(service: str, operation: str) -> str:
+    """Which token bucket an operation draws from."""
+    if service == "elbv2" and operation in ("RegisterTargets", "DeregisterTargets"):
+        return "registration"
+    return "mutate" if is_mutating(operation) else "describe"
+
+
+class TokenBucket:
+    """A classic token bucket; `take` blocks until a token is free. Thread-safe."""
+
+    def __init__(
+        self,
+        limit: RateLimit,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._rate = limit.rate
+        self._burst = limit.burst
+        self._tokens = limit.burst
+        self._clock = clock
+        self._sleep = sleep
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take one token, waiting if none is free; returns how long it waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+            self._stamp = now
+            self._tokens -= 1
+            # A negative balance is a debt: later callers queue behind this one.
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+_SECRET_MARKERS = ("secret", "password", "privatekey", "credential", "sessiontoken")
+
+
+def redact(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of call parameters safe to log: anything secret-looking is masked."""
+    return {
+        key: "***" if any(m in key.lower() for m in _SECRET_MARKERS) else value
+        for key, value in params.items()
+    }
+
+
+class AwsClients:
+    """Lazily made boto3 clients sharing one session, limits and counter.
+
+    `endpoint_url` (AWS_ENDPOINT_URL) points every client at moto or LocalStack.
+    """
+
+    def __init__(
+        self,
+        region: str,
+        endpoint_url: str | None = None,
+        debug: bool = False,
+        *,
+        rate_limits: Mapping[tuple[str, str], RateLimit] = DEFAULT_RATE_LIMITS,
+        counter: CallCounter | None = None,
+        session: boto3.Session | None = None,
+    ) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.debug = debug
+        self.counter = counter or CallCounter()
+        self._session = session or boto3.Session(region_name=region)
+        self._config = Config(region_name=region, retries={"mode": "adaptive", "max_attempts": 10})
+        self._buckets = {key: TokenBucket(limit) for key, limit in rate_limits.items()}
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def elbv2(self) -> ElasticLoadBalancingv2Client:
+        client: ElasticLoadBalancingv2Client = self._client("elbv2")
+        return client
+
+    @property
+    def ec2(self) -> EC2Client:
+        client: EC2Client = self._client("ec2")
+        return client
+
+    @property
+    def acm(self) -> ACMClient:
+        client: ACMClient = self._client("acm")
+        return client
+
+    @property
+    def route53(self) -> Route53Client:
+        client: Route53Client = self._client("route53")
+        return client
+
+    @property
+    def tagging(self) -> ResourceGroupsTaggingAPIClient:
+        client: ResourceGroupsTaggingAPIClient = self._client("tagging")
+        return client
+
+    def _client(self, service: str) -> Any:
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                # boto3 sessions are not thread-safe; clients are, once made.
+                client = self._session.client(
+                    SERVICES[service],  # type: ignore[call-overload]
+                    endpoint_url=self.endpoint_url,
+                    config=self._config,
+                )
+                self._hook(client, service)
+                self._clients[service] = client
+            return client
+
+    def _hook(self, client: Any, service: str) -> None:
+        events = client.meta.events
+
+        def throttle(event_name: str, **_: Any) -> None:
+            operation = event_name.rsplit(".", 1)[-1]
+            bucket = self._buckets.get((service, bucket_of(service, operation)))
+            if bucket is not None:
+                waited = bucket.take()
+                if waited > 0.5:
+                    log.debug("rate limit: waited %.2fs for %s %s", waited, service, operation)
+
+        def count(event_name: str, context: Any = None, **kwargs: Any) -> None:
+            operation = event_name.rsplit(".", 1)[-1]
+            code = ""
+            parsed = kwargs.get("parsed")
+            exception = kwargs.get("exception")
+            if isinstance(parsed, dict) and "Error" in parsed:
+                code = str(parsed["Error"].get("Code", "")) or "Unknown"
+            elif exception is not None:
+                code = type(exception).__name__
+            params = (context or {}).get("aws_params", {})
+            if self.debug:
+                log.info(
+                    "aws call %s.%s%s %s",
+                    service,
+                    operation,
+                    f" -> {code}" if code else "",
+                    redact(params),
+                )
+            self.counter.record(CallKey(service, operation, code), params)
+
+        def remember_params(params: Any, context: Any, **_: Any) -> None:
+            context["aws_params"] = dict(params)
+
+        events.register("before-send", throttle)
+        events.register("before-parameter-build", remember_params)
+        events.register("after-call", count)
+        events.register("after-call-error", count)

@@ -1,0 +1,78 @@
+"""`AwsError`, the one exception the AWS layer raises for AWS failures, and its translation.
+
+botocore's `ClientError` says what AWS rejected but not which of our resources it was about;
+the kube layer needs both (for an Event a person can act on) and whether retrying can help
+(throttling and 5xx: yes; validation and quota errors: no, they need a change by a person).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Codes that clear up on their own: throttling, server faults, and eventual-consistency races.
+_RETRYABLE_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "PriorRequestNotComplete",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "DependencyViolation",
+        "ResourceInUse",
+        "OperationNotPermitted",
+    }
+)
+
+
+class AwsError(Exception):
+    """An AWS call failed: which resource, which AWS error code, and whether to retry."""
+
+    def __init__(self, resource: str, code: str, message: str, *, retryable: bool) -> None:
+        self.resource = resource
+        self.code = code
+        self.retryable = retryable
+        super().__init__(f"{resource}: {code}: {message}")
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a botocore `ClientError` (empty when AWS gave none)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def has_code(error: BaseException, *codes: str) -> bool:
+    """Whether `error` is a `ClientError` carrying one of `codes`."""
+    return isinstance(error, ClientError) and error_code(error) in codes
+
+
+def is_retryable(error: ClientError) -> bool:
+    """Throttling, 5xx and transient conflicts are retryable; validation and quotas are not."""
+    code = error_code(error)
+    if code in _RETRYABLE_CODES:
+        return True
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return status >= 500
+
+
+def translate(error: ClientError | BotoCoreError, resource: str) -> AwsError:
+    """An `AwsError` naming `resource` for a botocore error."""
+    if isinstance(error, ClientError):
+        message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
+        return AwsError(resource, error_code(error), message, retryable=is_retryable(error))
+    # Connection resets, timeouts and the like: nothing a person must fix.
+    return AwsError(resource, type(error).__name__, str(error), retryable=True)
+
+
+@contextmanager
+def about(resource: str) -> Iterator[None]:
+    """Turn botocore errors raised inside the block into `AwsError`s naming `resource`."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, resource) from error

@@ -1,0 +1,141 @@
+"""Listeners: one per port, created with tags right after the load balancer (AWS accepts that
+while it provisions), modified in place only when protocol, SSL policy, default certificate
+or default actions differ, and SNI certificates added/removed in one call each per listener.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from controller.aws.clients import AwsClients
+from controller.aws.errors import about, has_code
+from controller.aws.shapes import canonical_actions
+from controller.aws.tags import diff, to_aws
+from controller.model.stack import Listener
+
+
+def _certificate_list(arns: list[str] | tuple[str, ...] | set[str]) -> list[dict[str, str]]:
+    return [{"CertificateArn": arn} for arn in sorted(arns)]
+
+
+class Listeners:
+    def __init__(self, clients: AwsClients) -> None:
+        self._clients = clients
+
+    @property
+    def _elbv2(self) -> Any:
+        return self._clients.elbv2
+
+    def create(
+        self,
+        lb_arn: str,
+        listener: Listener,
+        *,
+        certificates: tuple[str, ...],
+        default_actions: list[dict[str, Any]],
+        tags: dict[str, str],
+    ) -> str:
+        params: dict[str, Any] = {
+            "LoadBalancerArn": lb_arn,
+            "Port": listener.port,
+            "Protocol": listener.protocol,
+            "DefaultActions": default_actions,
+            "Tags": to_aws(tags),
+        }
+        if listener.protocol == "HTTPS":
+            if listener.ssl_policy:
+                params["SslPolicy"] = listener.ssl_policy
+            params["Certificates"] = [{"CertificateArn": certificates[0]}]
+        with about(f"listener {listener.port} of {lb_arn}"):
+            try:
+                arn = str(self._elbv2.create_listener(**params)["Listeners"][0]["ListenerArn"])
+            except ClientError as error:
+                # The port is taken: a listener we made just before a crash. Take it over.
+                if not has_code(error, "DuplicateListener"):
+                    raise
+                found = [
+                    item
+                    for page in self._elbv2.get_paginator("describe_listeners").paginate(
+                        LoadBalancerArn=lb_arn
+                    )
+                    for item in page["Listeners"]
+                    if item["Port"] == listener.port
+                ]
+                if not found:
+                    raise
+                arn = str(found[0]["ListenerArn"])
+                return arn
+            sni = set(certificates[1:]) if listener.protocol == "HTTPS" else set()
+            if sni:
+                self._elbv2.add_listener_certificates(
+                    ListenerArn=arn, Certificates=_certificate_list(sni)
+                )
+        return arn
+
+    def update(
+        self,
+        live: dict[str, Any],
+        live_tags: dict[str, str],
+        *,
+        listener: Listener,
+        certificates: tuple[str, ...],
+        default_actions: list[dict[str, Any]],
+        tags: dict[str, str],
+    ) -> None:
+        arn = str(live["ListenerArn"])
+        https = listener.protocol == "HTTPS"
+        changes: dict[str, Any] = {}
+        if live.get("Protocol") != listener.protocol:
+            changes["Protocol"] = listener.protocol
+        if https and listener.ssl_policy and live.get("SslPolicy") != listener.ssl_policy:
+            changes["SslPolicy"] = listener.ssl_policy
+        live_default = [c["CertificateArn"] for c in live.get("Certificates") or ()]
+        if https and live_default[:1] != list(certificates[:1]):
+            changes["Certificates"] = [{"CertificateArn": certificates[0]}]
+        if canonical_actions(live.get("DefaultActions") or ()) != canonical_actions(
+            default_actions
+        ):
+            changes["DefaultActions"] = default_actions
+        with about(f"listener {listener.port} ({arn})"):
+            if changes:
+                if https and "Protocol" in changes:
+                    changes.setdefault("Certificates", [{"CertificateArn": certificates[0]}])
+                    if listener.ssl_policy:
+                        changes.setdefault("SslPolicy", listener.ssl_policy)
+                self._elbv2.modify_listener(ListenerArn=arn, **changes)
+            if https:
+                self._sync_sni(arn, set(certificates[1:]) - set(certificates[:1]))
+            to_set, to_remove = diff(live_tags, tags)
+            if to_set:
+                self._elbv2.add_tags(ResourceArns=[arn], Tags=to_aws(to_set))
+            if to_remove:
+                self._elbv2.remove_tags(ResourceArns=[arn], TagKeys=to_remove)
+
+    def _sync_sni(self, arn: str, desired: set[str]) -> None:
+        pages = self._elbv2.get_paginator("describe_listener_certificates").paginate(
+            ListenerArn=arn
+        )
+        have = {
+            c["CertificateArn"]
+            for page in pages
+            for c in page["Certificates"]
+            if not c.get("IsDefault")
+        }
+        if desired - have:
+            self._elbv2.add_listener_certificates(
+                ListenerArn=arn, Certificates=_certificate_list(desired - have)
+            )
+        if have - desired:
+            self._elbv2.remove_listener_certificates(
+                ListenerArn=arn, Certificates=_certificate_list(have - desired)
+            )
+
+    def delete(self, arn: str) -> None:
+        with about(f"listener {arn}"):
+            try:
+                self._elbv2.delete_listener(ListenerArn=arn)
+            except ClientError as error:
+                if not has_code(error, "ListenerNotFound"):
+                    raise

@@ -1,0 +1,306 @@
+"""Security groups: the managed frontend group per ALB, the cluster's shared backend group,
+and the node security group rules that let the backend group reach the targets.
+
+- The frontend group (`ManagedLBSecurityGroup`) opens exactly the desired listen ports to
+  the desired CIDRs: missing permissions are authorized and extra ones revoked, one call each.
+- The backend group (tags `elbv2.k8s.aws/cluster` + `elbv2.k8s.aws/resource=backend-sg`,
+  name `k8s-traffic-<cluster>-<hash>`, as LBC) is attached to every ALB and is the source of
+  the node security group rules (description `elbv2.k8s.aws/targetGroupBinding=shared`) on
+  the target and health-check ports. Those rules are only added by a deploy, since other
+  stacks of the cluster may need the same ports; they are revoked all at once when the last
+  ALB of the cluster goes and the backend group with it.
+- Deleting a group retries `DependencyViolation` with backoff for minutes: an ALB's network
+  interfaces linger after the ALB is deleted.
+Groups not tagged ours are only ever read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from controller.aws.clients import AwsClients
+from controller.aws.errors import about, has_code, translate
+from controller.aws.tags import BACKEND_SG_VALUE, TAG_BACKEND_SG, diff, from_aws, to_aws
+from controller.model.stack import (
+    MANAGED_SG_RESOURCE_ID,
+    TAG_CLUSTER,
+    TAG_RESOURCE,
+    TAG_STACK,
+    ManagedSecurityGroup,
+)
+
+SHARED_RULE_DESCRIPTION = "elbv2.k8s.aws/targetGroupBinding=shared"
+BACKEND_SG_DESCRIPTION = "[k8s] Shared Backend SecurityGroup for LoadBalancer"
+
+# A flattened ingress permission: (protocol, from port, to port, source kind, source).
+Permission = tuple[str, int, int, str, str]
+# (IpPermissions key, source kind, field holding the source)
+_SOURCES = (
+    ("IpRanges", "cidr", "CidrIp"),
+    ("Ipv6Ranges", "cidr6", "CidrIpv6"),
+    ("UserIdGroupPairs", "group", "GroupId"),
+    ("PrefixListIds", "prefix", "PrefixListId"),
+)
+
+
+def backend_sg_name(cluster: str) -> str:
+    digest = hashlib.sha256(cluster.encode()).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() or c == "-" else "" for c in cluster)[:200]
+    return f"k8s-traffic-{safe}-{digest}"
+
+
+def backoff(
+    total: float, first: float = 2.0, factor: float = 1.5, cap: float = 30.0
+) -> Iterator[float]:
+    """Delays growing from `first` by `factor` up to `cap`, summing to about `total`."""
+    spent, delay = 0.0, first
+    while spent < total:
+        step = min(delay, cap, total - spent)
+        yield step
+        spent += step
+        delay *= factor
+
+
+def flatten(permissions: Iterable[Mapping[str, Any]]) -> dict[Permission, str | None]:
+    """AWS `IpPermissions` as single-source permissions (with their descriptions)."""
+    out: dict[Permission, str | None] = {}
+    for p in permissions:
+        proto = str(p.get("IpProtocol", "-1"))
+        start, end = int(p.get("FromPort", -1)), int(p.get("ToPort", -1))
+        for key, kind, field in _SOURCES:
+            for source in p.get(key) or ():
+                out[(proto, start, end, kind, str(source[field]))] = source.get("Description")
+    return out
+
+
+def unflatten(permissions: Mapping[Permission, str | None]) -> list[dict[str, Any]]:
+    """Single-source permissions back in the `IpPermissions` shape.
+
+    Revokes carry the live description: AWS ignores it, moto insists on it.
+    """
+    out: list[dict[str, Any]] = []
+    keys = {kind: (key, field) for key, kind, field in _SOURCES}
+    for permission in sorted(permissions):
+        proto, start, end, kind, source = permission
+        key, field = keys[kind]
+        entry: dict[str, Any] = {field: source}
+        if permissions[permission]:
+            entry["Description"] = permissions[permission]
+        out.append({"IpProtocol": proto, "FromPort": start, "ToPort": end, key: [entry]})
+    return out
+
+
+def desired_ingress(group: ManagedSecurityGroup) -> dict[Permission, str | None]:
+    return {
+        ("tcp", rule.port, rule.port, "cidr6" if ":" in rule.cidr else "cidr", rule.cidr): None
+        for rule in group.ingress
+    }
+
+
+class SecurityGroups:
+    """Finds, creates, reconciles and deletes the security groups we own."""
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        cluster: str,
+        sleep: Callable[[float], None],
+        delete_timeout: float = 600.0,
+    ) -> None:
+        self._clients = clients
+        self._cluster = cluster
+        self._sleep = sleep
+        self._delete_timeout = delete_timeout
+
+    @property
+    def _ec2(self) -> Any:
+        return self._clients.ec2
+
+    def _describe(self, filters: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+        with about(what):
+            pages = self._ec2.get_paginator("describe_security_groups").paginate(Filters=filters)
+            return [dict(g) for page in pages for g in page["SecurityGroups"]]
+
+    # --- managed frontend group ----------------------------------------------------------
+
+    def find_managed(self, stack_id: str) -> list[dict[str, Any]]:
+        return self._describe(
+            [
+                {"Name": f"tag:{TAG_CLUSTER}", "Values": [self._cluster]},
+                {"Name": f"tag:{TAG_STACK}", "Values": [stack_id]},
+                {"Name": f"tag:{TAG_RESOURCE}", "Values": [MANAGED_SG_RESOURCE_ID]},
+            ],
+            f"managed security group of stack {stack_id}",
+        )
+
+    def ensure_managed(
+        self,
+        group: ManagedSecurityGroup,
+        tags: dict[str, str],
+        vpc_id: str,
+        live: Sequence[dict[str, Any]],
+    ) -> str:
+        """The managed group's ID in `vpc_id`, created if needed, with exactly our ingress."""
+        what = f"security group {group.name}"
+        current = next((g for g in live if g["VpcId"] == vpc_id), None)
+        if current is None:
+            current = self._create(group.name, group.description, vpc_id, tags, what)
+            created = True
+        else:
+            created = False
+        sg_id = str(current["GroupId"])
+        want = desired_ingress(group)
+        have = {} if created else flatten(current.get("IpPermissions") or ())
+        missing = {p: d for p, d in want.items() if p not in have}
+        extra = {p: d for p, d in have.items() if p not in want}
+        with about(what):
+            if missing:
+                try:
+                    self._ec2.authorize_security_group_ingress(
+                        GroupId=sg_id, IpPermissions=unflatten(missing)
+                    )
+                except ClientError as error:
+                    if not has_code(error, "InvalidPermission.Duplicate"):
+                        raise
+            if extra:
+                self._ec2.revoke_security_group_ingress(
+                    GroupId=sg_id, IpPermissions=unflatten(extra)
+                )
+            if not created:
+                self._sync_tags(sg_id, from_aws(current.get("Tags")), tags)
+        return sg_id
+
+    def _create(
+        self, name: str, description: str, vpc_id: str, tags: dict[str, str], what: str
+    ) -> dict[str, Any]:
+        with about(what):
+            try:
+                response = self._ec2.create_security_group(
+                    GroupName=name,
+                    Description=description,
+                    VpcId=vpc_id,
+                    TagSpecifications=[{"ResourceType": "security-group", "Tags": to_aws(tags)}],
+                )
+                return {"GroupId": response["GroupId"], "VpcId": vpc_id, "IpPermissions": []}
+            except ClientError as error:
+                if not has_code(error, "InvalidGroup.Duplicate"):
+                    raise
+            # The name is taken in this VPC: ours (a lookup by tag missed it) or a stranger's.
+            existing = self._describe(
+                [
+                    {"Name": "group-name", "Values": [name]},
+                    {"Name": "vpc-id", "Values": [vpc_id]},
+                ],
+                what,
+            )
+            found = existing[0] if existing else None
+            found_tags = from_aws(found.get("Tags")) if found else {}
+            if found is None or any(found_tags.get(k) != tags[k] for k in (TAG_CLUSTER, TAG_STACK)):
+                raise translate(
+                    ClientError(
+                        {
+                            "Error": {
+                                "Code": "InvalidGroup.Duplicate",
+                                "Message": f"a security group named {name} that is not ours "
+                                f"exists in {vpc_id}",
+                            }
+                        },
+                        "CreateSecurityGroup",
+                    ),
+                    what,
+                )
+            return found
+
+    def _sync_tags(self, sg_id: str, current: dict[str, str], desired: dict[str, str]) -> None:
+        to_set, to_remove = diff(current, desired)
+        if to_set:
+            self._ec2.create_tags(Resources=[sg_id], Tags=to_aws(to_set))
+        if to_remove:
+            self._ec2.delete_tags(Resources=[sg_id], Tags=[{"Key": k} for k in to_remove])
+
+    # --- shared backend group ------------------------------------------------------------
+
+    def _backend_filters(self) -> list[dict[str, Any]]:
+        return [
+            {"Name": f"tag:{TAG_CLUSTER}", "Values": [self._cluster]},
+            {"Name": f"tag:{TAG_BACKEND_SG}", "Values": [BACKEND_SG_VALUE]},
+        ]
+
+    def find_backend(self) -> list[dict[str, Any]]:
+        return self._describe(self._backend_filters(), "backend security group")
+
+    def ensure_backend(self, vpc_id: str) -> str:
+        """The cluster's shared backend group in `vpc_id`, created if missing."""
+        found = [g for g in self.find_backend() if g["VpcId"] == vpc_id]
+        if found:
+            return str(sorted(found, key=lambda g: str(g["GroupId"]))[0]["GroupId"])
+        tags = {TAG_CLUSTER: self._cluster, TAG_BACKEND_SG: BACKEND_SG_VALUE}
+        name = backend_sg_name(self._cluster)
+        created = self._create(name, BACKEND_SG_DESCRIPTION, vpc_id, tags, f"security group {name}")
+        return str(created["GroupId"])
+
+    def allow_backend(
+        self, node_groups: Sequence[str], backend_id: str, ports: Iterable[int]
+    ) -> None:
+        """Let the backend group into each node group on `ports` (adds only what is missing)."""
+        if not node_groups:
+            return
+        want = {("tcp", p, p, "group", backend_id): SHARED_RULE_DESCRIPTION for p in ports}
+        groups = self._describe(
+            [{"Name": "group-id", "Values": sorted(set(node_groups))}], "node security groups"
+        )
+        for group in groups:
+            have = flatten(group.get("IpPermissions") or ())
+            missing = {p: d for p, d in want.items() if p not in have}
+            if not missing:
+                continue
+            with about(f"node security group {group['GroupId']}"):
+                try:
+                    self._ec2.authorize_security_group_ingress(
+                        GroupId=group["GroupId"],
+                        IpPermissions=unflatten(missing),
+                    )
+                except ClientError as error:
+                    if not has_code(error, "InvalidPermission.Duplicate"):
+                        raise
+
+    def release_backend(self, backend_id: str) -> None:
+        """Revoke every rule naming the backend group as source, then delete the group."""
+        referencing = self._describe(
+            [{"Name": "ip-permission.group-id", "Values": [backend_id]}],
+            f"security groups referencing {backend_id}",
+        )
+        for group in referencing:
+            perms = flatten(group.get("IpPermissions") or ())
+            ours = {p: d for p, d in perms.items() if p[3] == "group" and p[4] == backend_id}
+            if ours:
+                with about(f"node security group {group['GroupId']}"):
+                    try:
+                        self._ec2.revoke_security_group_ingress(
+                            GroupId=group["GroupId"], IpPermissions=unflatten(ours)
+                        )
+                    except ClientError as error:
+                        if not has_code(error, "InvalidPermission.NotFound"):
+                            raise
+        self.delete(backend_id)
+
+    # --- deletion ------------------------------------------------------------------------
+
+    def delete(self, sg_id: str) -> None:
+        """Delete a group, waiting out `DependencyViolation`; a group already gone is fine."""
+        delays = backoff(self._delete_timeout)
+        while True:
+            try:
+                self._ec2.delete_security_group(GroupId=sg_id)
+                return
+            except ClientError as error:
+                if has_code(error, "InvalidGroup.NotFound"):
+                    return
+                delay = next(delays, None)
+                if not has_code(error, "DependencyViolation") or delay is None:
+                    raise translate(error, f"security group {sg_id}") from error
+                self._sleep(delay)

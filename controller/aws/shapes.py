@@ -1,0 +1,165 @@
+"""Model actions and conditions in ELBv2's API shapes, and canonical forms for comparing.
+
+AWS answers with more than we send (both `Values` and `HostHeaderConfig`, a disabled
+stickiness block, a `TargetGroupArn` beside the `ForwardConfig`, ...), so desired and live
+rules are compared through one canonicaliser applied to both sides' AWS shapes. Equal
+canonical forms mean "nothing to change"; that is what keeps a no-op deploy free of calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from controller.model.stack import (
+    Action,
+    Condition,
+    FixedResponseAction,
+    ForwardAction,
+    RedirectAction,
+    TargetGroupTuple,
+)
+
+# The *Config key that holds each condition field's values in the API.
+_CONFIG_KEYS = {
+    "host-header": "HostHeaderConfig",
+    "path-pattern": "PathPatternConfig",
+    "http-header": "HttpHeaderConfig",
+    "http-request-method": "HttpRequestMethodConfig",
+    "query-string": "QueryStringConfig",
+    "source-ip": "SourceIpConfig",
+}
+
+_REDIRECT_DEFAULTS = {
+    "Protocol": "#{protocol}",
+    "Port": "#{port}",
+    "Host": "#{host}",
+    "Path": "/#{path}",
+    "Query": "#{query}",
+}
+
+TargetGroupResolver = Callable[[TargetGroupTuple], str]
+
+
+def condition_to_aws(condition: Condition) -> dict[str, Any]:
+    """A model condition as a `RuleCondition`, in the *Config form LBC also sends."""
+    field = condition.field
+    config: dict[str, Any]
+    if field == "query-string":
+        config = {
+            "Values": [
+                {**({"Key": pair.key} if pair.key is not None else {}), "Value": pair.value}
+                for pair in condition.query_string_values or ()
+            ]
+        }
+    elif field == "http-header":
+        config = {
+            "HttpHeaderName": condition.http_header_name or "",
+            "Values": list(condition.values or ()),
+        }
+    else:
+        config = {"Values": list(condition.values or ())}
+    return {"Field": field, _CONFIG_KEYS[field]: config}
+
+
+def action_to_aws(action: Action, order: int, resolve: TargetGroupResolver) -> dict[str, Any]:
+    """A model action as an ELBv2 `Action`, target groups resolved to ARNs."""
+    if isinstance(action, ForwardAction):
+        forward: dict[str, Any] = {
+            "TargetGroups": [
+                {"TargetGroupArn": resolve(tuple_), "Weight": tuple_.weight}
+                for tuple_ in action.target_groups
+            ]
+        }
+        if action.stickiness is not None:
+            stickiness: dict[str, Any] = {"Enabled": action.stickiness.enabled}
+            if action.stickiness.duration_seconds is not None:
+                stickiness["DurationSeconds"] = action.stickiness.duration_seconds
+            forward["TargetGroupStickinessConfig"] = stickiness
+        return {"Type": "forward", "Order": order, "ForwardConfig": forward}
+    if isinstance(action, RedirectAction):
+        config = action.redirect_config
+        return {
+            "Type": "redirect",
+            "Order": order,
+            "RedirectConfig": {
+                "Protocol": config.protocol,
+                "Port": config.port,
+                "Host": config.host,
+                "Path": config.path,
+                "Query": config.query,
+                "StatusCode": config.status_code,
+            },
+        }
+    assert isinstance(action, FixedResponseAction)
+    fixed = action.fixed_response_config
+    body: dict[str, Any] = {"StatusCode": fixed.status_code}
+    if fixed.content_type is not None:
+        body["ContentType"] = fixed.content_type
+    if fixed.message_body is not None:
+        body["MessageBody"] = fixed.message_body
+    return {"Type": "fixed-response", "Order": order, "FixedResponseConfig": body}
+
+
+def actions_to_aws(actions: Sequence[Action], resolve: TargetGroupResolver) -> list[dict[str, Any]]:
+    return [action_to_aws(action, i + 1, resolve) for i, action in enumerate(actions)]
+
+
+# --- canonical forms -----------------------------------------------------------------------
+
+
+def canonical_condition(condition: Mapping[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    field = str(condition["Field"])
+    config = condition.get(_CONFIG_KEYS.get(field, ""), {}) or {}
+    header = ""
+    if field == "query-string":
+        values = tuple(
+            sorted(f"{pair.get('Key', '')}={pair.get('Value', '')}" for pair in config["Values"])
+        )
+    else:
+        raw = config.get("Values") or condition.get("Values") or ()
+        values = tuple(sorted(str(v) for v in raw))
+        if field == "http-header":
+            header = str(config.get("HttpHeaderName", "")).lower()
+    return (field, header, values)
+
+
+def canonical_conditions(conditions: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """Conditions as a hashable value; their order does not matter to AWS."""
+    return tuple(sorted(canonical_condition(c) for c in conditions))
+
+
+def canonical_action(action: Mapping[str, Any]) -> tuple[Any, ...]:
+    kind = str(action["Type"])
+    if kind == "forward":
+        config = action.get("ForwardConfig") or {}
+        groups = config.get("TargetGroups") or [
+            {"TargetGroupArn": action.get("TargetGroupArn"), "Weight": 1}
+        ]
+        pairs = tuple(sorted((str(g["TargetGroupArn"]), int(g.get("Weight", 1))) for g in groups))
+        stickiness = config.get("TargetGroupStickinessConfig") or {}
+        sticky: tuple[Any, ...] = ()
+        if stickiness.get("Enabled"):
+            sticky = (True, stickiness.get("DurationSeconds"))
+        return (kind, pairs, sticky)
+    if kind == "redirect":
+        config = {**_REDIRECT_DEFAULTS, **(action.get("RedirectConfig") or {})}
+        return (kind, tuple(sorted((k, str(v)) for k, v in config.items())))
+    if kind == "fixed-response":
+        fixed = action.get("FixedResponseConfig") or {}
+        return (
+            kind,
+            str(fixed.get("StatusCode", "")),
+            fixed.get("ContentType") or "",
+            fixed.get("MessageBody") or "",
+        )
+    # Actions we never create (authenticate-*): compared verbatim, so they get replaced.
+    rest = {k: v for k, v in action.items() if k != "Order"}
+    return (kind, json.dumps(rest, sort_keys=True, default=str))
+
+
+def canonical_actions(actions: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """Actions as a hashable value, in their evaluation order."""
+    ordered = sorted(actions, key=lambda a: int(a.get("Order", 0) or 0))
+    return tuple(canonical_action(a) for a in ordered)

@@ -1,0 +1,49 @@
+"""Targets: make a target group's registered targets equal a desired set, and no more calls.
+
+One DescribeTargetHealth per target group reads what is registered; only the difference is
+registered or deregistered, 200 targets a call (as LBC). Targets already `draining` count as
+gone: if they are wanted again they are registered again. This runs on its own for
+target-only changes (a rollout), with the target group ARNs known from the last deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from controller.aws.clients import AwsClients
+from controller.aws.errors import about
+from controller.aws.live import chunks
+from controller.model.stack import Target
+
+BATCH = 200
+
+
+def registered(clients: AwsClients, tg_arn: str) -> frozenset[Target]:
+    """The targets registered in a target group, not counting those already draining."""
+    with about(f"target group {tg_arn}"):
+        response = clients.elbv2.describe_target_health(TargetGroupArn=tg_arn)
+    return frozenset(
+        Target(id=d["Target"]["Id"], port=int(d["Target"]["Port"]))
+        for d in response["TargetHealthDescriptions"]
+        if d.get("TargetHealth", {}).get("State") != "draining"
+    )
+
+
+def _payload(targets: Iterable[Target]) -> list[dict[str, Any]]:
+    return [{"Id": t.id, "Port": t.port} for t in sorted(targets, key=lambda t: (t.id, t.port))]
+
+
+def sync_target_group(clients: AwsClients, tg_arn: str, desired: frozenset[Target]) -> int:
+    """Register/deregister the difference; returns the number of mutating calls made."""
+    current = registered(clients, tg_arn)
+    calls = 0
+    with about(f"targets of target group {tg_arn}"):
+        # Register first so a target group never runs empty during a replacement.
+        for chunk in chunks(_payload(desired - current), BATCH):
+            clients.elbv2.register_targets(TargetGroupArn=tg_arn, Targets=list(chunk))
+            calls += 1
+        for chunk in chunks(_payload(current - desired), BATCH):
+            clients.elbv2.deregister_targets(TargetGroupArn=tg_arn, Targets=list(chunk))
+            calls += 1
+    return calls

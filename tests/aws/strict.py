@@ -1,0 +1,224 @@
+"""A stricter moto: what AWS rejects but moto accepts, so moto's leniency cannot hide bugs.
+
+Installed by the `aws` fixture around moto's backend methods:
+- a second load balancer with a taken name -> `DuplicateLoadBalancerName`;
+- unknown security group IDs on CreateLoadBalancer -> `InvalidSecurityGroup`;
+- more than 5 condition values in a rule -> `ValidationError`; more rules on a load balancer
+  than the quota -> `TooManyRules`;
+- a target group used by a second load balancer -> `TargetGroupAssociationLimit` (one
+  load balancer per target group for ALBs);
+- deleting a security group a load balancer still uses, or another group's rule references,
+  -> `DependencyViolation`; and, to exercise the retry, the groups of a deleted load
+  balancer stay "in use" for `linger` more delete attempts (its ENIs on AWS);
+- `DescribeTargetGroups` reports each group's current load balancers (moto never forgets one).
+One fidelity fix the other way: AWS's SetRulePriorities checks the final state (swaps work),
+while moto rejects any priority some rule holds before the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.models import EC2Backend
+from moto.elbv2.exceptions import ELBClientError, PriorityInUseError, RuleNotFoundError
+from moto.elbv2.models import ELBv2Backend, elbv2_backends
+
+
+@dataclass
+class Strict:
+    max_rules_per_load_balancer: int = 100
+    linger: int = 0  # delete attempts a deleted LB's security groups stay busy
+    _lingering: dict[str, int] = field(default_factory=dict)
+
+    def settle(self) -> None:
+        """The deleted load balancers' network interfaces are finally gone."""
+        self.linger = 0
+        self._lingering.clear()
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        strict = self
+        create_lb = ELBv2Backend.create_load_balancer
+        create_rule = ELBv2Backend.create_rule
+        modify_rule = ELBv2Backend.modify_rule
+        create_listener = ELBv2Backend.create_listener
+        modify_listener = ELBv2Backend.modify_listener
+        delete_lb = ELBv2Backend.delete_load_balancer
+        describe_tgs = ELBv2Backend.describe_target_groups
+        delete_sg = EC2Backend.delete_security_group
+
+        def strict_create_lb(
+            self: ELBv2Backend, name: str, security_groups: list[str], *a: Any, **k: Any
+        ) -> Any:
+            if any(lb.name == name for lb in self.load_balancers.values()):
+                raise ELBClientError(
+                    "DuplicateLoadBalancerName", f"A load balancer named {name} exists"
+                )
+            for sg in security_groups or ():
+                if self.ec2_backend.get_security_group_from_id(sg) is None:
+                    raise ELBClientError(
+                        "InvalidSecurityGroup", f"Security group {sg} does not exist"
+                    )
+            return create_lb(self, name, security_groups, *a, **k)
+
+        def strict_create_rule(
+            self: ELBv2Backend,
+            listener_arn: str,
+            conditions: list[dict[str, Any]],
+            *,
+            priority: int,
+            actions: list[dict[str, Any]],
+            tags: Any = None,
+        ) -> Any:
+            _check_conditions(conditions)
+            listener = self.describe_listeners(None, [listener_arn])[0]
+            lb = self.load_balancers[listener.load_balancer_arn]
+            count = sum(len(li._non_default_rules) for li in lb.listeners.values())
+            if count >= strict.max_rules_per_load_balancer:
+                raise ELBClientError(
+                    "TooManyRules",
+                    "The maximum number of rules on this load balancer has been reached",
+                )
+            _check_association(self, listener.load_balancer_arn, actions)
+            return create_rule(self, listener_arn, conditions, priority, actions, tags)
+
+        def strict_modify_rule(
+            self: ELBv2Backend,
+            rule_arn: str,
+            conditions: list[dict[str, Any]],
+            actions: list[dict[str, Any]],
+        ) -> Any:
+            _check_conditions(conditions or ())
+            rule = self.describe_rules(None, [rule_arn])[0]
+            listener = self.describe_listeners(None, [rule.listener_arn])[0]
+            _check_association(self, listener.load_balancer_arn, actions or ())
+            return modify_rule(self, rule_arn, conditions, actions)
+
+        def strict_create_listener(
+            self: ELBv2Backend, load_balancer_arn: str, *a: Any, **k: Any
+        ) -> Any:
+            _check_association(
+                self, load_balancer_arn, k.get("actions") or (a[4] if len(a) > 4 else ())
+            )
+            return create_listener(self, load_balancer_arn, *a, **k)
+
+        def strict_modify_listener(self: ELBv2Backend, arn: str, *a: Any, **k: Any) -> Any:
+            listener = self.describe_listeners(None, [arn])[0]
+            _check_association(self, listener.load_balancer_arn, k.get("actions") or ())
+            return modify_listener(self, arn, *a, **k)
+
+        def set_rule_priorities(
+            self: ELBv2Backend, rule_priorities: list[dict[str, Any]]
+        ) -> list[Any]:
+            moving = {rp["RuleArn"]: int(rp["Priority"]) for rp in rule_priorities}
+            if len(set(moving.values())) != len(moving):
+                raise ELBClientError("PriorityInUse", "duplicate priorities in one call")
+            rules = []
+            for arn, priority in moving.items():
+                found = self.describe_rules(listener_arn=None, rule_arns=[arn])
+                if not found:
+                    raise RuleNotFoundError()
+                rule = found[0]
+                listener = self.describe_listeners(None, [rule.listener_arn])[0]
+                for other in listener.rules.values():
+                    if other.arn not in moving and other.priority == priority:
+                        raise PriorityInUseError()
+                rules.append((rule, priority))
+            for rule, priority in rules:
+                rule.priority = priority
+            return [rule for rule, _ in rules]
+
+        def strict_delete_lb(self: ELBv2Backend, arn: str) -> None:
+            lb = self.load_balancers.get(arn)
+            if lb is not None and strict.linger:
+                for sg in lb.security_groups:
+                    strict._lingering[sg] = strict.linger
+            delete_lb(self, arn)
+
+        def strict_describe_tgs(self: ELBv2Backend, *a: Any, **k: Any) -> Any:
+            groups = list(describe_tgs(self, *a, **k))
+            for tg in groups:
+                tg.load_balancer_arns = sorted(_load_balancers_using(self, tg.arn))
+            return groups
+
+        def strict_delete_sg(
+            self: EC2Backend, name: str | None = None, group_id: str | None = None
+        ) -> None:
+            if group_id:
+                elbv2 = _elbv2_for(self)
+                if any(group_id in lb.security_groups for lb in elbv2.load_balancers.values()):
+                    raise DependencyViolationError(f"resource {group_id} has a dependent object")
+                if strict._lingering.get(group_id, 0) > 0:
+                    strict._lingering[group_id] -= 1
+                    raise DependencyViolationError(f"resource {group_id} has a dependent object")
+                for groups in self.groups.values():
+                    for group in groups.values():
+                        for rule in group.ingress_rules:
+                            if rule.source_group.get("GroupId") == group_id:
+                                raise DependencyViolationError(
+                                    f"resource {group_id} is referenced by {group.id}"
+                                )
+            delete_sg(self, name=name, group_id=group_id)
+
+        monkeypatch.setattr(ELBv2Backend, "create_load_balancer", strict_create_lb)
+        monkeypatch.setattr(ELBv2Backend, "create_rule", strict_create_rule)
+        monkeypatch.setattr(ELBv2Backend, "modify_rule", strict_modify_rule)
+        monkeypatch.setattr(ELBv2Backend, "create_listener", strict_create_listener)
+        monkeypatch.setattr(ELBv2Backend, "modify_listener", strict_modify_listener)
+        monkeypatch.setattr(ELBv2Backend, "set_rule_priorities", set_rule_priorities)
+        monkeypatch.setattr(ELBv2Backend, "delete_load_balancer", strict_delete_lb)
+        monkeypatch.setattr(ELBv2Backend, "describe_target_groups", strict_describe_tgs)
+        monkeypatch.setattr(EC2Backend, "delete_security_group", strict_delete_sg)
+
+
+def _elbv2_for(ec2: EC2Backend) -> ELBv2Backend:
+    backend: ELBv2Backend = elbv2_backends[ec2.account_id][ec2.region_name]
+    return backend
+
+
+def _check_conditions(conditions: Iterable[dict[str, Any]]) -> None:
+    count = 0
+    for condition in conditions:
+        for key, value in condition.items():
+            if key == "Values" or (key.endswith("Config") and isinstance(value, dict)):
+                values = value if key == "Values" else value.get("Values", [])
+                count += len(values)
+    if count > 5:
+        raise ELBClientError(
+            "ValidationError", f"A rule can have at most 5 condition values, got {count}"
+        )
+
+
+def _action_target_groups(actions: Iterable[Any]) -> set[str]:
+    arns: set[str] = set()
+    for action in actions:
+        data = action.data if hasattr(action, "data") else action
+        if data.get("TargetGroupArn"):
+            arns.add(data["TargetGroupArn"])
+        for tg in (data.get("ForwardConfig") or {}).get("TargetGroups", []):
+            arns.add(tg["TargetGroupArn"])
+    return arns
+
+
+def _load_balancers_using(backend: ELBv2Backend, tg_arn: str) -> set[str]:
+    using: set[str] = set()
+    for lb in backend.load_balancers.values():
+        for listener in lb.listeners.values():
+            for rule in listener.rules.values():
+                if tg_arn in _action_target_groups(rule.actions):
+                    using.add(lb.arn)
+    return using
+
+
+def _check_association(backend: ELBv2Backend, lb_arn: str, actions: Iterable[Any]) -> None:
+    for tg_arn in _action_target_groups(actions):
+        others = _load_balancers_using(backend, tg_arn) - {lb_arn}
+        if others:
+            raise ELBClientError(
+                "TargetGroupAssociationLimit",
+                "The following target groups cannot be associated with more than one load "
+                f"balancer: {tg_arn}",
+            )
