@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,6 +180,10 @@ async def _start_when_leading(runtime: Runtime) -> None:
         runtime.scheduler.request(group, Mode.FULL)
 
 
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    loop.call_soon_threadsafe(callback)
+
+
 def pod_identity() -> str:
     return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
 
@@ -187,9 +191,9 @@ def pod_identity() -> str:
 def run(settings: Settings, liveness: str | None = None) -> None:
     """`alb-ingress-controller run`: wire kube client, AWS, runtime and kopf, then block."""
     try:
-        k8s_config.load_incluster_config()
+        k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
     except k8s_config.ConfigException:
-        k8s_config.load_kube_config()
+        k8s_config.load_kube_config()  # type: ignore[no-untyped-call]
     api_client = k8s.ApiClient()
     if not settings.ignore_incumbent:
         check_incumbent(api_client)
@@ -203,7 +207,7 @@ def run(settings: Settings, liveness: str | None = None) -> None:
             start_election(
                 settings.leader_namespace,
                 pod_identity(),
-                on_started=lambda: loop.call_soon_threadsafe(runtime.leading.set),
+                on_started=lambda: _call_soon(loop, runtime.leading.set),
                 on_lost=lambda: os._exit(1),  # a deposed leader must stop writing at once
             )
         else:

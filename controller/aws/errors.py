@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Codes that clear up on their own: throttling, server faults, and eventual-consistency races.
-_RETRYABLE_CODES = frozenset(
+RETRYABLE_CODES = frozenset(
     {
         "Throttling",
         "ThrottlingException",
@@ -54,7 +54,7 @@ def has_code(error: BaseException, *codes: str) -> bool:
 def is_retryable(error: ClientError) -> bool:
     """Throttling, 5xx and transient conflicts are retryable; validation and quotas are not."""
     code = error_code(error)
-    if code in _RETRYABLE_CODES:
+    if code in RETRYABLE_CODES:
         return True
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     return status >= 500

@@ -64,7 +64,10 @@ def check_incumbent(api_client: k8s.ApiClient) -> None:
     """Raise `IncumbentActiveError` if aws-load-balancer-controller is running in the cluster."""
     api = k8s.CoordinationV1Api(api_client)
     found = api.list_lease_for_all_namespaces(field_selector=f"metadata.name={INCUMBENT_LEASE}")
-    leases = [api_client.sanitize_for_serialization(item) for item in found.items]
+    leases = [
+        api_client.sanitize_for_serialization(item)  # type: ignore[no-untyped-call]
+        for item in found.items
+    ]
     error = incumbent_active(leases, datetime.datetime.now(datetime.UTC))
     if error is not None:
         raise error

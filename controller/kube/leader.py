@@ -33,7 +33,7 @@ def start_election(
     retry_seconds: int = 2,
 ) -> threading.Thread:
     """Run the election in a daemon thread; callbacks run in that thread."""
-    lock = LeaseLock(LEASE_NAME, namespace, identity)
+    lock = LeaseLock(LEASE_NAME, namespace, identity)  # type: ignore[no-untyped-call]
 
     def started() -> None:
         logger.info("%s acquired the leader lease %s/%s", identity, namespace, LEASE_NAME)
@@ -43,9 +43,10 @@ def start_election(
         logger.error("%s lost the leader lease; stopping", identity)
         on_lost()
 
-    config = electionconfig.Config(lock, lease_seconds, renew_seconds, retry_seconds, started, lost)
-    thread = threading.Thread(
-        target=leaderelection.LeaderElection(config).run, name="leader-election", daemon=True
+    config = electionconfig.Config(  # type: ignore[no-untyped-call]
+        lock, lease_seconds, renew_seconds, retry_seconds, started, lost
     )
+    election = leaderelection.LeaderElection(config)  # type: ignore[no-untyped-call]
+    thread = threading.Thread(target=election.run, name="leader-election", daemon=True)
     thread.start()
     return thread

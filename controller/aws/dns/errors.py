@@ -10,30 +10,26 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from controller.aws.errors import RETRYABLE_CODES as AWS_RETRYABLE_CODES
+from controller.aws.errors import AwsError
+
 # Route 53 asks us to come back later: the account's request bucket is empty, or another
 # change to the same zone is still being processed (changes to a zone are serialised).
-RETRYABLE_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "PriorRequestNotComplete",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-        # The cached zone list was stale; the next attempt lists zones again.
-        "NoSuchHostedZone",
-    }
-)
+# A stale cached zone list (NoSuchHostedZone) also heals: the next attempt lists zones again.
+RETRYABLE_CODES = AWS_RETRYABLE_CODES | {"NoSuchHostedZone"}
 
 
-class DnsError(Exception):
-    """A Route 53 call failed. The message names the zone and the hosts involved."""
+class DnsError(AwsError):
+    """A Route 53 call failed. The message names the zone and the hosts involved.
+
+    An `AwsError`, so the kube layer handles DNS and ELBv2 failures alike.
+    """
 
     def __init__(
         self, message: str, *, retryable: bool, code: str = "", warnings: tuple[str, ...] = ()
     ) -> None:
-        super().__init__(message)
+        Exception.__init__(self, message)  # the message already names zone and hosts
+        self.resource = "route53"
         self.retryable = retryable
         self.code = code
         # Warnings the failed sync found before failing, so they still reach Events.

@@ -208,7 +208,7 @@ def test_a_retryable_aws_error_posts_an_event_and_backs_off(
 ) -> None:
     cache.apply_event("Ingress", "ADDED", ingress())
     deployer.fail_with = AwsError(
-        "Rate exceeded (Throttling) on CreateLoadBalancer", retryable=True
+        "load balancer k8s-shop-web", "Throttling", "Rate exceeded", retryable=True
     )
     first = reconciler.reconcile(GROUP, Mode.FULL)
     second = reconciler.reconcile(GROUP, Mode.FULL)
@@ -223,7 +223,9 @@ def test_a_failed_teardown_keeps_the_finalizer(
     cache.apply_event("Ingress", "ADDED", ingress())
     reconciler.reconcile(GROUP, Mode.FULL)
     cluster.delete(GROUP)
-    deployer.fail_with = AwsError("DependencyViolation on DeleteSecurityGroup", retryable=True)
+    deployer.fail_with = AwsError(
+        "security group sg-1", "DependencyViolation", "in use", retryable=True
+    )
     outcome = reconciler.reconcile(GROUP, Mode.FULL)
     assert outcome.retry_after is not None
     body = cache.ingress(GROUP)
