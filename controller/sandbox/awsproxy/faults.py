@@ -28,7 +28,8 @@ class FaultRule(BaseModel):
     - ``internal``: HTTP 500 InternalFailure (ec2: InternalError);
     - ``unavailable``: HTTP 503 ServiceUnavailable (ec2: Unavailable);
     - ``reset``: the TCP connection is reset without a reply;
-    - ``timeout``: the reply is held for ``delay_s`` (set it beyond the client's read timeout).
+    - ``timeout``: nothing is sent for ``delay_s`` (set it beyond the client's read timeout),
+      then the connection is reset; before upstream, moto never sees the call.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -106,12 +106,6 @@ def identify(method: str, path: str, query: str, headers: dict[str, str], body: 
     return Call(service, UNKNOWN, protocol, region)
 
 
-def protocol_of(service: str) -> Protocol:
-    """The wire protocol botocore uses for ``service`` (``unknown`` if botocore lacks it)."""
-    model = _service_model(service)
-    return _protocol_of(model) if model is not None else "unknown"
-
-
 def _protocol_of(model: ServiceModel) -> Protocol:
     # botocore picks the first protocol it supports from `protocols`; boto3 in this project
     # speaks JSON to services that also offer Smithy RPCv2 CBOR (e.g. the tagging API).
