@@ -110,4 +110,5 @@ def test_events_name_the_ingress_and_carry_lbc_reasons(api: k8s.ApiClient) -> No
     assert (event.type, event.reason) == ("Warning", "FailedBuildModel")
     assert event.involved_object.kind == "Ingress"
     assert len(event.message) == 1024
+    assert event.source is not None
     assert event.source.component == "alb-ingress-controller"
