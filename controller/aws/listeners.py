@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.shapes import canonical_actions
-from controller.aws.tags import diff, to_aws
+from controller.aws.tags import sync_elbv2_tags, to_aws
 from controller.model.stack import Listener
 
 
@@ -107,11 +107,7 @@ class Listeners:
                 self._elbv2.modify_listener(ListenerArn=arn, **changes)
             if https:
                 self._sync_sni(arn, set(certificates[1:]) - set(certificates[:1]))
-            to_set, to_remove = diff(live_tags, tags)
-            if to_set:
-                self._elbv2.add_tags(ResourceArns=[arn], Tags=to_aws(to_set))
-            if to_remove:
-                self._elbv2.remove_tags(ResourceArns=[arn], TagKeys=to_remove)
+            sync_elbv2_tags(self._elbv2, arn, live_tags, tags)
 
     def _sync_sni(self, arn: str, desired: set[str]) -> None:
         pages = self._elbv2.get_paginator("describe_listener_certificates").paginate(

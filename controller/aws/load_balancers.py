@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.live import LiveLoadBalancer, describe_tags
-from controller.aws.tags import diff, to_aws
+from controller.aws.tags import changed_attributes, sync_elbv2_tags, to_aws
 from controller.model.stack import LoadBalancer
 
 
@@ -93,21 +93,13 @@ class LoadBalancers:
                     LoadBalancerArn=arn, IpAddressType=lb.ip_address_type
                 )
             if lb.attributes:
-                current = self._elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)[
-                    "Attributes"
-                ]
-                have = {a["Key"]: a.get("Value", "") for a in current}
-                changed = {k: v for k, v in lb.attributes.items() if have.get(k) != v}
+                current = self._elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)
+                changed = changed_attributes(current["Attributes"], lb.attributes)
                 if changed:
                     self._elbv2.modify_load_balancer_attributes(
-                        LoadBalancerArn=arn,
-                        Attributes=[{"Key": k, "Value": v} for k, v in sorted(changed.items())],
+                        LoadBalancerArn=arn, Attributes=changed
                     )
-            to_set, to_remove = diff(live.tags, tags)
-            if to_set:
-                self._elbv2.add_tags(ResourceArns=[arn], Tags=to_aws(to_set))
-            if to_remove:
-                self._elbv2.remove_tags(ResourceArns=[arn], TagKeys=to_remove)
+            sync_elbv2_tags(self._elbv2, arn, live.tags, tags)
 
     def delete(self, arn: str) -> None:
         """Delete (its listeners and rules go with it); turns deletion protection off first

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.shapes import canonical_actions, canonical_conditions
-from controller.aws.tags import diff, to_aws
+from controller.aws.tags import sync_elbv2_tags, to_aws
 from controller.model.stack import TAG_RESOURCE
 
 BOTTOM_PRIORITY = 50000
@@ -144,11 +144,7 @@ class Rules:
                     if not has_code(error, "RuleNotFound"):
                         raise
             for have, want in plan.kept:
-                to_set, to_remove = diff(have.tags, want.tags, ignore=[TAG_RESOURCE])
-                if to_set:
-                    elbv2.add_tags(ResourceArns=[have.arn], Tags=to_aws(to_set))
-                if to_remove:
-                    elbv2.remove_tags(ResourceArns=[have.arn], TagKeys=to_remove)
+                sync_elbv2_tags(elbv2, have.arn, have.tags, want.tags, ignore=[TAG_RESOURCE])
 
     def _create(self, listener_arn: str, want: DesiredRule) -> None:
         self._clients.elbv2.create_rule(

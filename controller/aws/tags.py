@@ -57,6 +57,30 @@ def diff(
     return to_set, to_remove
 
 
+def sync_elbv2_tags(
+    elbv2: Any,
+    arn: str,
+    current: Mapping[str, str],
+    desired: Mapping[str, str],
+    ignore: Iterable[str] = (),
+) -> None:
+    """Make one ELBv2 resource's tags `desired`: at most one AddTags and one RemoveTags."""
+    to_set, to_remove = diff(current, desired, ignore)
+    if to_set:
+        elbv2.add_tags(ResourceArns=[arn], Tags=to_aws(to_set))
+    if to_remove:
+        elbv2.remove_tags(ResourceArns=[arn], TagKeys=to_remove)
+
+
+def changed_attributes(
+    current: Iterable[Mapping[str, Any]], desired: Mapping[str, str]
+) -> list[dict[str, str]]:
+    """The `[{"Key", "Value"}]` attributes that differ: only keys we specify are reconciled,
+    as LBC does, so removing an annotation key never resets an attribute."""
+    have = {str(a["Key"]): str(a.get("Value", "")) for a in current}
+    return [{"Key": k, "Value": v} for k, v in sorted(desired.items()) if have.get(k) != v]
+
+
 def is_ours(tags: Mapping[str, str], cluster: str, stack_id: str) -> bool:
     """Whether a resource carries this cluster's and stack's tags (whoever created it)."""
     return tags.get(TAG_CLUSTER) == cluster and tags.get(TAG_STACK) == stack_id

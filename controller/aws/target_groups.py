@@ -19,7 +19,7 @@ from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code, translate
 from controller.aws.live import LiveTargetGroup, describe_target_groups
 from controller.aws.security_groups import backoff
-from controller.aws.tags import diff, from_aws, is_ours, to_aws
+from controller.aws.tags import changed_attributes, from_aws, is_ours, sync_elbv2_tags, to_aws
 from controller.model.stack import TAG_RESOURCE, TargetGroup
 
 # Fields AWS will not modify in place.
@@ -145,21 +145,13 @@ class TargetGroups:
             if any(live.data.get(key) != value for key, value in want.items()):
                 self._elbv2.modify_target_group(TargetGroupArn=arn, **want)
             if tg.attributes:
-                current = self._elbv2.describe_target_group_attributes(TargetGroupArn=arn)[
-                    "Attributes"
-                ]
-                have = {a["Key"]: a.get("Value", "") for a in current}
-                changed = {k: v for k, v in tg.attributes.items() if have.get(k) != v}
+                current = self._elbv2.describe_target_group_attributes(TargetGroupArn=arn)
+                changed = changed_attributes(current["Attributes"], tg.attributes)
                 if changed:
                     self._elbv2.modify_target_group_attributes(
-                        TargetGroupArn=arn,
-                        Attributes=[{"Key": k, "Value": v} for k, v in sorted(changed.items())],
+                        TargetGroupArn=arn, Attributes=changed
                     )
-            to_set, to_remove = diff(live.tags, tags)
-            if to_set:
-                self._elbv2.add_tags(ResourceArns=[arn], Tags=to_aws(to_set))
-            if to_remove:
-                self._elbv2.remove_tags(ResourceArns=[arn], TagKeys=to_remove)
+            sync_elbv2_tags(self._elbv2, arn, live.tags, tags)
 
     def delete(self, arn: str, timeout: float = 120.0) -> None:
         """Delete a target group; gone is fine; `ResourceInUse` (an LB still letting go) waits."""
