@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
 from controller.config import Settings
@@ -97,3 +98,16 @@ async def test_leaving_a_group_requests_both_the_old_and_the_new_group() -> None
     moved["metadata"]["annotations"]["alb.ingress.kubernetes.io/group.name"] = "two"
     runtime.observe("Ingress", "MODIFIED", moved)
     assert pending(runtime) == {"one": Mode.FULL, "two": Mode.FULL}
+
+
+async def test_the_periodic_resync_asks_every_group_for_a_drift_check() -> None:
+    runtime = make_runtime()
+    runtime.settings.resync_seconds = 0.05
+    runtime.observe("IngressClass", None, INGRESS_CLASS)
+    runtime.observe("Ingress", None, ingress("a"))
+    runtime.observe("Ingress", None, ingress("b", host="b.example.com"))
+    runtime.scheduler._pending.clear()
+    task = asyncio.create_task(runtime.resync_forever())
+    await asyncio.sleep(0.08)
+    task.cancel()
+    assert pending(runtime) == {"shop/a": Mode.DRIFT, "shop/b": Mode.DRIFT}
