@@ -167,7 +167,10 @@ def register(registry: kopf.OperatorRegistry) -> None:
     for kind, (group, version, plural) in WATCHED.items():
         resource = f"{plural}.{version}.{group}".rstrip(".") if group else f"{plural}.{version}"
 
-        def handler(event: kopf.RawEvent, memo: kopf.Memo, _kind: str = kind, **_: Any) -> None:
+        async def handler(
+            event: kopf.RawEvent, memo: kopf.Memo, _kind: str = kind, **_: Any
+        ) -> None:
+            # async: it runs in the event loop, where the scheduler lives (no thread hop).
             runtime: Runtime = memo["runtime"]
             runtime.observe(_kind, event.get("type"), event["object"])
 
@@ -228,6 +231,11 @@ def run(settings: Settings, liveness: str | None = None) -> None:
     metrics.serve(settings.metrics_port)
     registry = kopf.OperatorRegistry()
     register(registry)
+
+    # kopf adds its default login handlers only to its global registry, not to ours.
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
