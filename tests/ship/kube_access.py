@@ -87,7 +87,7 @@ class Grant:
 
 def grants(objects: Iterable[dict[str, Any]]) -> list[Grant]:
     """Every rule of every shipped ClusterRole and Role (bindings are checked elsewhere)."""
-    found = []
+    found: list[Grant] = []
     for obj in objects:
         if obj["kind"] in ("ClusterRole", "Role"):
             namespace = obj["metadata"].get("namespace") if obj["kind"] == "Role" else None

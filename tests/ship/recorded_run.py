@@ -13,6 +13,7 @@ for it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -126,10 +127,12 @@ def seed_aws(endpoint: str) -> None:
 
 
 def seed_kube(api: k8s.ApiClient) -> None:
-    core = k8s.CoreV1Api(api)
+    # Plain dict bodies, as kubectl would send: the typed client accepts them at run time.
+    core: Any = k8s.CoreV1Api(api)
     core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
     core.create_namespace({"metadata": {"name": NAMESPACE}})
-    k8s.NetworkingV1Api(api).create_ingress_class(
+    net: Any = k8s.NetworkingV1Api(api)
+    net.create_ingress_class(
         {"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}
     )
     core.create_namespaced_service(
@@ -139,7 +142,8 @@ def seed_kube(api: k8s.ApiClient) -> None:
             "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
         },
     )
-    k8s.DiscoveryV1Api(api).create_namespaced_endpoint_slice(
+    discovery: Any = k8s.DiscoveryV1Api(api)
+    discovery.create_namespaced_endpoint_slice(
         APP_NAMESPACE,
         {
             "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
@@ -195,6 +199,7 @@ def wait_for(
 def run_controller(workdir: Path) -> RecordedRun:
     """Start the sandbox and moto, run the controller through one Ingress's life, stop it."""
     requests: list[Request] = []
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
@@ -239,7 +244,7 @@ def _drive(
         "POD_NAMESPACE": NAMESPACE,
     }
     stderr_path = workdir / "controller.log"
-    net = k8s.NetworkingV1Api(api)
+    net: Any = k8s.NetworkingV1Api(api)
     with stderr_path.open("wb") as stderr:
         # The Deployment's args; the image's entrypoint is `alb-ingress-controller run`.
         command = [sys.executable, "-m", "controller.cli", "run", "--leader-elect"]
