@@ -95,6 +95,16 @@ class Metrics:
             registry=r,
         )
 
+    def describe(self) -> list[tuple[str, str, tuple[str, ...], str]]:
+        """(exposed name, type, label names, help) of each metric, for the README table."""
+        found = []
+        for collector in vars(self).values():
+            if isinstance(collector, Counter | Gauge | Histogram):
+                kind = collector._type  # prometheus_client has no public accessor for these
+                name = collector._name + ("_total" if kind == "counter" else "")
+                found.append((name, kind, tuple(collector._labelnames), collector._documentation))
+        return found
+
     def observe_aws_call(self, record: AwsCall) -> None:
         """`CallCounter` subscriber: count and time one finished AWS API call."""
         service, operation, error_code = record.key
