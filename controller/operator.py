@@ -167,10 +167,11 @@ def register(registry: kopf.OperatorRegistry) -> None:
     for kind, (group, version, plural) in WATCHED.items():
         resource = f"{plural}.{version}.{group}".rstrip(".") if group else f"{plural}.{version}"
 
+        # Async on purpose: kopf runs sync handlers in threads, and the cache and the
+        # scheduler belong to the event loop.
         async def handler(
             event: kopf.RawEvent, memo: kopf.Memo, _kind: str = kind, **_: Any
         ) -> None:
-            # async: it runs in the event loop, where the scheduler lives (no thread hop).
             runtime: Runtime = memo["runtime"]
             runtime.observe(_kind, event.get("type"), event["object"])
 
