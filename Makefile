@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck layers unit plan clean lock
+.PHONY: install test lint typecheck layers unit plan clean lock docs
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: lint typecheck layers unit
 
 plan: $(STAMP)
 	$(BIN)/alb-ingress-controller plan -f examples/2048/
+
+# Regenerate README.md's tables (annotations, settings, metrics) from the code.
+docs: $(STAMP)
+	$(BIN)/python -m controller.docs
 
 # Pin the image's runtime dependencies: a clean Python 3.11 venv with only this package, frozen.
 # Run after changing [project] dependencies; tests/ship checks the lock covers them.

@@ -11,8 +11,10 @@ import json
 import logging
 import sys
 
-# Attributes every LogRecord has; anything else was passed in `extra` and is logged too.
+# Attributes every LogRecord has; anything else was passed in `extra` and is logged too,
+# except kopf's internals (its settings object, its Event-posting flags).
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_SKIPPED = _STANDARD | {"settings", "k8s_skip", "k8s_ref"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +25,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        entry.update({k: v for k, v in vars(record).items() if k not in _SKIPPED})
+        ref = getattr(record, "k8s_ref", None)  # kopf's per-object loggers name the object
+        if isinstance(ref, dict) and ref.get("name"):
+            entry.setdefault("object", "/".join(filter(None, (ref.get("namespace"), ref["name"]))))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -43,5 +48,15 @@ def configure_logging(fmt: str = "auto", debug: bool = False) -> None:
     root.setLevel(logging.INFO)
     # AWS_DEBUG logs each AWS call (controller.aws.clients) at debug level.
     logging.getLogger("controller.aws").setLevel(logging.DEBUG if debug else logging.INFO)
-    for noisy in ("botocore", "urllib3", "kubernetes"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Per-request chatter: leaderelection logs every lease renewal (every 2 s), kopf every
+    # handled watch event, aiohttp every health probe, all at info.
+    noisy = (
+        "botocore",
+        "urllib3",
+        "kubernetes",
+        "leaderelection",
+        "kopf.objects",
+        "aiohttp.access",
+    )
+    for name in noisy:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ import kopf
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from controller.aws import build_deployer
+from controller.aws import AwsClients, build_deployer
 from controller.config import Settings
 from controller.kube.cache import ClusterCache, object_key
 from controller.kube.incumbent import check_incumbent
@@ -36,6 +37,7 @@ from controller.kube.leader import start_election
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
 from controller.kube.writer import ApiWriter, KubeWriter
+from controller.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +78,32 @@ class Runtime:
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, settings: Settings, writer: KubeWriter, deployer: StackDeployer) -> Runtime:
+    def create(
+        cls,
+        settings: Settings,
+        writer: KubeWriter,
+        deployer: StackDeployer,
+        metrics: Metrics | None = None,
+    ) -> Runtime:
         defaults = settings.model_defaults()
         cache = ClusterCache(defaults)
-        reconciler = GroupReconciler(cache, writer, deployer, defaults)
+        metrics = metrics or Metrics()  # a private registry: unserved unless `run` serves it
+        instrumented = InstrumentedDeployer(deployer, metrics)
+        reconciler = GroupReconciler(
+            cache,
+            InstrumentedWriter(writer, metrics),
+            instrumented,
+            defaults,
+            stage=metrics.stage,
+        )
 
         async def reconcile(group: str, mode: Mode) -> Outcome:
-            return await asyncio.to_thread(reconciler.reconcile, group, mode)
+            started = time.monotonic()
+            outcome = await asyncio.to_thread(reconciler.reconcile, group, mode)
+            metrics.reconciled(outcome.retry_after is None, time.monotonic() - started)
+            applied = dict(reconciler.applied)  # one atomic copy: workers write it
+            instrumented.publish({g: a.target_groups for g, a in applied.items()})
+            return outcome
 
         scheduler = GroupScheduler(reconcile, workers=settings.workers)
         return cls(settings, cache, reconciler, scheduler)
@@ -201,9 +222,21 @@ def run(settings: Settings, liveness: str | None = None) -> None:
     api_client = k8s.ApiClient()
     if not settings.ignore_incumbent:
         check_incumbent(api_client)
-    runtime = Runtime.create(settings, ApiWriter(api_client), build_deployer(settings))
+    metrics = Metrics()
+    clients = AwsClients(
+        settings.aws_region, endpoint_url=settings.aws_endpoint_url, debug=settings.aws_debug
+    )
+    clients.counter.subscribe(metrics.observe_aws_call)
+    deployer = build_deployer(settings, clients)
+    runtime = Runtime.create(settings, ApiWriter(api_client), deployer, metrics)
+    metrics.serve(settings.metrics_port)
     registry = kopf.OperatorRegistry()
     register(registry)
+
+    # kopf adds its default login handlers only to its global registry, not to ours.
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -64,6 +64,9 @@ class CallRecord:
 
     key: CallKey
     params: Mapping[str, Any]
+    # Seconds from the request being built to the response being parsed: retries and
+    # client-side rate-limit waits included, as the caller experiences it.
+    duration: float = 0.0
 
 
 class CallCounter:
@@ -80,8 +83,8 @@ class CallCounter:
         self._log: list[CallRecord] = []
         self._subscribers: list[Callable[[CallRecord], None]] = []
 
-    def record(self, key: CallKey, params: Mapping[str, Any]) -> None:
-        record = CallRecord(key, params)
+    def record(self, key: CallKey, params: Mapping[str, Any], duration: float = 0.0) -> None:
+        record = CallRecord(key, params, duration)
         with self._lock:
             self._counts[key] += 1
             self._log.append(record)
@@ -192,11 +195,19 @@ _SECRET_MARKERS = ("secret", "password", "privatekey", "credential", "sessiontok
 
 
 def redact(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of call parameters safe to log: anything secret-looking is masked."""
+    """A copy of call parameters safe to log: anything secret-looking is masked, at any depth."""
     return {
-        key: "***" if any(m in key.lower() for m in _SECRET_MARKERS) else value
+        key: "***" if any(m in key.lower() for m in _SECRET_MARKERS) else _redact_value(value)
         for key, value in params.items()
     }
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
 
 
 class AwsClients:
@@ -285,6 +296,8 @@ class AwsClients:
             elif exception is not None:
                 code = type(exception).__name__
             params = (context or {}).get("aws_params", {})
+            started = (context or {}).get("aws_started")
+            duration = time.monotonic() - started if started is not None else 0.0
             if self.debug:
                 log.info(
                     "aws call %s.%s%s %s",
@@ -293,10 +306,11 @@ class AwsClients:
                     f" -> {code}" if code else "",
                     redact(params),
                 )
-            self.counter.record(CallKey(service, operation, code), params)
+            self.counter.record(CallKey(service, operation, code), params, duration)
 
         def remember_params(params: Any, context: Any, **_: Any) -> None:
             context["aws_params"] = dict(params)
+            context["aws_started"] = time.monotonic()
 
         events.register("before-send", throttle)
         events.register("before-parameter-build", remember_params)

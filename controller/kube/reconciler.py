@@ -16,10 +16,11 @@ group or our class while still holding its finalizer: torn out and released), or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -108,12 +109,18 @@ def _hostname(body: Body) -> str | None:
     return first.get("hostname") if isinstance(first, Mapping) else None
 
 
+def _untimed(stage: str) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 @dataclass
 class GroupReconciler:
     cache: ClusterCache
     writer: KubeWriter
     deployer: StackDeployer
     defaults: ModelDefaults
+    # Times a stage (`controller.metrics.Metrics.stage`); the others are timed by wrappers.
+    stage: Callable[[str], contextlib.AbstractContextManager[None]] = _untimed
     applied: dict[str, Applied] = field(default_factory=dict)
     # Last build error reported per Ingress, so an unchanged error is not re-posted.
     _reported: dict[str, str] = field(default_factory=dict)
@@ -122,7 +129,8 @@ class GroupReconciler:
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
         keys = self.cache.group_members(group_id)
         bodies = {k: b for k in keys if (b := self.cache.ingress(k)) is not None}
-        result = build_group(group_id, self.cache.state(), self.defaults)
+        with self.stage("build_model"):
+            result = build_group(group_id, self.cache.state(), self.defaults)
         self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
         built = result.stack.ingresses if result.stack is not None else ()
         active = [k for k in built if k in bodies]
@@ -183,11 +191,15 @@ class GroupReconciler:
         bodies: dict[str, Body],
         active: list[str],
     ) -> Applied:
-        logger.info("deploying group %s (%d members)", group_id, len(active))
-        logger.debug("plan for group %s: %s", group_id, stack.model_dump_json())
+        logger.info(
+            "deploying group %s (%d members)", group_id, len(active), extra={"group": group_id}
+        )
+        logger.debug(
+            "plan for group %s: %s", group_id, stack.model_dump_json(), extra={"group": group_id}
+        )
         result = self.deployer.deploy(stack, targets)
         for warning in result.warnings:
-            logger.warning("group %s: %s", group_id, warning)
+            logger.warning("group %s: %s", group_id, warning, extra={"group": group_id})
             for key in active:
                 self.writer.event(bodies[key], "Warning", REASON_DNS, warning)
         for key in active:
@@ -204,13 +216,18 @@ class GroupReconciler:
         if digest == applied.targets_digest:
             return
         calls = self.deployer.sync_targets(applied.target_groups, targets)
-        logger.info("group %s: targets synced with %d mutating calls", group_id, calls)
+        logger.info(
+            "group %s: targets synced with %d mutating calls",
+            group_id,
+            calls,
+            extra={"group": group_id},
+        )
         applied.targets_digest = digest
 
     def _teardown(self, group_id: str, bodies: dict[str, Body], inactive: list[str]) -> None:
         holders = [k for k in inactive if finalizer_for(group_id) in _finalizers(bodies[k])]
         if holders or group_id in self.applied:
-            logger.info("tearing down group %s", group_id)
+            logger.info("tearing down group %s", group_id, extra={"group": group_id})
             self.deployer.teardown(group_id)
         self.applied.pop(group_id, None)
         self._release(group_id, bodies, inactive)
@@ -240,7 +257,7 @@ class GroupReconciler:
         for key, found in by_ingress.items():
             message = "; ".join(f"{e.field}: {e.message}" for e in found)
             if key in bodies and self._reported.get(key) != message:
-                logger.warning("ingress %s: %s", key, message)
+                logger.warning("ingress %s: %s", key, message, extra={"ingress": key})
                 self.writer.event(bodies[key], "Warning", REASON_BUILD, message)
                 self._reported[key] = message
 
@@ -253,7 +270,9 @@ class GroupReconciler:
             delay = RETRYABLE_BACKOFF[min(failures, len(RETRYABLE_BACKOFF)) - 1]
         else:
             delay = PERMANENT_RETRY
-        logger.error("group %s: %s (retry in %.0fs)", group_id, error, delay)
+        logger.error(
+            "group %s: %s (retry in %.0fs)", group_id, error, delay, extra={"group": group_id}
+        )
         for key in notify:
             if key in bodies:
                 self.writer.event(bodies[key], "Warning", REASON_DEPLOY, str(error))

@@ -151,7 +151,7 @@ def test_read_only_root_filesystem_friendly() -> None:
 def test_entrypoint_is_run() -> None:
     entrypoints = [i["value"] for i in final_stage() if i["instruction"] == "ENTRYPOINT"]
     assert entrypoints
-    # Exec form: signals reach the controller (kopf leaves its peering on SIGTERM).
+    # Exec form: SIGTERM reaches the controller, so kopf stops cleanly.
     assert json.loads(entrypoints[-1]) == ["alb-ingress-controller", "run"]
 
 

@@ -20,7 +20,15 @@ import botocore.session
 import pytest
 
 from .artefacts import load_policy
-from .aws_operations import EXPECTED_AWS_ACTIONS, EXPECTED_AWS_OPERATIONS, IAM_PREFIX, iam_action
+from .aws_operations import (
+    EXPECTED_AWS_ACTIONS,
+    EXPECTED_AWS_OPERATIONS,
+    IAM_PREFIX,
+    iam_action,
+    logged_operation,
+    scan,
+)
+from .recorded_run import RecordedRun, log_records
 
 CLUSTER_TAG = "elbv2.k8s.aws/cluster"
 # The role's own cluster: a tag on the role (iam/controller-role.yaml sets it).
@@ -76,6 +84,36 @@ def test_expected_operations_are_real_boto3_operations() -> None:
     for operation in EXPECTED_AWS_OPERATIONS:
         client, _, name = operation.partition(".")
         assert name in session.get_service_model(client).operation_names, operation
+
+
+def test_the_scan_attributes_every_use_to_a_client() -> None:
+    assert scan().unresolved == []
+
+
+def test_the_scan_finds_methods_paginators_and_uncalled_references() -> None:
+    found = scan().operations
+    assert "elbv2.CreateLoadBalancer" in found  # self._elbv2.create_load_balancer(...)
+    assert "resourcegroupstaggingapi.GetResources" in found  # tagging.get_paginator(...)
+    assert "route53.ChangeResourceRecordSets" in found  # passed uncalled to a retry helper
+    assert "route53.GetChange" not in found  # never waited for
+
+
+def test_the_scan_misses_nothing_the_real_run_called(recorded_run: RecordedRun) -> None:
+    called = {
+        op
+        for record in log_records(recorded_run)
+        if record["logger"] == "controller.aws.clients"
+        and (op := logged_operation(record["message"]))
+    }
+    # A deploy and a teardown with DNS: most of the layer, and every service.
+    assert {c.partition(".")[0] for c in called} >= {
+        "elbv2",
+        "ec2",
+        "route53",
+        "resourcegroupstaggingapi",
+    }
+    assert len(called) >= 15
+    assert sorted(called - scan().operations) == []
 
 
 def test_iam_action_maps_boto3_operations() -> None:

@@ -1,6 +1,6 @@
 """deploy/manifests: every file parses, is listed by its kustomization, validates against the
 Kubernetes schemas (offline, kubernetes-validate's bundled ones, strict), and the Deployment
-keeps its promises: HA through kopf peering, probes, resources, a locked-down securityContext.
+keeps its promises: HA through a leader Lease, probes, resources, a locked-down securityContext.
 """
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
+
+from controller.cli import make_parser
 
 from .artefacts import (
     APP,
@@ -25,28 +26,7 @@ from .artefacts import (
 # The oldest and newest minor versions EKS supports in standard support when this was written.
 KUBERNETES_VERSIONS = ("1.29.0", "1.34.0")
 
-CLUSTER_SCOPED = {
-    "Namespace",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "IngressClass",
-    "CustomResourceDefinition",
-    "ClusterKopfPeering",
-}
-
-
-def crds() -> dict[tuple[str, str], dict[str, Any]]:
-    """Shipped CRDs by (group, kind)."""
-    return {
-        (o["spec"]["group"], o["spec"]["names"]["kind"]): o
-        for o in objects()
-        if o["kind"] == "CustomResourceDefinition"
-    }
-
-
-def is_custom(obj: dict[str, Any]) -> bool:
-    group = obj["apiVersion"].rpartition("/")[0]
-    return (group, obj["kind"]) in crds()
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "IngressClass"}
 
 
 def container() -> dict[str, Any]:
@@ -82,26 +62,13 @@ def test_kustomization_lists_every_file_and_directory(directory: Path) -> None:
     assert listed == present
 
 
-def test_the_crds_are_in_the_top_kustomization_and_their_own() -> None:
-    (top,) = load_documents(MANIFESTS / "kustomization.yaml")
-    assert "crds" in top["resources"]
-    assert all(
-        path.parent.name == "crds"
-        for path in manifest_files()
-        for doc in load_documents(path)
-        if doc["kind"] == "CustomResourceDefinition"
-    )
-
-
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_builtin_objects_validate_against_kubernetes_schemas(version: str) -> None:
     checked = 0
     for obj in objects():
-        if is_custom(obj):
-            continue
         kubernetes_validate.validate(obj, version, strict=True)
         checked += 1
-    assert checked >= 10
+    assert checked >= 9
 
 
 def test_strict_validation_rejects_a_misspelt_field() -> None:
@@ -112,15 +79,11 @@ def test_strict_validation_rejects_a_misspelt_field() -> None:
         kubernetes_validate.validate(bad, KUBERNETES_VERSIONS[-1], strict=True)
 
 
-def test_custom_objects_validate_against_the_shipped_crds() -> None:
-    custom = [o for o in objects() if is_custom(o)]
-    assert custom
-    for obj in custom:
-        group, _, version = obj["apiVersion"].partition("/")
-        crd = crds()[(group, obj["kind"])]
-        (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version]
-        jsonschema.validate(obj, served["schema"]["openAPIV3Schema"])
-        assert (crd["spec"]["scope"] == "Cluster") == ("namespace" not in obj["metadata"])
+def test_nothing_custom_is_shipped() -> None:
+    # High availability is a coordination.k8s.io Lease: no CRDs, no kopf peering objects.
+    assert not [
+        o for o in objects() if "kopf" in o["apiVersion"] or o["kind"].endswith("Definition")
+    ]
 
 
 def test_namespaces_are_where_they_belong() -> None:
@@ -128,8 +91,6 @@ def test_namespaces_are_where_they_belong() -> None:
         namespace = obj["metadata"].get("namespace")
         if obj["kind"] in CLUSTER_SCOPED:
             assert namespace is None, obj["metadata"]["name"]
-        elif obj["kind"] in {"Role", "RoleBinding"}:
-            assert namespace == "kube-system", obj["metadata"]["name"]
         else:
             assert namespace == NAMESPACE, f"{obj['kind']} {obj['metadata']['name']}"
 
@@ -161,17 +122,25 @@ def test_bindings_point_at_shipped_roles_and_the_service_account() -> None:
         ]
 
 
-def test_two_replicas_share_one_peering_with_distinct_priorities() -> None:
+def test_two_replicas_elect_a_leader_on_a_lease_in_their_namespace() -> None:
     deployment = the_object("Deployment", APP)
     assert deployment["spec"]["replicas"] == 2
-    args = container()["args"]
-    peering = the_object("ClusterKopfPeering", APP)
-    assert f"--peering={peering['metadata']['name']}" in args
-    # `auto`: each pod derives its priority from its own UID (equal priorities freeze kopf).
-    assert "--priority=auto" in args
-    assert env()["POD_UID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.uid"
+    assert container()["args"][0] == "--leader-elect"
+    assert not [a for a in container()["args"] if a.startswith(("--peering", "--priority"))]
+    # The elector's identity is the pod name; the Lease lives in the pod's namespace.
+    assert env()["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env()["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    role = the_object("Role", "alb-ingress-controller-leader-election")
+    assert role["metadata"]["namespace"] == NAMESPACE
     # The image's entrypoint is `alb-ingress-controller run`: no command override.
     assert "command" not in container()
+
+
+def test_the_deployment_args_are_flags_run_accepts() -> None:
+    parser = make_parser()
+    args = parser.parse_args(["run", *container()["args"]])
+    assert args.leader_elect is True
+    assert args.liveness == "http://0.0.0.0:8080/healthz"
 
 
 def test_probes_hit_kopfs_health_endpoint() -> None:

@@ -1,0 +1,152 @@
+"""The README's generated tables: annotations from `controller.model.ANNOTATIONS`, settings from
+`controller.config.Settings`, and the metric names from `controller.metrics`.
+
+Each table lives in README.md between `<!-- NAME:start -->` and `<!-- NAME:end -->` markers;
+`python -m controller.docs` (`make docs`) rewrites them in place, and
+tests/unit/test_docs.py fails when the README differs from what this module renders, so
+the tables cannot drift from the code. Setting descriptions are here rather than in
+`config.py` because they are user documentation; a test requires one for every field.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import AliasChoices
+
+from controller.config import Settings
+from controller.metrics import Metrics
+from controller.model import ANNOTATIONS
+from controller.model.annotations import PREFIX, Scope
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+SCOPE_TEXT = {
+    Scope.EXCLUSIVE: "one per ALB: members of a group must agree",
+    Scope.MERGE: "merged across the group",
+    Scope.INGRESS: "this Ingress only",
+    Scope.TARGET_GROUP: "per target group; the Service's wins",
+}
+
+SETTING_DOCS: dict[str, str] = {
+    "cluster_name": "Value of the `elbv2.k8s.aws/cluster` tag and part of generated names; "
+    "must equal aws-load-balancer-controller's `--cluster-name` when migrating.",
+    "aws_region": "AWS region of the cluster's VPC.",
+    "aws_endpoint_url": "Send every AWS call here instead (moto, LocalStack).",
+    "aws_debug": "Log each AWS call with its parameters (never credentials).",
+    "ingress_class": "The IngressClass name that selects this controller.",
+    "default_scheme": "Scheme when an Ingress group sets none.",
+    "default_target_type": "Target type when neither Ingress nor Service sets one.",
+    "default_ssl_policy": "TLS policy of HTTPS listeners when none is set.",
+    "default_tags": 'Tags on every AWS resource, JSON (`{"team": "web"}`); they win over '
+    "the `tags` annotation.",
+    "manage_dns": "Keep Route 53 alias records for rule hosts (`run --no-dns` turns it off).",
+    "watch_namespaces": "Namespaces to watch, JSON list; empty watches all "
+    "(`run --namespace`, repeatable).",
+    "resync_seconds": "Period of the drift check that redeploys every group even if unchanged.",
+    "ignore_incumbent": "Start even while aws-load-balancer-controller's leader Lease is fresh.",
+    "metrics_port": "Port of the Prometheus `/metrics` endpoint.",
+    "workers": "Groups reconciled at the same time.",
+    "leader_elect": "Elect one active replica on a Lease (`run --leader-elect`).",
+    "leader_namespace": "Namespace of the leader Lease (`LEADER_NAMESPACE`, else `POD_NAMESPACE`).",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def annotation_table() -> str:
+    lines = [
+        "| Annotation | On | In a group | Default | Meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in ANNOTATIONS:
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    f"`{PREFIX}{spec.name}`",
+                    ", ".join(location.value for location in spec.locations),
+                    SCOPE_TEXT[spec.scope],
+                    _cell(f"`{spec.default}`" if spec.default is not None else "none"),
+                    _cell(spec.doc),
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _env_names(name: str) -> str:
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return ", ".join(f"`{choice}`" for choice in alias.choices if isinstance(choice, str))
+    return f"`{name.upper()}`"
+
+
+def _default(name: str) -> str:
+    field = Settings.model_fields[name]
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, dict | list):
+        return f"`{value!r}`".replace("'", '"') if value else "empty"
+    return f"`{value}`"
+
+
+def settings_table() -> str:
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name in Settings.model_fields:
+        lines.append(f"| {_env_names(name)} | {_default(name)} | {_cell(SETTING_DOCS[name])} |")
+    return "\n".join(lines)
+
+
+def metrics_table() -> str:
+    lines = ["| Metric | Type | Labels | Meaning |", "|---|---|---|---|"]
+    for name, kind, labels, documentation in Metrics().describe():
+        shown = ", ".join(f"`{label}`" for label in labels) or "none"
+        lines.append(f"| `{name}` | {kind} | {shown} | {_cell(documentation)} |")
+    return "\n".join(lines)
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "annotations": annotation_table,
+    "settings": settings_table,
+    "metrics": metrics_table,
+}
+
+
+def render(readme: str) -> str:
+    """`readme` with every generated table replaced by its current rendering."""
+    for name, table in TABLES.items():
+        pattern = re.compile(
+            rf"(<!-- {name}:start -->\n)(?:.*?\n)?(<!-- {name}:end -->)", flags=re.DOTALL
+        )
+        if not pattern.search(readme):
+            raise ValueError(f"README.md has no <!-- {name}:start --> ... end --> markers")
+        rendered = table()
+
+        def fill(match: re.Match[str], rendered: str = rendered) -> str:
+            return match.group(1) + rendered + "\n" + match.group(2)
+
+        readme = pattern.sub(fill, readme)
+    return readme
+
+
+def main() -> int:
+    current = README.read_text()
+    updated = render(current)
+    if updated != current:
+        README.write_text(updated)
+        print(f"updated {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""One real `alb-ingress-controller run` against the sandbox, recording what it asks of each API.
+
+The RBAC and IAM checks compare the shipped rules with what the controller *does*, so this
+runs the real process: the console entry point with the Deployment's flags (`--leader-elect`,
+`--liveness`), kubeconfig pointing at the Kubernetes API emulator and AWS_ENDPOINT_URL at a
+moto server. It takes an Ingress (with ip targets and a host in a Route 53 zone) through
+create, deploy, status and delete, while a middleware records every Kubernetes request and
+AWS_DEBUG=true makes the controller log every AWS call. The session runs once and every ship
+test reads its record. The secret access key is a unique marker, so the logs can be searched
+for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aiohttp import web
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from controller.sandbox.apiserver import ApiServer, ApiServerThread
+from controller.sandbox.kubeconfig import write_kubeconfig
+from controller.sandbox.store import Store
+
+from .artefacts import NAMESPACE
+
+CLUSTER = "ship-test"
+REGION = "us-east-1"
+SECRET_KEY = "sEcReT-Marker-0f9e8d7c6b5a"  # searched for in the logs: it must never appear
+ACCESS_KEY = "AKIASHIPTESTMARKER01"
+ZONE = "ship.example.com"
+HOST = f"web.{ZONE}"
+APP_NAMESPACE = "shop"
+POD_NAME = "alb-ingress-controller-7d9f-a"
+TIMEOUT = 30.0
+CONTROLLER_TOKEN = "sandbox"
+TEST_TOKEN = "ship-test-client"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request to the Kubernetes API, and who made it (the bearer token)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    token: str
+
+
+@dataclass
+class RecordedRun:
+    requests: list[Request]
+    log_lines: list[str]  # the controller's stderr, one line each
+    metrics_text: str  # /metrics as scraped while it ran
+    liveness_status: int
+    exit_code: int
+
+
+class RecordingApiServer(ApiServer):
+    """The emulator with a middleware that records each request before serving it."""
+
+    def __init__(self, requests: list[Request], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._requests = requests
+
+    def app(self) -> web.Application:
+        app = super().app()
+
+        @web.middleware
+        async def record(
+            request: web.Request,
+            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        ) -> web.StreamResponse:
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            self._requests.append(Request(request.method, request.path, dict(request.query), token))
+            return await handler(request)
+
+        app.middlewares.append(record)
+        return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def seed_aws(endpoint: str) -> None:
+    """A VPC with two internal subnets for the cluster, and the Route 53 zone of HOST."""
+    session = boto3.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
+    )
+    ec2: Any = session.client("ec2", endpoint_url=endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    for cidr, zone in (("10.0.11.0/24", "us-east-1a"), ("10.0.12.0/24", "us-east-1b")):
+        ec2.create_subnet(
+            VpcId=vpc,
+            CidrBlock=cidr,
+            AvailabilityZone=zone,
+            TagSpecifications=[
+                {
+                    "ResourceType": "subnet",
+                    "Tags": [
+                        {"Key": "kubernetes.io/role/internal-elb", "Value": "1"},
+                        {"Key": f"kubernetes.io/cluster/{CLUSTER}", "Value": "owned"},
+                    ],
+                }
+            ],
+        )
+    route53: Any = session.client("route53", endpoint_url=endpoint)
+    route53.create_hosted_zone(Name=ZONE, CallerReference="ship-test")
+
+
+def seed_kube(api: k8s.ApiClient) -> None:
+    # Plain dict bodies, as kubectl would send: the typed client accepts them at run time.
+    core: Any = k8s.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    net: Any = k8s.NetworkingV1Api(api)
+    net.create_ingress_class(
+        {"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}
+    )
+    core.create_namespaced_service(
+        APP_NAMESPACE,
+        {
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    )
+    discovery: Any = k8s.DiscoveryV1Api(api)
+    discovery.create_namespaced_endpoint_slice(
+        APP_NAMESPACE,
+        {
+            "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["10.0.11.10"], "conditions": {"ready": True}}],
+        },
+    )
+
+
+def ingress_body() -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": "web",
+            "annotations": {"alb.ingress.kubernetes.io/target-type": "ip"},
+        },
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [
+                {
+                    "host": HOST,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
+def wait_for(
+    what: str, check: Callable[[], bool], process: subprocess.Popen[bytes], log: Path
+) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not check():
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            problem = (
+                f"the controller exited ({process.returncode})"
+                if process.returncode is not None
+                else "timed out"
+            )
+            raise AssertionError(f"{problem} waiting for {what}; its log ends:\n{tail}")
+        time.sleep(0.2)
+
+
+def run_controller(workdir: Path) -> RecordedRun:
+    """Start the sandbox and moto, run the controller through one Ingress's life, stop it."""
+    requests: list[Request] = []
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    server = RecordingApiServer(requests, store=Store(), bookmark_interval=1.0)
+    try:
+        with ApiServerThread(server) as sandbox:
+            seed_aws(endpoint)
+            kubeconfig = workdir / "kubeconfig"
+            write_kubeconfig(kubeconfig, sandbox.url)
+            # The test's own client uses another token, so its requests can be told apart.
+            test_config = workdir / "kubeconfig-test"
+            test_config.write_text(
+                kubeconfig.read_text().replace("token: sandbox", f"token: {TEST_TOKEN}")
+            )
+            api = k8s_config.new_client_from_config(config_file=str(test_config))  # type: ignore[no-untyped-call]
+            seed_kube(api)
+            result = _drive(workdir, kubeconfig, endpoint, api, requests)
+            api.close()
+    finally:
+        moto.stop()
+    assert {r.token for r in requests} <= {TEST_TOKEN, CONTROLLER_TOKEN}, "unknown client"
+    return RecordedRun([r for r in requests if r.token == CONTROLLER_TOKEN], *result)
+
+
+def _drive(
+    workdir: Path, kubeconfig: Path, endpoint: str, api: k8s.ApiClient, requests: list[Request]
+) -> tuple[list[str], str, int, int]:
+    health, metrics = free_port(), free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "KUBECONFIG": str(kubeconfig),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_REGION": REGION,
+        "AWS_DEBUG": "true",
+        "CLUSTER_NAME": CLUSTER,
+        "METRICS_PORT": str(metrics),
+        "POD_NAME": POD_NAME,
+        "POD_NAMESPACE": NAMESPACE,
+    }
+    stderr_path = workdir / "controller.log"
+    net: Any = k8s.NetworkingV1Api(api)
+    with stderr_path.open("wb") as stderr:
+        # The Deployment's args; the image's entrypoint is `alb-ingress-controller run`.
+        command = [sys.executable, "-m", "controller.cli", "run", "--leader-elect"]
+        command.append(f"--liveness=http://127.0.0.1:{health}/healthz")
+        process = subprocess.Popen(command, env=env, stdout=stderr, stderr=stderr)
+        try:
+            net.create_namespaced_ingress(APP_NAMESPACE, ingress_body())
+
+            def hostname() -> bool:
+                status = net.read_namespaced_ingress("web", APP_NAMESPACE).status
+                return bool(status and status.load_balancer and status.load_balancer.ingress)
+
+            wait_for("the Ingress's status hostname", hostname, process, stderr_path)
+            liveness = _get(f"http://127.0.0.1:{health}/healthz")[0]
+            metrics_text = _get(f"http://127.0.0.1:{metrics}/metrics")[1]
+            # At least one lease renewal (every 2 s) before the Ingress goes.
+            wait_for(
+                "a leader lease renewal",
+                lambda: any(r.method == "PUT" and "/leases/" in r.path for r in list(requests)),
+                process,
+                stderr_path,
+            )
+            net.delete_namespaced_ingress("web", APP_NAMESPACE)
+
+            def gone() -> bool:
+                names = [i.metadata.name for i in net.list_namespaced_ingress(APP_NAMESPACE).items]
+                return "web" not in names
+
+            wait_for(
+                "the Ingress to be deleted (teardown, finalizer released)",
+                gone,
+                process,
+                stderr_path,
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                exit_code = process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                exit_code = process.wait()
+    lines = stderr_path.read_text(errors="replace").splitlines()
+    return lines, metrics_text, liveness, exit_code
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return int(response.status), response.read().decode()
+
+
+def log_records(run: RecordedRun) -> Iterator[dict[str, Any]]:
+    """The controller's JSON log records (every stderr line must be one)."""
+    for line in run.log_lines:
+        yield json.loads(line)
