@@ -43,7 +43,6 @@ REASON_BUILD = "FailedBuildModel"
 REASON_DEPLOY = "FailedDeployModel"
 REASON_CLEANUP = "FailedCleanup"
 REASON_DNS = "DNSRecordSkipped"
-REASON_FINALIZER = "FailedAddFinalizer"
 
 RETRYABLE_BACKOFF = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PERMANENT_RETRY = 600.0  # a validation error from AWS: retry rarely, the object may be fixed
@@ -147,7 +146,8 @@ class GroupReconciler:
                 self._deploy(group_id, result.stack, mode, bodies, active)
                 self._release(group_id, bodies, inactive)
         except AwsError as error:
-            return self._aws_failure(group_id, bodies, active or list(bodies), error)
+            reason = REASON_DEPLOY if result.stack is not None else REASON_CLEANUP
+            return self._aws_failure(group_id, bodies, active or list(bodies), error, reason)
         self._failures.pop(group_id, None)
         return Outcome()
 
@@ -262,7 +262,12 @@ class GroupReconciler:
                 self._reported[key] = message
 
     def _aws_failure(
-        self, group_id: str, bodies: dict[str, Body], notify: list[str], error: AwsError
+        self,
+        group_id: str,
+        bodies: dict[str, Body],
+        notify: list[str],
+        error: AwsError,
+        reason: str,
     ) -> Outcome:
         failures = self._failures.get(group_id, 0) + 1
         self._failures[group_id] = failures
@@ -275,7 +280,7 @@ class GroupReconciler:
         )
         for key in notify:
             if key in bodies:
-                self.writer.event(bodies[key], "Warning", REASON_DEPLOY, str(error))
+                self.writer.event(bodies[key], "Warning", reason, str(error))
         return Outcome(retry_after=delay)
 
     def _membership_errors(self, keys: list[str]) -> tuple[BuildError, ...]:

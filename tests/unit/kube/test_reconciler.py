@@ -228,5 +228,6 @@ def test_a_failed_teardown_keeps_the_finalizer(
     )
     outcome = reconciler.reconcile(GROUP, Mode.FULL)
     assert outcome.retry_after is not None
+    assert cluster.events[-1][1:3] == ("Warning", "FailedCleanup")
     body = cache.ingress(GROUP)
     assert body is not None and body["metadata"]["finalizers"] == [IMPLICIT_FINALIZER]
