@@ -8,9 +8,13 @@ subcommands (`run`, `sandbox`, `demo`) are added the same way.
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
@@ -168,12 +172,8 @@ def _register_sandbox(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import logging
-    import signal
-    import threading
-    from pathlib import Path
-
-    from controller.sandbox.runner import Sandbox
+    # The sandbox needs the `sandbox` extra (moto, aiohttp), which the image leaves out.
+    from controller.sandbox.runner import Sandbox  # noqa: PLC0415
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log
     stop = threading.Event()
@@ -224,12 +224,7 @@ def _register_demo(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import logging
-    import signal
-    import threading
-    from pathlib import Path
-
-    from controller.sandbox.demo import EXAMPLE, Demo
+    from controller.sandbox.demo import EXAMPLE, Demo  # noqa: PLC0415 (the sandbox extra)
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log
     stop = threading.Event()

@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b")
@@ -57,10 +58,9 @@ class MotoServer:
     """moto's `ThreadedMotoServer` on 127.0.0.1 and a free port; `url` once started."""
 
     def __init__(self, port: int = 0) -> None:
-        # moto would load thousands of AMIs into every EC2 backend; the sandbox needs none.
+        # moto would load thousands of AMIs into every EC2 backend (it reads this when it
+        # makes one); the sandbox needs none.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        from moto.server import ThreadedMotoServer  # after the setting above is in place
-
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = ""
 
@@ -298,5 +298,7 @@ def owned_records(endpoint_url: str | None, cluster_name: str) -> list[tuple[str
 def leaks(endpoint_url: str | None, cluster_name: str) -> list[str]:
     """Everything AWS still holds for the cluster, as readable lines (empty when clean)."""
     lines = tagged_resources(endpoint_url, cluster_name)
-    lines += [f"{t} {name} in zone {zone}" for zone, name, t in owned_records(endpoint_url, cluster_name)]
+    lines += [
+        f"{t} {name} in zone {zone}" for zone, name, t in owned_records(endpoint_url, cluster_name)
+    ]
     return lines

@@ -14,6 +14,7 @@ happen and the tail of the controller's log, and a non-zero exit status.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -30,7 +31,7 @@ from typing import Any, TextIO, TypeVar
 
 from kubernetes import client, config, utils
 
-from controller.manifests import load_manifests
+from controller.manifests import ManifestError, load_manifests
 from controller.sandbox.aws import CLUSTER_TAG, leaks
 from controller.sandbox.runner import Sandbox
 
@@ -85,8 +86,13 @@ class Demo:
 
     def run(self) -> int:
         try:
+            objects = load_manifests([self.manifests])
+        except ManifestError as error:
+            self.say(f"demo failed: {error}")
+            return 1
+        try:
             self._start()
-            ingresses = self._apply()
+            ingresses = self._apply(objects)
             self._show(ingresses)
             if self.keep:
                 self._keep()
@@ -125,12 +131,15 @@ class Demo:
                 )  # fmt: skip
             self._wait(lambda: _answers(liveness), "the controller's liveness endpoint", 30)
 
-    def _apply(self) -> list[tuple[str, str]]:
-        objects = load_manifests([self.manifests])
+    def _apply(self, objects: list[dict[str, Any]]) -> list[tuple[str, str]]:
         names = ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in objects)
         with self.step(f"Applying {_shown(self.manifests)} ({names})"):
             for obj in objects:
-                utils.create_from_dict(self.api, obj)
+                try:
+                    utils.create_from_dict(self.api, obj)  # type: ignore[no-untyped-call]
+                except (client.ApiException, utils.FailToCreateError) as error:
+                    name = f"{obj['kind']} {obj['metadata'].get('name')}"
+                    raise DemoError(f"the API server refused {name}: {error}") from error
         ingresses = [
             (o["metadata"].get("namespace", "default"), o["metadata"]["name"])
             for o in objects
@@ -146,6 +155,7 @@ class Demo:
         for namespace, name in ingresses:
 
             def hostname(ns: str = namespace, n: str = name) -> str | None:
+                self._fail_on_warning(ns, n)
                 status = net.read_namespaced_ingress(n, ns).status
                 lbs = (status and status.load_balancer and status.load_balancer.ingress) or []
                 return str(lbs[0].hostname) if lbs else None
@@ -157,7 +167,7 @@ class Demo:
             {
                 rule.host
                 for namespace, name in ingresses
-                for rule in net.read_namespaced_ingress(name, namespace).spec.rules or ()
+                for rule in _ingress_rules(net, namespace, name)
                 if rule.host
             }
         )
@@ -185,7 +195,7 @@ class Demo:
         for namespace, name in ingresses:
             with self.step(f"Deleting Ingress {namespace}/{name} (waiting for its finalizer)"):
                 net.delete_namespaced_ingress(name, namespace)
-                self._wait(lambda ns=namespace, n=name: self._gone(net, ns, n), "the delete")
+                self._wait(functools.partial(self._gone, net, namespace, name), "the delete")
         cluster = self.sandbox.cluster_name
         with self.step(f"Leak scan: tag {CLUSTER_TAG}={cluster}, security groups, Route 53"):
             left = leaks(self.sandbox.aws_endpoint_url, cluster)
@@ -215,7 +225,9 @@ class Demo:
                 "TargetGroups"
             ]
         }
-        self.say(f"\n  Load balancer  {lb['LoadBalancerName']}  ({lb['Scheme']}, {lb['State']['Code']})")
+        self.say(
+            f"\n  Load balancer  {lb['LoadBalancerName']}  ({lb['Scheme']}, {lb['State']['Code']})"
+        )
         self.say(f"    DNS name         {lb['DNSName']}")
         zones = ", ".join(f"{z['SubnetId']} ({z['ZoneName']})" for z in lb["AvailabilityZones"])
         self.say(f"    subnets          {zones}")
@@ -278,6 +290,17 @@ class Demo:
             time.sleep(0.2)
         raise DemoError(f"timed out after {timeout or self.timeout:.0f}s waiting for {what}")
 
+    def _fail_on_warning(self, namespace: str, name: str) -> None:
+        """A Warning Event on the Ingress ends the wait at once, with its message."""
+        events = client.CoreV1Api(self.api).list_namespaced_event(namespace).items
+        for event in events:
+            involved = event.involved_object
+            if event.type == "Warning" and involved.kind == "Ingress" and involved.name == name:
+                raise DemoError(
+                    f"the controller reported {event.reason} on Ingress {namespace}/{name}: "
+                    f"{event.message}"
+                )
+
     @staticmethod
     def _gone(net: Any, namespace: str, name: str) -> bool:
         try:
@@ -310,6 +333,11 @@ class Demo:
             self.api.close()
         if self.sandbox is not None:
             self.sandbox.stop()
+
+
+def _ingress_rules(net: Any, namespace: str, name: str) -> list[Any]:
+    spec = net.read_namespaced_ingress(name, namespace).spec
+    return list(spec.rules or ()) if spec else []
 
 
 def _shown(path: Path) -> str:

@@ -46,6 +46,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             cluster_name=os.environ["E2E_CLUSTER_NAME"],
             aws_endpoint_url=os.environ.get("E2E_AWS_ENDPOINT_URL") or None,
             make_controller=lambda _: DeploymentController(api),
+            default_target_type=os.environ.get("E2E_DEFAULT_TARGET_TYPE", "instance"),
         )
         api.close()
         return

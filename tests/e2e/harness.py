@@ -7,7 +7,7 @@ Two targets, one suite:
   is the Deployment from `deploy/manifests` (started and stopped by scaling it, killed by
   deleting its Pod with no grace period) and AWS is `E2E_AWS_ENDPOINT_URL` (e.g. moto in
   the cluster, port-forwarded) or the ambient credentials. `E2E_CLUSTER_NAME` must match
-  the controller's CLUSTER_NAME.
+  the controller's CLUSTER_NAME, `E2E_DEFAULT_TARGET_TYPE` its DEFAULT_TARGET_TYPE.
 Every test cleans up what it made and ends with `Scenario.finish()`: delete the Ingresses,
 wait until they are gone (their finalizers released), and scan AWS for anything still
 tagged for the cluster or DNS records it still owns.
@@ -15,6 +15,7 @@ tagged for the cluster or DNS records it still owns.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from kubernetes import client, utils
 
@@ -36,7 +37,9 @@ CONTROLLER_NAMESPACE = "alb-ingress-controller"
 CONTROLLER_NAME = "alb-ingress-controller"
 
 
-def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+def wait_until(
+    check: Callable[[], T | Literal[False] | None], what: str, timeout: float = 30.0
+) -> T:
     """Poll `check` until it returns something truthy; fail naming `what` on timeout."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -122,9 +125,7 @@ class DeploymentController:
     def start(self) -> None:
         self._scale(1)
         wait_until(
-            lambda: any(
-                c.ready for p in self._pods() for c in (p.status.container_statuses or ())
-            ),
+            lambda: any(c.ready for p in self._pods() for c in (p.status.container_statuses or ())),
             "the controller pod to be ready",
             timeout=120,
         )
@@ -159,6 +160,8 @@ class Target:
     aws_endpoint_url: str | None
     make_controller: Callable[[Path], Controller]
     sandbox: Any = None  # the local Sandbox (None against a real cluster)
+    # The controller's DEFAULT_TARGET_TYPE (kind nodes are not EC2 instances: ip there).
+    default_target_type: str = "instance"
 
     def aws(self, service: str) -> Any:
         return aws_client(service, self.aws_endpoint_url)
@@ -176,16 +179,17 @@ class Scenario:
 
     # Kubernetes ------------------------------------------------------------------------
 
+    # Typed as Any: the client's models make every field Optional.
     @property
-    def core(self) -> client.CoreV1Api:
+    def core(self) -> Any:
         return client.CoreV1Api(self.target.api)
 
     @property
-    def net(self) -> client.NetworkingV1Api:
+    def net(self) -> Any:
         return client.NetworkingV1Api(self.target.api)
 
     @property
-    def apps(self) -> client.AppsV1Api:
+    def apps(self) -> Any:
         return client.AppsV1Api(self.target.api)
 
     def namespace(self, prefix: str) -> str:
@@ -201,9 +205,11 @@ class Scenario:
                 self.namespaces.add(meta["name"])
             if kind == "Ingress":
                 self.ingresses.add((meta["namespace"], meta["name"]))
-            utils.create_from_dict(self.target.api, obj)
+            utils.create_from_dict(self.target.api, obj)  # type: ignore[no-untyped-call]
 
-    def app(self, namespace: str, name: str, replicas: int = 2, service_type: str = "NodePort") -> None:
+    def app(
+        self, namespace: str, name: str, replicas: int = 2, service_type: str = "NodePort"
+    ) -> None:
         """A Deployment and its Service on port 80."""
         labels = {"app": name}
         self.create([
@@ -261,7 +267,8 @@ class Scenario:
             if lb["DNSName"] == dns_name
         ]
         assert len(lbs) == 1, f"{len(lbs)} load balancers named {dns_name}"
-        return lbs[0]
+        found: dict[str, Any] = lbs[0]
+        return found
 
     def stack_resources(self, stack: str) -> list[str]:
         """ARNs tagged for the cluster and this stack (group name or ns/name)."""
@@ -306,7 +313,7 @@ class Scenario:
                     raise
         for namespace, name in sorted(self.ingresses):
             wait_until(
-                lambda ns=namespace, n=name: self._gone(ns, n),
+                functools.partial(self._gone, namespace, name),
                 f"Ingress {namespace}/{name} to be deleted (finalizer released)",
                 timeout,
             )

@@ -25,8 +25,10 @@ def test_host_and_path_edits_move_rules_and_dns(scenario: Scenario, running: obj
     [condition] = scenario.lb_view(hostname).conditions()
     assert condition["path-pattern"] == ["/shop", "/shop/*"]
     wait_until(
-        lambda: "public:A" in scenario.records("new.example.com")
-        and scenario.records("old.example.com") == {},
+        lambda: (
+            "public:A" in scenario.records("new.example.com")
+            and scenario.records("old.example.com") == {}
+        ),
         "DNS to follow the host edit",
     )
     assert scenario.load_balancer(hostname)  # the same ALB, not a new one

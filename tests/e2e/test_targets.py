@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from tests.e2e.harness import Scenario, wait_until
@@ -16,6 +18,11 @@ def _ready_pod_ips(scenario: Scenario, ns: str) -> set[str]:
         if p.status.pod_ip and p.metadata.deletion_timestamp is None
         and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or ())
     }  # fmt: skip
+
+
+def _pods(scenario: Scenario, ns: str, count: int) -> set[str] | None:
+    ips = _ready_pod_ips(scenario, ns)
+    return ips if len(ips) == count else None
 
 
 def _registered(scenario: Scenario, hostname: str) -> set[tuple[str, int]]:
@@ -36,15 +43,13 @@ def test_ip_targets_follow_scaling(scenario: Scenario, running: object) -> None:
     assert scenario.lb_view(hostname).target_groups[0]["TargetType"] == "ip"
 
     for replicas in (2, 5, 1):
-        scenario.apps.patch_namespaced_deployment_scale(
-            "web", ns, {"spec": {"replicas": replicas}}
-        )
+        scenario.apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": replicas}})
         pods = wait_until(
-            lambda n=replicas: (ips := _ready_pod_ips(scenario, ns)) and len(ips) == n and ips,
-            f"{replicas} ready pods",
+            functools.partial(_pods, scenario, ns, replicas), f"{replicas} ready pods"
         )
+        wanted = {(ip, 80) for ip in pods}
         wait_until(
-            lambda p=pods: _registered(scenario, hostname) == {(ip, 80) for ip in p},
+            lambda: _registered(scenario, hostname) == wanted,  # noqa: B023 (used at once)
             f"targets to be the {replicas} pod IPs",
         )
     scenario.finish()
@@ -58,7 +63,7 @@ def test_instance_targets_follow_nodes(scenario: Scenario, running: object) -> N
     scenario.app(ns, "web")
     scenario.ingress(ns, "web", [("nodes.example.com", "/", "web")])
     hostname = scenario.hostname(ns, "web")
-    port = scenario.core.read_namespaced_service("web", ns).spec.ports[0].node_port
+    port: int = scenario.core.read_namespaced_service("web", ns).spec.ports[0].node_port
 
     def instances() -> set[tuple[str, int]]:
         return {(spec.instance_id, port) for spec in sandbox.nodes.values()}

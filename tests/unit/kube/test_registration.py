@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 from pathlib import Path
+from typing import Any
 
 import kopf
 import pytest
@@ -38,7 +39,8 @@ def test_register_adds_a_login_handler_that_reads_the_kubeconfig(
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
     monkeypatch.setattr(Configuration, "_default", Configuration._default)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    info = logins[0].fn(logger=logging.getLogger("test"), settings=kopf.OperatorSettings())
+    login: Any = logins[0].fn
+    info = login(logger=logging.getLogger("test"), settings=kopf.OperatorSettings())
     assert info is not None
     assert info.server == "http://127.0.0.1:6443"
     assert info.token == "sandbox"
