@@ -143,19 +143,11 @@ WATCHED = {
 
 def register(registry: kopf.OperatorRegistry) -> None:
     """Register the handlers on `registry` (a fresh one per run keeps tests independent)."""
-
-    # A plain OperatorRegistry has none of kopf's default login handlers (only its global
-    # registry does), so kopf would find no credentials: log in as the kubernetes client does
-    # (in-cluster service account, else $KUBECONFIG).
-    @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
-        return info
-
     for kind, (group, version, plural) in WATCHED.items():
         resource = f"{plural}.{version}.{group}".rstrip(".") if group else f"{plural}.{version}"
 
-        # async: kopf runs sync handlers in threads, and the scheduler lives in the loop.
+        # Async on purpose: kopf runs sync handlers in threads, and the cache and the
+        # scheduler belong to the event loop.
         async def handler(
             event: kopf.RawEvent, memo: kopf.Memo, _kind: str = kind, **_: Any
         ) -> None:
@@ -212,6 +204,11 @@ def run(settings: Settings, liveness: str | None = None) -> None:
     runtime = Runtime.create(settings, ApiWriter(api_client), build_deployer(settings))
     registry = kopf.OperatorRegistry()
     register(registry)
+
+    # kopf adds its default login handlers only to its global registry, not to ours.
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
