@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck layers unit demo plan clean lock
+.PHONY: install test lint typecheck layers unit plan clean lock
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ unit: $(STAMP)
 test: lint typecheck layers unit
 
 # The controller for real on loopback: sandbox, controller, the 2048 example, clean-up.
+.PHONY: demo
 demo: $(STAMP)
 	$(BIN)/alb-ingress-controller demo
 
