@@ -125,7 +125,8 @@ class Demo:
                 self.controller = subprocess.Popen(
                     [sys.executable, "-m", "controller.cli", "run", "--log-format", "text",
                      "--liveness", liveness],
-                    env={**os.environ, **sb.env()},
+                    # A free metrics port: the default (8081) may be taken.
+                    env={**os.environ, **sb.env(), "METRICS_PORT": str(_free_port())},
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )  # fmt: skip

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +56,12 @@ def wait_until(
         f" (last error: {last})" if last else ""))  # fmt: skip
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Controller(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -75,7 +82,8 @@ class ProcessController:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "run", "--log-format", "text"],
-            env={**os.environ, **self.env},
+            # A free metrics port: the default (8081) may be taken on a shared machine.
+            env={**os.environ, **self.env, "METRICS_PORT": str(free_port())},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
