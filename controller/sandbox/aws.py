@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,12 @@ class MotoServer:
         return self
 
     def stop(self) -> None:
+        """Wipe moto's state, then stop: moto keeps one state per process, shared by every
+        server in it, so a later sandbox in this process starts from nothing."""
+        if self.url:
+            request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+            with urllib.request.urlopen(request, timeout=10):
+                pass
         self._server.stop()
 
 

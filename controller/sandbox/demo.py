@@ -232,7 +232,10 @@ class Demo:
         self.say(f"    DNS name         {lb['DNSName']}")
         zones = ", ".join(f"{z['SubnetId']} ({z['ZoneName']})" for z in lb["AvailabilityZones"])
         self.say(f"    subnets          {zones}")
-        self.say(f"    security groups  {', '.join(lb.get('SecurityGroups') or ())}")
+        groups = self._aws("ec2").describe_security_groups(GroupIds=lb.get("SecurityGroups") or [])
+        for index, group in enumerate(groups["SecurityGroups"]):
+            label = "security groups" if index == 0 else ""
+            self.say(f"    {label:<16} {group['GroupId']} ({group['GroupName']})")
         for listener in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])[
             "Listeners"
         ]:

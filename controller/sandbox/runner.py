@@ -5,7 +5,8 @@ the API emulator with the workload simulator (pod CIDRs = the private subnets), 
 Node per EC2 instance it launches, creates the `alb` IngressClass and writes a kubeconfig.
 `env()` is then everything `alb-ingress-controller run` (or kubectl, or boto3) needs to use
 it; `exports()` renders it as shell `export` lines. The `sandbox` and `demo` commands and
-the e2e tests all start it this way.
+the e2e tests all start it this way. moto's state is per process, so run one sandbox per
+process at a time (`stop()` wipes it).
 """
 
 from __future__ import annotations
