@@ -63,6 +63,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
             aws_endpoint_url=sandbox.aws_endpoint_url,
             make_controller=lambda path: ProcessController(env, path / "controller.log"),
             sandbox=sandbox,
+            controller_env=env,
         )
     finally:
         api.close()

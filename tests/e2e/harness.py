@@ -101,10 +101,10 @@ class ProcessController:
             self.proc = None
 
     def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
+        proc, self.proc = self.proc, None  # a Tripwire may kill from another thread
+        if proc is not None:
+            proc.kill()
+            proc.wait()
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -168,6 +168,8 @@ class Target:
     aws_endpoint_url: str | None
     make_controller: Callable[[Path], Controller]
     sandbox: Any = None  # the local Sandbox (None against a real cluster)
+    # The local controller's environment (the sandbox's), empty against a real cluster.
+    controller_env: dict[str, str] = field(default_factory=dict)
     # The controller's DEFAULT_TARGET_TYPE (kind nodes are not EC2 instances: ip there).
     default_target_type: str = "instance"
 

@@ -7,8 +7,10 @@ finalizer finishes a teardown that started while nobody was watching.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from tests.e2e.harness import Controller, Scenario, wait_until
+from tests.e2e.harness import Controller, ProcessController, Scenario, wait_until
+from tests.e2e.tripwire import Tripwire
 
 INTERNET = {"alb.ingress.kubernetes.io/scheme": "internet-facing"}
 
@@ -22,24 +24,51 @@ def _load_balancer_names(scenario: Scenario) -> list[str]:
     )
 
 
+def _kill_mid_reconcile(
+    scenario: Scenario, controller: Controller, stack: str, tmp_path: Path
+) -> None:
+    """Start the controller and kill it mid-reconcile.
+
+    Locally, exactly before CreateListener reaches AWS (security groups, target group and
+    load balancer made; listener, rules, targets and DNS still to come), through a
+    `Tripwire` in front of moto. Against a real cluster, as soon as the first resource of
+    the stack shows up in AWS.
+    """
+    target = scenario.target
+    if target.sandbox is None:
+        controller.start()
+        wait_until(lambda: scenario.stack_resources(stack), "the first AWS resource", 60)
+        controller.kill()
+        return
+    doomed = ProcessController({}, tmp_path / "killed-controller.log")
+    wire = Tripwire(target.aws_endpoint_url or "", "CreateListener", doomed.kill).start()
+    doomed.env = {**target.controller_env, "AWS_ENDPOINT_URL": wire.url}
+    try:
+        doomed.start()
+        wait_until(wire.tripped.is_set, "the controller to reach CreateListener", 60)
+    finally:
+        wire.stop()
+        doomed.kill()
+
+
 def test_killed_mid_reconcile_converges_without_duplicates(
-    scenario: Scenario, controller: Controller
+    scenario: Scenario, controller: Controller, tmp_path: Path
 ) -> None:
     ns = scenario.namespace("crash")
     scenario.app(ns, "web")
     before = _load_balancer_names(scenario)
-    controller.start()
     scenario.ingress(ns, "web", [("crash.example.com", "/", "web")], INTERNET)
     stack = f"{ns}/web"
-    # Kill as soon as the first resource of the stack exists (the security group comes
-    # first; the load balancer, listener, rules, targets and DNS are still to come).
-    wait_until(lambda: scenario.stack_resources(stack), "the first AWS resource", timeout=60)
-    controller.kill()
+    _kill_mid_reconcile(scenario, controller, stack, tmp_path)
     killed_at = sorted(scenario.stack_resources(stack))
-    status = scenario.read_ingress(ns, "web").status
-    assert not (status and status.load_balancer and status.load_balancer.ingress), (
-        "the controller finished before it was killed: the test did not test a crash"
-    )
+    assert killed_at, "nothing was made before the kill"
+    if scenario.target.sandbox is not None:
+        # Exactly the resources before CreateListener: nothing of what comes after it.
+        assert [n for n in _load_balancer_names(scenario) if n not in before], killed_at
+        assert not any(":listener/" in arn for arn in killed_at), killed_at
+        assert scenario.records("crash.example.com") == {}
+        status = scenario.read_ingress(ns, "web").status
+        assert not (status and status.load_balancer and status.load_balancer.ingress)
 
     controller.start()
     hostname = scenario.hostname(ns, "web", timeout=60)
@@ -52,6 +81,7 @@ def test_killed_mid_reconcile_converges_without_duplicates(
     )["SecurityGroups"]
     assert len(groups) == 1, groups
     assert set(killed_at) <= set(scenario.stack_resources(stack))  # adopted, not remade
+    wait_until(lambda: "public:A" in scenario.records("crash.example.com"), "DNS records")
     scenario.finish()
 
 
