@@ -1,4 +1,4 @@
-# Two commands a newcomer needs: `make plan` (the main job for now) and `make test`.
+# Two commands a newcomer needs: `make demo` (the main job) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,6 +28,11 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck layers unit
+
+# The controller for real on loopback: sandbox, controller, the 2048 example, clean-up.
+.PHONY: demo
+demo: $(STAMP)
+	$(BIN)/alb-ingress-controller demo
 
 plan: $(STAMP)
 	$(BIN)/alb-ingress-controller plan -f examples/2048/

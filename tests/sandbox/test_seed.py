@@ -1,0 +1,116 @@
+"""The whole sandbox (`Sandbox`): moto seeded as aws-load-balancer-controller expects an
+account to be, Nodes backed by EC2 instances, the IngressClass, and the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client, config
+
+from controller.sandbox.runner import INGRESS_CLASS, Sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    path = tmp_path_factory.mktemp("seed") / "kubeconfig"
+    with Sandbox(cluster_name="seedtest", nodes=3, kubeconfig=path) as running:
+        yield running
+
+
+def _tags(resource: dict[str, object]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags") or ()}  # type: ignore[attr-defined]
+
+
+def test_subnets_are_tagged_by_role_and_cluster_in_two_zones(sandbox: Sandbox) -> None:
+    assert sandbox.aws is not None
+    ec2 = sandbox.aws.client("ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [sandbox.aws.vpc_id]}])
+    by_role: dict[str, set[str]] = {}
+    for subnet in subnets["Subnets"]:
+        tags = _tags(subnet)
+        assert tags["kubernetes.io/cluster/seedtest"] == "shared"
+        role = "public" if "kubernetes.io/role/elb" in tags else "private"
+        assert (
+            tags.get(f"kubernetes.io/role/{'elb' if role == 'public' else 'internal-elb'}") == "1"
+        )
+        by_role.setdefault(role, set()).add(subnet["AvailabilityZone"])
+    assert by_role == {"public": {"us-east-1a", "us-east-1b"},
+                       "private": {"us-east-1a", "us-east-1b"}}  # fmt: skip
+    gateways = ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [sandbox.aws.vpc_id]}]
+    )["InternetGateways"]
+    assert len(gateways) == 1
+
+
+def test_the_wildcard_certificate_is_issued(sandbox: Sandbox) -> None:
+    assert sandbox.aws is not None
+    acm = sandbox.aws.client("acm")
+    cert = acm.describe_certificate(CertificateArn=sandbox.aws.certificate_arn)["Certificate"]
+    assert cert["Status"] == "ISSUED"
+    assert cert["DomainName"] == "*.example.com"
+
+
+def test_public_and_private_zones_for_example_com(sandbox: Sandbox) -> None:
+    assert sandbox.aws is not None
+    route53 = sandbox.aws.client("route53")
+    zones = {
+        z["Id"].rsplit("/", 1)[-1]: (z["Name"], z["Config"]["PrivateZone"])
+        for z in route53.list_hosted_zones()["HostedZones"]
+    }
+    assert zones[sandbox.aws.public_zone_id] == ("example.com.", False)
+    assert zones[sandbox.aws.private_zone_id] == ("example.com.", True)
+    vpcs = route53.get_hosted_zone(Id=sandbox.aws.private_zone_id)["VPCs"]
+    assert [v["VPCId"] for v in vpcs] == [sandbox.aws.vpc_id]
+
+
+def test_nodes_are_ec2_instances_in_the_private_subnets(sandbox: Sandbox) -> None:
+    assert sandbox.aws is not None and sandbox.api is not None
+    api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))  # type: ignore[no-untyped-call]
+    nodes: list[Any] = client.CoreV1Api(api).list_node().items
+    api.close()
+    assert len(nodes) == 3
+    reservations = sandbox.aws.client("ec2").describe_instances()["Reservations"]
+    instances = {i["InstanceId"]: i for r in reservations for i in r["Instances"]}
+    private = {s.id: s.zone for s in sandbox.aws.private_subnets}
+    for node in nodes:
+        _, _, _, zone, instance_id = node.spec.provider_id.split("/")
+        instance = instances[instance_id]
+        assert private[instance["SubnetId"]] == zone
+        assert node.metadata.labels["topology.kubernetes.io/zone"] == zone
+        assert [a.address for a in node.status.addresses if a.type == "InternalIP"] == [
+            instance["PrivateIpAddress"]
+        ]
+        assert [g["GroupId"] for g in instance["SecurityGroups"]] == [
+            sandbox.aws.node_security_group
+        ]
+
+
+def test_the_ingress_class_is_the_deployed_one(sandbox: Sandbox) -> None:
+    manifest = yaml.safe_load((REPO / "deploy" / "manifests" / "ingressclass.yaml").read_text())
+    assert manifest == INGRESS_CLASS
+    assert sandbox.api is not None
+    stored = sandbox.api.store.get(
+        sandbox.api.store.resource("ingressclasses", "networking.k8s.io"), None, "alb"
+    )
+    assert stored["spec"] == INGRESS_CLASS["spec"]
+
+
+def test_the_exports_are_shell_sourceable(sandbox: Sandbox) -> None:
+    shell = subprocess.run(
+        ["bash", "-c", f'{sandbox.exports()}\nenv'],
+        capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]},
+    )  # fmt: skip
+    env = dict(line.split("=", 1) for line in shell.stdout.splitlines() if "=" in line)
+    assert env["KUBECONFIG"] == str(sandbox.kubeconfig)
+    assert env["AWS_ENDPOINT_URL"] == sandbox.aws_endpoint_url
+    assert env["CLUSTER_NAME"] == "seedtest"
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
