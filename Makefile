@@ -1,10 +1,10 @@
-# Two commands a newcomer needs: `make plan` (the main job for now) and `make test`.
+# Two commands a newcomer needs: `make demo` (the main job) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck layers unit plan clean lock
+.PHONY: install test lint typecheck layers unit demo plan clean lock
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck layers unit
+
+# The controller for real on loopback: sandbox, controller, the 2048 example, clean-up.
+demo: $(STAMP)
+	$(BIN)/alb-ingress-controller demo
 
 plan: $(STAMP)
 	$(BIN)/alb-ingress-controller plan -f examples/2048/

@@ -143,6 +143,15 @@ WATCHED = {
 
 def register(registry: kopf.OperatorRegistry) -> None:
     """Register the handlers on `registry` (a fresh one per run keeps tests independent)."""
+
+    # A plain OperatorRegistry has none of kopf's default login handlers (only its global
+    # registry does), so kopf would find no credentials: log in as the kubernetes client does
+    # (in-cluster service account, else $KUBECONFIG).
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
+        return info
+
     for kind, (group, version, plural) in WATCHED.items():
         resource = f"{plural}.{version}.{group}".rstrip(".") if group else f"{plural}.{version}"
 

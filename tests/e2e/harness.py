@@ -1,0 +1,424 @@
+"""What the end-to-end tests drive: a cluster, the controller process, and AWS read-outs.
+
+Two targets, one suite:
+- the local sandbox (default): the Kubernetes API emulator and moto in this process, one
+  per test session, and `alb-ingress-controller run` as a subprocess per test;
+- a real cluster when `E2E_KUBECONFIG` is set (see `scripts/kind-e2e.sh`): the controller
+  is the Deployment from `deploy/manifests` (started and stopped by scaling it, killed by
+  deleting its Pod with no grace period) and AWS is `E2E_AWS_ENDPOINT_URL` (e.g. moto in
+  the cluster, port-forwarded) or the ambient credentials. `E2E_CLUSTER_NAME` must match
+  the controller's CLUSTER_NAME.
+Every test cleans up what it made and ends with `Scenario.finish()`: delete the Ingresses,
+wait until they are gone (their finalizers released), and scan AWS for anything still
+tagged for the cluster or DNS records it still owns.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from kubernetes import client, utils
+
+from controller.sandbox.aws import aws_client, leaks
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[2]
+CONTROLLER_NAMESPACE = "alb-ingress-controller"
+CONTROLLER_NAME = "alb-ingress-controller"
+
+
+def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Poll `check` until it returns something truthy; fail naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except (client.ApiException, AssertionError) as error:
+            last = error
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (
+        f" (last error: {last})" if last else ""))  # fmt: skip
+
+
+class Controller(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def kill(self) -> None: ...
+    def logs(self) -> str: ...
+
+
+@dataclass
+class ProcessController:
+    """`alb-ingress-controller run` as a subprocess with the sandbox's environment."""
+
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self.proc is None, "controller already running"
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller.cli", "run", "--log-format", "text"],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        log.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class DeploymentController:
+    """The controller Deployment of a real cluster (deploy/manifests)."""
+
+    api: client.ApiClient
+
+    def _scale(self, replicas: int) -> None:
+        client.AppsV1Api(self.api).patch_namespaced_deployment_scale(
+            CONTROLLER_NAME, CONTROLLER_NAMESPACE, {"spec": {"replicas": replicas}}
+        )
+
+    def _pods(self) -> list[Any]:
+        return list(
+            client.CoreV1Api(self.api)
+            .list_namespaced_pod(
+                CONTROLLER_NAMESPACE, label_selector=f"app.kubernetes.io/name={CONTROLLER_NAME}"
+            )
+            .items
+        )
+
+    def start(self) -> None:
+        self._scale(1)
+        wait_until(
+            lambda: any(
+                c.ready for p in self._pods() for c in (p.status.container_statuses or ())
+            ),
+            "the controller pod to be ready",
+            timeout=120,
+        )
+
+    def stop(self) -> None:
+        self._scale(0)
+        wait_until(lambda: not self._pods(), "the controller pods to go", timeout=120)
+
+    def kill(self) -> None:
+        core = client.CoreV1Api(self.api)
+        for pod in self._pods():
+            core.delete_namespaced_pod(
+                pod.metadata.name, CONTROLLER_NAMESPACE, grace_period_seconds=0
+            )
+        self._scale(0)
+        wait_until(lambda: not self._pods(), "the controller pods to go", timeout=120)
+
+    def logs(self) -> str:
+        core = client.CoreV1Api(self.api)
+        return "\n".join(
+            core.read_namespaced_pod_log(p.metadata.name, CONTROLLER_NAMESPACE)
+            for p in self._pods()
+        )
+
+
+@dataclass
+class Target:
+    """The cluster and AWS account under test."""
+
+    api: client.ApiClient
+    cluster_name: str
+    aws_endpoint_url: str | None
+    make_controller: Callable[[Path], Controller]
+    sandbox: Any = None  # the local Sandbox (None against a real cluster)
+
+    def aws(self, service: str) -> Any:
+        return aws_client(service, self.aws_endpoint_url)
+
+
+@dataclass
+class Scenario:
+    """One test's view: unique namespaces, the objects it made, and the final leak scan."""
+
+    target: Target
+    controller: Controller
+    ingresses: set[tuple[str, str]] = field(default_factory=set)
+    namespaces: set[str] = field(default_factory=set)
+    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+
+    # Kubernetes ------------------------------------------------------------------------
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.target.api)
+
+    @property
+    def net(self) -> client.NetworkingV1Api:
+        return client.NetworkingV1Api(self.target.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.target.api)
+
+    def namespace(self, prefix: str) -> str:
+        name = f"{prefix}-{self.suffix}"
+        self.core.create_namespace({"metadata": {"name": name}})
+        self.namespaces.add(name)
+        return name
+
+    def create(self, objects: Iterable[dict[str, Any]]) -> None:
+        for obj in objects:
+            kind, meta = obj["kind"], obj["metadata"]
+            if kind == "Namespace":
+                self.namespaces.add(meta["name"])
+            if kind == "Ingress":
+                self.ingresses.add((meta["namespace"], meta["name"]))
+            utils.create_from_dict(self.target.api, obj)
+
+    def app(self, namespace: str, name: str, replicas: int = 2, service_type: str = "NodePort") -> None:
+        """A Deployment and its Service on port 80."""
+        labels = {"app": name}
+        self.create([
+            {"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"namespace": namespace, "name": name},
+             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                      "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                          {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}}}},
+            {"apiVersion": "v1", "kind": "Service",
+             "metadata": {"namespace": namespace, "name": name},
+             "spec": {"type": service_type, "selector": labels,
+                      "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]}},
+        ])  # fmt: skip
+
+    def ingress(
+        self,
+        namespace: str,
+        name: str,
+        rules: list[tuple[str, str, str]],
+        annotations: dict[str, str] | None = None,
+    ) -> None:
+        """An Ingress of class alb with (host, path, service) rules on port 80."""
+        self.create([ingress_body(namespace, name, rules, annotations)])
+
+    def read_ingress(self, namespace: str, name: str) -> Any:
+        return self.net.read_namespaced_ingress(name, namespace)
+
+    def hostname(self, namespace: str, name: str, timeout: float = 30.0) -> str:
+        """Wait for the Ingress's status hostname."""
+
+        def check() -> str | None:
+            status = self.read_ingress(namespace, name).status
+            lbs = (status and status.load_balancer and status.load_balancer.ingress) or []
+            return lbs[0].hostname if lbs else None
+
+        return wait_until(check, f"a hostname on Ingress {namespace}/{name}", timeout)
+
+    def events(self, namespace: str, name: str) -> list[Any]:
+        return [
+            e
+            for e in self.core.list_namespaced_event(namespace).items
+            if e.involved_object.kind == "Ingress" and e.involved_object.name == name
+        ]
+
+    # AWS -------------------------------------------------------------------------------
+
+    def aws(self, service: str) -> Any:
+        return self.target.aws(service)
+
+    def load_balancer(self, dns_name: str) -> dict[str, Any]:
+        lbs = [
+            lb
+            for page in self.aws("elbv2").get_paginator("describe_load_balancers").paginate()
+            for lb in page["LoadBalancers"]
+            if lb["DNSName"] == dns_name
+        ]
+        assert len(lbs) == 1, f"{len(lbs)} load balancers named {dns_name}"
+        return lbs[0]
+
+    def stack_resources(self, stack: str) -> list[str]:
+        """ARNs tagged for the cluster and this stack (group name or ns/name)."""
+        return [
+            m["ResourceARN"]
+            for page in self.aws("resourcegroupstaggingapi")
+            .get_paginator("get_resources")
+            .paginate(
+                TagFilters=[
+                    {"Key": "elbv2.k8s.aws/cluster", "Values": [self.target.cluster_name]},
+                    {"Key": "ingress.k8s.aws/stack", "Values": [stack]},
+                ]
+            )
+            for m in page["ResourceTagMappingList"]
+        ]
+
+    def lb_view(self, dns_name: str) -> LbView:
+        return LbView.read(self.aws("elbv2"), self.load_balancer(dns_name))
+
+    def records(self, host: str) -> dict[str, dict[str, Any]]:
+        """Route 53 records named `host` or `_alb-*.host`, by type, across all zones."""
+        route53 = self.aws("route53")
+        found: dict[str, dict[str, Any]] = {}
+        for zone in route53.list_hosted_zones()["HostedZones"]:
+            for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])[
+                "ResourceRecordSets"
+            ]:
+                name = r["Name"].rstrip(".")
+                if name == host or (name.startswith("_alb-") and name.split(".", 1)[1] == host):
+                    private = zone.get("Config", {}).get("PrivateZone", False)
+                    found[f"{'private' if private else 'public'}:{r['Type']}"] = r
+        return found
+
+    # The end -------------------------------------------------------------------------------
+
+    def delete_ingresses(self, timeout: float = 60.0) -> None:
+        for namespace, name in sorted(self.ingresses):
+            try:
+                self.net.delete_namespaced_ingress(name, namespace)
+            except client.ApiException as error:
+                if error.status != 404:
+                    raise
+        for namespace, name in sorted(self.ingresses):
+            wait_until(
+                lambda ns=namespace, n=name: self._gone(ns, n),
+                f"Ingress {namespace}/{name} to be deleted (finalizer released)",
+                timeout,
+            )
+        self.ingresses.clear()
+
+    def _gone(self, namespace: str, name: str) -> bool:
+        try:
+            self.read_ingress(namespace, name)
+        except client.ApiException as error:
+            if error.status == 404:
+                return True
+            raise
+        return False
+
+    def leaks(self) -> list[str]:
+        return leaks(self.target.aws_endpoint_url, self.target.cluster_name)
+
+    def finish(self) -> None:
+        """Delete every Ingress; once they are gone nothing may remain in AWS for the cluster
+        (checked at once: the finalizer must only go after the teardown is complete)."""
+        self.delete_ingresses()
+        assert self.leaks() == []
+
+    def cleanup(self) -> None:
+        """Best effort after a failed test, so the next one starts clean."""
+        try:
+            self.delete_ingresses(timeout=30)
+        finally:
+            for namespace in self.namespaces:
+                try:
+                    self.core.delete_namespace(namespace)
+                except client.ApiException as error:
+                    if error.status != 404:
+                        raise
+
+
+def ingress_body(
+    namespace: str,
+    name: str,
+    rules: list[tuple[str, str, str]],
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"namespace": namespace, "name": name, "annotations": annotations or {}},
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": path,
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": svc, "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+                for host, path, svc in rules
+            ],
+        },
+    }
+
+
+@dataclass(frozen=True)
+class LbView:
+    """A load balancer and everything under it, as AWS describes it."""
+
+    lb: dict[str, Any]
+    listeners: list[dict[str, Any]]
+    rules: list[dict[str, Any]]  # non-default rules of every listener
+    target_groups: list[dict[str, Any]]
+    targets: dict[str, list[dict[str, Any]]]  # by target group name
+
+    @classmethod
+    def read(cls, elbv2: Any, lb: dict[str, Any]) -> LbView:
+        arn = lb["LoadBalancerArn"]
+        listeners = elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+        rules = [
+            r
+            for li in listeners
+            for r in elbv2.describe_rules(ListenerArn=li["ListenerArn"])["Rules"]
+            if not r["IsDefault"]
+        ]
+        tgs = elbv2.describe_target_groups(LoadBalancerArn=arn)["TargetGroups"]
+        targets = {
+            tg["TargetGroupName"]: elbv2.describe_target_health(
+                TargetGroupArn=tg["TargetGroupArn"]
+            )["TargetHealthDescriptions"]
+            for tg in tgs
+        }
+        return cls(lb, listeners, rules, tgs, targets)
+
+    def conditions(self) -> list[dict[str, list[str]]]:
+        """Each rule's conditions as {field: values}, in priority order."""
+        ordered = sorted(self.rules, key=lambda r: int(r["Priority"]))
+        return [
+            {c["Field"]: sorted(_condition_values(c)) for c in r["Conditions"]} for r in ordered
+        ]
+
+    def target_ids(self) -> dict[str, set[tuple[str, int]]]:
+        return {
+            name: {(t["Target"]["Id"], t["Target"]["Port"]) for t in health}
+            for name, health in self.targets.items()
+        }
+
+
+def _condition_values(condition: dict[str, Any]) -> list[str]:
+    for key in ("HostHeaderConfig", "PathPatternConfig"):
+        if key in condition:
+            return list(condition[key]["Values"])
+    return list(condition.get("Values") or ())
