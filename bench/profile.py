@@ -1,9 +1,10 @@
 """Summarise a py-spy collapsed-stack profile: where the controller's samples went.
 
 `python -m bench.profile FILE [N]` prints the N functions with the most samples on top of the
-stack (self) and the N with the most samples anywhere on it (inclusive), as shares of all
-samples. Idle threads (waiting in select/epoll, locks, sleeps) are counted separately, so the
-shares show where the CPU went rather than where threads waited.
+stack (self), and the N functions of the controller's own code with the most samples anywhere
+on the stack (inclusive), as shares of the busy samples. py-spy samples only threads it
+thinks active; samples still ending in a wait (select/epoll, locks, sleeps) are counted as
+idle, so the shares show where the CPU went rather than where threads waited.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def summarise(path: Path, top: int = 15) -> str:
             inclusive[frame] += count
     busy = total - idle
     lines = [f"{path.name}: {total} samples, {busy} busy ({100 * busy / max(total, 1):.0f}%)"]
-    for title, counter in (("self (busy samples)", self_counts), ("inclusive", inclusive)):
+    ours = Counter({f: c for f, c in inclusive.items() if "controller/" in f})
+    sections = (("self (busy samples)", self_counts), ("inclusive, controller code", ours))
+    for title, counter in sections:
         lines.append(f"  top {top} {title}:")
         for frame, count in counter.most_common(top):
             lines.append(f"    {100 * count / max(busy, 1):5.1f}%  {frame}")
