@@ -346,15 +346,19 @@ def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
             }
         return frozenset(found)
 
-    def settle(what: str) -> None:
+    def settle(what: str, seen: int) -> None:
+        """Wait for a change after the first `seen`, then for AWS to hold the latest set."""
+
         def matches() -> bool:
-            want = watch.changes[-1][1] if watch.changes else frozenset()
+            if len(watch.changes) <= seen:
+                return False
+            want = watch.changes[-1][1]
             return bool(want) and registered() == want
 
         wait_until(matches, what, 120, 0.25, controller.check_alive)
         wait_quiet(proxy, timeout=120, quiet=1.5)
 
-    settle("the initial targets")
+    settle("the initial targets", 0)
     watch.changes.clear()
     mark = time.monotonic()
     version = 1
@@ -362,8 +366,9 @@ def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
         for replicas, what in ((high, "scale out"), (low, "scale in"), (None, "roll")):
             if replicas is None:
                 version += 1
+            seen = len(watch.changes)
             _patch_deployment(env, app, replicas, str(version))
-            settle(f"targets after {what}")
+            settle(f"targets after {what}", seen)
             say(f"    {what}: done")
     env.store.add_mutator(("discovery.k8s.io", "endpointslices"), lambda *_: None)
     calls = [c for c in proxy.calls_since(mark) if c.operation in REGISTRATION_OPS]
