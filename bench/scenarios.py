@@ -40,6 +40,7 @@ from controller.sandbox.store import Obj
 
 QUIET_SECONDS = 3.0
 REGISTRATION_OPS = ("RegisterTargets", "DeregisterTargets")
+NO_CHANGE_SECONDS = 10.0  # a step whose EndpointSlice addresses have not changed by then
 _SYNCED = re.compile(r"^group (\S+): targets synced")
 _DEPLOYING = re.compile(r"^deploying group (\S+) ")
 
@@ -349,9 +350,15 @@ def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
     def settle(what: str, seen: int) -> None:
         """Wait for a change after the first `seen`, then for AWS to hold the latest set."""
 
+        try:
+            wait_until(lambda: len(watch.changes) > seen, f"an EndpointSlice change ({what})",
+                       NO_CHANGE_SECONDS, 0.1, controller.check_alive)  # fmt: skip
+        except BenchError:
+            # A roll of one pod may reuse the old pod's IP: no address changed, nothing to do.
+            say(f"    {what}: the ready addresses did not change")
+            return
+
         def matches() -> bool:
-            if len(watch.changes) <= seen:
-                return False
             want = watch.changes[-1][1]
             return bool(want) and registered() == want
 
