@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck layers unit plan clean lock docs
+.PHONY: install test lint typecheck layers unit plan clean lock docs bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check controller tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy controller tests
+	$(BIN)/mypy controller tests bench
 
 layers: $(STAMP)
 	$(BIN)/lint-imports
@@ -40,6 +40,15 @@ plan: $(STAMP)
 # Regenerate README.md's tables (annotations, settings, metrics) from the code.
 docs: $(STAMP)
 	$(BIN)/python -m controller.docs
+
+# Benchmarks against the sandbox behind the AWS proxy (latency + AWS's rate limits): every
+# scenario at full size (100/300/1,000 Ingresses; long on 2 cores), or small (< 2 minutes).
+# Results: bench/results/latest.json (full), bench/results/quick.json; see bench/README.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench --size full
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --size quick
 
 # Pin the image's runtime dependencies: a clean Python 3.11 venv with only this package, frozen.
 # Run after changing [project] dependencies; tests/ship checks the lock covers them.

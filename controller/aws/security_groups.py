@@ -65,6 +65,34 @@ def backoff(
         delay *= factor
 
 
+# Kubernetes' NodePort range, and how many single-port backend rules a node group gets before
+# the NodePort part becomes one range rule: AWS allows 60 inbound rules per security group by
+# default, and a cluster with a NodePort Service per Ingress would hit it (LBC #3538, #4800).
+NODE_PORTS = (30000, 32767)
+MAX_BACKEND_PORT_RULES = 20
+
+
+def _missing_backend_rules(
+    have: Mapping[Permission, str | None], backend_id: str, ports: Iterable[int]
+) -> dict[Permission, str | None]:
+    """The rules letting `backend_id` into a node group on `ports` that `have` lacks; ports
+    an existing rule's range covers count as allowed."""
+    ranges = [
+        (start, end)
+        for proto, start, end, kind, source in have
+        if proto == "tcp" and kind == "group" and source == backend_id
+    ]
+    missing = sorted({p for p in ports if not any(lo <= p <= hi for lo, hi in ranges)})
+    if len(ranges) + len(missing) > MAX_BACKEND_PORT_RULES:
+        node_ports = [p for p in missing if NODE_PORTS[0] <= p <= NODE_PORTS[1]]
+        if node_ports:
+            missing = [p for p in missing if p not in node_ports]
+            missing_ranges = [(p, p) for p in missing] + [NODE_PORTS]
+            return {("tcp", lo, hi, "group", backend_id): SHARED_RULE_DESCRIPTION
+                    for lo, hi in missing_ranges}  # fmt: skip
+    return {("tcp", p, p, "group", backend_id): SHARED_RULE_DESCRIPTION for p in missing}
+
+
 def flatten(permissions: Iterable[Mapping[str, Any]]) -> dict[Permission, str | None]:
     """AWS `IpPermissions` as single-source permissions (with their descriptions)."""
     out: dict[Permission, str | None] = {}
@@ -249,13 +277,12 @@ class SecurityGroups:
         """Let the backend group into each node group on `ports` (adds only what is missing)."""
         if not node_groups:
             return
-        want = {("tcp", p, p, "group", backend_id): SHARED_RULE_DESCRIPTION for p in ports}
         groups = self._describe(
             [{"Name": "group-id", "Values": sorted(set(node_groups))}], "node security groups"
         )
         for group in groups:
             have = flatten(group.get("IpPermissions") or ())
-            missing = {p: d for p, d in want.items() if p not in have}
+            missing = _missing_backend_rules(have, backend_id, ports)
             if not missing:
                 continue
             with about(f"node security group {group['GroupId']}"):

@@ -1,0 +1,173 @@
+"""The Kubernetes objects the scenarios create, and creating them straight into the store.
+
+A fleet is IngressGroups of `group_size` members (one ALB each, under the 100-rule limit)
+plus lone Ingresses (one ALB each); every Ingress has its own host under example.com (so the
+controller writes a Route 53 alias record for it), its own Service and its own Deployment.
+Objects go straight into the emulator's store: the same objects a `kubectl apply` would
+create, without an HTTP round trip per object, so "the objects exist" is one instant.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from controller.sandbox.store import Obj, Store
+
+DOMAIN = "example.com"
+GROUP_ANNOTATION = "alb.ingress.kubernetes.io/group.name"
+
+
+@dataclass(frozen=True)
+class App:
+    """One Ingress with its Service and Deployment."""
+
+    namespace: str
+    name: str
+    host: str
+    group: str | None  # IngressGroup name; None: a lone Ingress (implicit group)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What a scale scenario creates: `groups` groups of `group_size`, plus `lone`."""
+
+    prefix: str
+    groups: int
+    group_size: int
+    lone: int
+
+    @property
+    def ingresses(self) -> int:
+        return self.groups * self.group_size + self.lone
+
+    @property
+    def load_balancers(self) -> int:
+        return self.groups + self.lone
+
+    @property
+    def namespace(self) -> str:
+        return self.prefix
+
+    def apps(self) -> list[App]:
+        apps = []
+        for g in range(self.groups):
+            group = f"{self.prefix}-g{g:02d}"
+            for m in range(self.group_size):
+                name = f"g{g:02d}-m{m:02d}"
+                apps.append(App(self.namespace, name, f"{self.prefix}-{name}.{DOMAIN}", group))
+        for n in range(self.lone):
+            name = f"lone-{n:03d}"
+            apps.append(App(self.namespace, name, f"{self.prefix}-{name}.{DOMAIN}", None))
+        return apps
+
+    def group_ids(self) -> set[str]:
+        """The controller's group ids: the group.name, or namespace/name for a lone one."""
+        return {a.group if a.group else a.key for a in self.apps()}
+
+
+def fleet_of(prefix: str, ingresses: int, group_size: int = 20) -> Fleet:
+    """`ingresses` split as the issue's 1,000: 90% in groups of `group_size`, the rest lone."""
+    groups = (ingresses * 9 // 10) // group_size
+    return Fleet(prefix, groups, group_size, ingresses - groups * group_size)
+
+
+def deployment(namespace: str, name: str, replicas: int, version: str = "1") -> Obj:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"bench/version": version}},
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}
+                    ]
+                },
+            },
+        },
+    }
+
+
+def service(namespace: str, name: str, service_type: str = "NodePort") -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "type": service_type,
+            "selector": {"app": name},
+            "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}],
+        },
+    }
+
+
+def ingress(app: App, target_type: str = "instance") -> Obj:
+    annotations = {
+        "alb.ingress.kubernetes.io/scheme": "internet-facing",
+        "alb.ingress.kubernetes.io/target-type": target_type,
+    }
+    if app.group is not None:
+        annotations[GROUP_ANNOTATION] = app.group
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": app.name, "namespace": app.namespace, "annotations": annotations},
+        "spec": {
+            "ingressClassName": "alb",
+            "rules": [
+                {
+                    "host": app.host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": app.name, "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
+def namespace(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def create(store: Store, obj: Obj) -> Obj:
+    """Create `obj` in the store as the API server would (admission included)."""
+    kind_to_resource: dict[str, tuple[str, str]] = {
+        "Namespace": ("namespaces", ""),
+        "Deployment": ("deployments", "apps"),
+        "Service": ("services", ""),
+        "Ingress": ("ingresses", "networking.k8s.io"),
+    }
+    plural, group = kind_to_resource[obj["kind"]]
+    ns: Any = obj["metadata"].get("namespace")
+    return store.create(store.resource(plural, group), copy.deepcopy(obj), ns)
+
+
+def create_workloads(store: Store, apps: list[App], replicas: int, service_type: str) -> None:
+    """Namespaces, Deployments and Services for `apps` (not their Ingresses)."""
+    for ns in sorted({a.namespace for a in apps}):
+        create(store, namespace(ns))
+    for app in apps:
+        create(store, deployment(app.namespace, app.name, replicas))
+        create(store, service(app.namespace, app.name, service_type))
+
+
+def create_ingresses(store: Store, apps: list[App], target_type: str = "instance") -> None:
+    for app in apps:
+        create(store, ingress(app, target_type))

@@ -1,0 +1,451 @@
+"""The six scenarios of the benchmark issue, each returning its figures as plain numbers.
+
+Definitions the figures rest on (also in bench/README.md):
+- "seconds to hostname/DNS": from the instant the last object was created in the emulator's
+  store until every Ingress has `status.loadBalancer.ingress[0].hostname` / until every
+  Ingress host has a Route 53 A alias record (read from moto directly, not via the proxy).
+- "calls": requests that reached the proxy, throttled ones included (`ProxyStats`);
+  "mutating" is every operation that is not Describe/List/Get/...
+- "quiet": no request reached the proxy for `QUIET_SECONDS`.
+- no-op: from a quiet point after convergence, one drift-check period plus the quiet that
+  ends the check; reads are divided by the number of groups times the number of checks seen.
+- restart: from the start of the new process until every group has logged the end of its
+  first reconcile (`targets synced` or a deploy) and AWS is quiet; the figure is the time of
+  the last AWS call or log line of that sync, whichever is later.
+- target churn: each change of the set of ready addresses in the app's EndpointSlice
+  (recorded by an admission hook in the store, so the instant of the write) is matched to
+  the first Register/DeregisterTargets call that reaches the proxy after it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bench.env import BenchEnv, BenchError, TimedProxyThread, status_kib, wait_until
+from bench.objects import App, Fleet, create, create_ingresses, create_workloads, deployment
+from bench.sizes import Size
+from controller.manifests import load_manifests
+from controller.sandbox.awsproxy import ProxyStats
+from controller.sandbox.demo import EXAMPLE
+from controller.sandbox.store import Obj
+
+QUIET_SECONDS = 3.0
+REGISTRATION_OPS = ("RegisterTargets", "DeregisterTargets")
+NO_CHANGE_SECONDS = 10.0  # a step whose EndpointSlice addresses have not changed by then
+_SYNCED = re.compile(r"^group (\S+): targets synced")
+_DEPLOYING = re.compile(r"^deploying group (\S+) ")
+
+Progress = Callable[[str], None]
+
+
+def wait_quiet(proxy: TimedProxyThread, timeout: float, quiet: float = QUIET_SECONDS) -> float:
+    """Wait until no call reached the proxy for `quiet` s; returns the last call's time."""
+
+    def check() -> bool:
+        return time.monotonic() - max(proxy.last_call_at(), started) >= quiet
+
+    started = time.monotonic()
+    wait_until(check, f"{quiet:.0f}s without AWS calls", timeout, interval=0.25)
+    return proxy.last_call_at()
+
+
+def calls_by_operation(stats: ProxyStats) -> dict[str, int]:
+    return {f"{o.service}.{o.operation}": o.calls for o in stats.operations}
+
+
+def throttled_by_operation(stats: ProxyStats) -> dict[str, int]:
+    return {f"{o.service}.{o.operation}": o.throttled for o in stats.operations if o.throttled}
+
+
+# --- 1 and 2: the 2048 example, then a no-op drift-check period ---------------------------
+
+
+def create_2048_and_noop(size: Size, say: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
+    with BenchEnv(resync_seconds=size.resync_seconds) as env:
+        proxy, controller = env.require()
+        controller.start()
+        wait_quiet(proxy, timeout=60)
+        proxy.reset_stats()
+        proxy.refill_buckets()
+        objects = load_manifests([EXAMPLE])
+        for obj in objects:
+            create(env.store, obj)
+        t0 = time.monotonic()
+        say("  2048 created; waiting for its hostname and DNS record")
+        hosts = {r["host"] for o in objects if o["kind"] == "Ingress" for r in o["spec"]["rules"]}
+        namespaces = {o["metadata"]["namespace"] for o in objects if o["kind"] == "Ingress"}
+        n_ingresses = sum(1 for o in objects if o["kind"] == "Ingress")
+        wait_until(lambda: len(env.hostnames(namespaces)) == n_ingresses, "2048's hostname",
+                   120, 0.05, controller.check_alive)  # fmt: skip
+        t_host = time.monotonic() - t0
+        wait_until(lambda: hosts <= set(env.alias_records()), "2048's DNS record", 120, 0.1,
+                   controller.check_alive)  # fmt: skip
+        t_dns = time.monotonic() - t0
+        wait_quiet(proxy, timeout=120)
+        stats = proxy.stats()
+        create_2048 = {
+            "mutating_calls": stats.mutating_calls,
+            "read_calls": stats.read_calls,
+            "throttled": stats.throttled,
+            "seconds_to_hostname": round(t_host, 2),
+            "seconds_to_dns": round(t_dns, 2),
+            "operations": calls_by_operation(stats),
+        }
+        say(f"  2048: hostname {t_host:.1f}s, DNS {t_dns:.1f}s, {stats.calls} calls")
+
+        groups = 1
+        if size.noop_fleet is not None:
+            fleet = size.noop_fleet
+            apps = fleet.apps()
+            create_workloads(env.store, apps, replicas=1, service_type="NodePort")
+            create_ingresses(env.store, apps)
+            wait_converged(env, fleet, apps, size.timeout_per_ingress * fleet.ingresses)
+            groups += fleet.load_balancers
+        noop = measure_noop(env, groups, size.resync_seconds, say)
+        controller.stop()
+        return create_2048, noop
+
+
+def measure_noop(env: BenchEnv, groups: int, period: float, say: Progress) -> dict[str, Any]:
+    proxy, controller = env.require()
+    # Start just after a drift check has ended, so the window holds exactly one check.
+    seen = _count_deploy_lines(controller)
+    wait_until(lambda: _count_deploy_lines(controller) >= seen + groups, "a drift check",
+               2 * period + 300, 0.25, controller.check_alive)  # fmt: skip
+    wait_quiet(proxy, timeout=300)
+    deploys_before = _count_deploy_lines(controller)
+    proxy.reset_stats()
+    say(f"  no-op: watching one drift-check period ({period:.0f}s) over {groups} groups")
+    time.sleep(period)
+    wait_quiet(proxy, timeout=300)
+    stats = proxy.stats()
+    checks = max(1.0, (_count_deploy_lines(controller) - deploys_before) / groups)
+    return {
+        "mutating_calls": stats.mutating_calls,
+        "read_calls": stats.read_calls,
+        "read_calls_per_group": round(stats.read_calls / groups / checks, 2),
+        "groups": groups,
+        "drift_checks": round(checks, 2),
+        "period_seconds": period,
+        "operations": calls_by_operation(stats),
+        "throttled_operations": throttled_by_operation(stats),
+    }
+
+
+def _count_deploy_lines(controller: Any) -> int:
+    return sum(1 for e in controller.log_entries() if _DEPLOYING.match(str(e.get("message"))))
+
+
+# --- 3: scale out -------------------------------------------------------------------------
+
+
+def wait_converged(
+    env: BenchEnv, fleet: Fleet, apps: list[App], timeout: float
+) -> tuple[float, float]:
+    """Wait for every hostname, then every alias record; returns the instants (monotonic)."""
+    _, controller = env.require()
+    namespaces = {fleet.namespace}
+    hosts = {a.host for a in apps}
+    wait_until(lambda: len(env.hostnames(namespaces)) >= len(apps), "every hostname",
+               timeout, 0.5, controller.check_alive)  # fmt: skip
+    t_host = time.monotonic()
+    wait_until(lambda: hosts <= set(env.alias_records()), "every DNS record", timeout, 1.0,
+               controller.check_alive)  # fmt: skip
+    return t_host, time.monotonic()
+
+
+def scale_out(env: BenchEnv, fleet: Fleet, size: Size, say: Progress) -> dict[str, Any]:
+    proxy, controller = env.require()
+    apps = fleet.apps()
+    create_workloads(env.store, apps, replicas=1, service_type="NodePort")
+    wait_until(lambda: _pods_running(env) >= len(apps), "the fleet's pods", 300, 0.5)
+    controller.start()
+    wait_quiet(proxy, timeout=120)
+    proxy.reset_stats()
+    proxy.refill_buckets()
+    create_ingresses(env.store, apps)
+    t0 = time.monotonic()
+    say(f"  {fleet.ingresses} Ingresses ({fleet.load_balancers} ALBs) created")
+    progress = _Reporter(env, fleet, t0, say)
+    try:
+        t_host, t_dns = wait_converged(env, fleet, apps, size.timeout_per_ingress * len(apps))
+    finally:
+        progress.stop()
+    stats = proxy.stats()
+    seconds = max(t_host, t_dns) - t0
+    say(f"  converged in {seconds:.1f}s: {stats.calls} calls, {stats.throttled} throttled")
+    return {
+        "ingresses": fleet.ingresses,
+        "load_balancers": fleet.load_balancers,
+        "seconds": round(seconds, 1),
+        "seconds_to_hostname": round(t_host - t0, 1),
+        "seconds_to_dns": round(t_dns - t0, 1),
+        "calls": stats.calls,
+        "throttled": stats.throttled,
+        "mutating_calls": stats.mutating_calls,
+        "read_calls": stats.read_calls,
+        "calls_per_ingress": round(stats.calls / fleet.ingresses, 2),
+        "controller_peak_rss_mib": round(controller.current_peak_mib(), 1),
+        "operations": calls_by_operation(stats),
+        "throttled_operations": throttled_by_operation(stats),
+    }
+
+
+def _pods_running(env: BenchEnv) -> int:
+    return sum(
+        1
+        for p in env.store.objects(("", "pods"))
+        if (p.get("status") or {}).get("phase") == "Running"
+    )
+
+
+class _Reporter:
+    """Prints convergence progress every 30 s so a long run shows it is alive."""
+
+    def __init__(self, env: BenchEnv, fleet: Fleet, t0: float, say: Progress) -> None:
+        self._stop = threading.Event()
+
+        def run() -> None:
+            while not self._stop.wait(30):
+                done = len(env.hostnames({fleet.namespace}))
+                stats = env.require()[0].stats()
+                say(f"    {time.monotonic() - t0:5.0f}s: {done}/{fleet.ingresses} hostnames, "
+                    f"{stats.calls} calls, {stats.throttled} throttled")  # fmt: skip
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- 4: restart ---------------------------------------------------------------------------
+
+
+def restart(env: BenchEnv, fleet: Fleet, size: Size, say: Progress) -> dict[str, Any]:
+    proxy, controller = env.require()
+    wait_quiet(proxy, timeout=600)
+    controller.stop(signal.SIGKILL)
+    proxy.reset_stats()
+    proxy.refill_buckets()
+    groups = fleet.group_ids()
+    say(f"  controller killed (SIGKILL); restarting over {len(groups)} groups")
+    t0 = time.monotonic()
+    wall0 = time.time()
+    controller.start(timeout=120)
+
+    def verified() -> set[str]:
+        done = set()
+        for entry in controller.log_entries():
+            message = str(entry.get("message"))
+            match = _SYNCED.match(message) or _DEPLOYING.match(message)
+            if match:
+                done.add(match.group(1))
+        return done
+
+    timeout = size.timeout_per_ingress * fleet.ingresses
+    wait_until(lambda: groups <= verified(), "every group to be verified", timeout, 0.5,
+               controller.check_alive)  # fmt: skip
+    last_log = max(
+        (_log_time(e) for e in controller.log_entries() if _SYNCED.match(str(e.get("message")))),
+        default=wall0,
+    )
+    last_call = wait_quiet(proxy, timeout=timeout)
+    seconds = max(last_call - t0, last_log - wall0)
+    stats = proxy.stats()
+    say(f"  verified and idle in {seconds:.1f}s: {stats.calls} calls, "
+        f"{stats.mutating_calls} mutating")  # fmt: skip
+    return {
+        "ingresses": fleet.ingresses,
+        "groups": len(groups),
+        "seconds": round(seconds, 1),
+        "calls": stats.calls,
+        "mutating_calls": stats.mutating_calls,
+        "throttled": stats.throttled,
+        "controller_peak_rss_mib": round(controller.run_peak_mib(), 1),
+        "operations": calls_by_operation(stats),
+        "throttled_operations": throttled_by_operation(stats),
+    }
+
+
+def _log_time(entry: dict[str, Any]) -> float:
+    try:
+        return datetime.fromisoformat(str(entry["time"])).timestamp()
+    except (KeyError, ValueError):
+        return 0.0
+
+
+# --- 5: target churn ----------------------------------------------------------------------
+
+
+@dataclass
+class _SliceWatch:
+    """Admission hook on EndpointSlices: when the ready addresses of one Service changed."""
+
+    namespace: str
+    service: str
+    changes: list[tuple[float, frozenset[str]]]
+
+    def __call__(self, op: str, new: Obj, old: Obj | None) -> None:
+        meta = new.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if meta.get("namespace") != self.namespace:
+            return
+        if labels.get("kubernetes.io/service-name") != self.service:
+            return
+        before = _ready(old) if old is not None else frozenset()
+        after = _ready(new)
+        if after != before:
+            self.changes.append((time.monotonic(), after))
+
+
+def _ready(slice_: Obj) -> frozenset[str]:
+    return frozenset(
+        a
+        for e in slice_.get("endpoints") or ()
+        if (e.get("conditions") or {}).get("ready", True)
+        for a in e.get("addresses") or ()
+    )
+
+
+def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
+    proxy, controller = env.require()
+    low, high, _ = size.churn
+    app = App("churn", "web", "churn-web.example.com", None)
+    watch = _SliceWatch(app.namespace, app.name, [])
+    env.store.add_mutator(("discovery.k8s.io", "endpointslices"), watch)
+    create_workloads(env.store, [app], replicas=low, service_type="ClusterIP")
+    create_ingresses(env.store, [app], target_type="ip")
+    wait_until(lambda: env.hostnames({app.namespace}), "the churn app's hostname", 300, 0.2,
+               controller.check_alive)  # fmt: skip
+    elbv2 = env.sandbox.aws.client("elbv2") if env.sandbox.aws else None
+    assert elbv2 is not None
+
+    def registered() -> frozenset[str]:
+        tgs = [
+            tg
+            for tg in elbv2.describe_target_groups()["TargetGroups"]
+            if tg.get("TargetType") == "ip" and tg.get("LoadBalancerArns")
+        ]
+        found: set[str] = set()
+        for tg in tgs:
+            health = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+            found |= {
+                t["Target"]["Id"]
+                for t in health["TargetHealthDescriptions"]
+                if t["TargetHealth"]["State"] != "draining"
+            }
+        return frozenset(found)
+
+    def settle(what: str, seen: int) -> None:
+        """Wait for a change after the first `seen`, then for AWS to hold the latest set."""
+
+        try:
+            wait_until(lambda: len(watch.changes) > seen, f"an EndpointSlice change ({what})",
+                       NO_CHANGE_SECONDS, 0.1, controller.check_alive)  # fmt: skip
+        except BenchError:
+            # A roll of one pod may reuse the old pod's IP: no address changed, nothing to do.
+            say(f"    {what}: the ready addresses did not change")
+            return
+
+        def matches() -> bool:
+            want = watch.changes[-1][1]
+            return bool(want) and registered() == want
+
+        wait_until(matches, what, 120, 0.25, controller.check_alive)
+        wait_quiet(proxy, timeout=120, quiet=1.5)
+
+    settle("the initial targets", 0)
+    watch.changes.clear()
+    mark = time.monotonic()
+    version = 1
+    for _round in range(size.churn_rounds):
+        for replicas, what in ((high, "scale out"), (low, "scale in"), (None, "roll")):
+            if replicas is None:
+                version += 1
+            seen = len(watch.changes)
+            _patch_deployment(env, app, replicas, str(version))
+            settle(f"targets after {what}", seen)
+            say(f"    {what}: done")
+    env.store.add_mutator(("discovery.k8s.io", "endpointslices"), lambda *_: None)
+    calls = [c for c in proxy.calls_since(mark) if c.operation in REGISTRATION_OPS]
+    latencies = []
+    for at, _ in watch.changes:
+        following = next((c.at for c in calls if c.at >= at), None)
+        if following is not None:
+            latencies.append(following - at)
+    if not latencies:
+        raise BenchError("target churn: no Register/DeregisterTargets call followed a change")
+    latencies.sort()
+    return {
+        "p50_seconds": round(statistics.median(latencies), 3),
+        "p99_seconds": round(_percentile(latencies, 0.99), 3),
+        "max_seconds": round(latencies[-1], 3),
+        "changes": len(watch.changes),
+        "calls": len(calls),
+        "calls_per_change": round(len(calls) / len(watch.changes), 2),
+    }
+
+
+def _patch_deployment(env: BenchEnv, app: App, replicas: int | None, version: str) -> None:
+    rt = env.store.resource("deployments", "apps")
+
+    def change(current: Obj) -> Obj:
+        wanted = deployment(app.namespace, app.name, current["spec"]["replicas"], version)
+        if replicas is not None:
+            current["spec"]["replicas"] = replicas
+        current["spec"]["template"] = wanted["spec"]["template"]
+        return current
+
+    env.store.mutate(rt, app.namespace, app.name, change)
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+# --- 3-6 in one environment per fleet -------------------------------------------------------
+
+
+def scale_restart_churn(size: Size, say: Progress) -> dict[str, Any]:
+    """Scenario 3 for every fleet (a fresh environment each); 4 and 5 in the last one; the
+    controller's peak RSS (6) during 3 and 4 of the largest fleet, and the sandbox's."""
+    scale: list[dict[str, Any]] = []
+    results: dict[str, Any] = {"scale": scale}
+    for i, fleet in enumerate(size.scale):
+        last = i == len(size.scale) - 1
+        say(f"scale: {fleet.ingresses} Ingresses")
+        with BenchEnv() as env:
+            _, controller = env.require()
+            scale.append(scale_out(env, fleet, size, say))
+            if not last:
+                continue
+            say("restart")
+            results["restart"] = restart(env, fleet, size, say)
+            peak_3_and_4 = controller.current_peak_mib()
+            say("target churn")
+            results["targets"] = target_churn(env, size, say)
+            results["rss_mib"] = {
+                "peak": round(peak_3_and_4, 1),
+                "scale_peak": scale[-1]["controller_peak_rss_mib"],
+                "restart_peak": results["restart"]["controller_peak_rss_mib"],
+                "sandbox_harness_peak": round(status_kib(_self_pid(), "VmHWM") / 1024, 1),
+                "sandbox_moto_peak": round(status_kib(env.moto_pid(), "VmHWM") / 1024, 1),
+            }
+    return results
+
+
+def _self_pid() -> int:
+    return os.getpid()
