@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -77,10 +77,13 @@ class CallCounter:
     simulate a crash right after a call reached AWS).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 10_000) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[CallKey] = Counter()
-        self._log: list[CallRecord] = []
+        # The recent calls, for tests and debugging; bounded, or a long-running controller
+        # would keep every call's parameters forever (the benchmark saw this as RSS growth).
+        self._log: deque[CallRecord] = deque(maxlen=keep)
+        self._total = 0
         self._subscribers: list[Callable[[CallRecord], None]] = []
 
     def record(self, key: CallKey, params: Mapping[str, Any], duration: float = 0.0) -> None:
@@ -88,6 +91,7 @@ class CallCounter:
         with self._lock:
             self._counts[key] += 1
             self._log.append(record)
+            self._total += 1
             subscribers = list(self._subscribers)
         for callback in subscribers:
             callback(record)
@@ -110,14 +114,15 @@ class CallCounter:
             return Counter(self._counts)
 
     def calls(self, since: int = 0) -> list[CallRecord]:
-        """Every call in order, from position `since` (see `position`)."""
+        """The calls in order from position `since` (see `position`), as far as still kept."""
         with self._lock:
-            return list(self._log[since:])
+            dropped = self._total - len(self._log)
+            return list(self._log)[max(0, since - dropped) :]
 
     def position(self) -> int:
         """How many calls so far: a mark to pass to `calls`/`mutating` later."""
         with self._lock:
-            return len(self._log)
+            return self._total
 
     def mutating(self, since: int = 0) -> list[str]:
         """The mutating operations called from position `since`, in order, errors included."""

@@ -158,3 +158,13 @@ def test_errors_name_the_resource_and_say_whether_to_retry() -> None:
         assert raised.value.retryable is retryable
         assert raised.value.code == code
         assert str(raised.value).startswith("target group k8s-x: " + code)
+
+
+def test_the_call_log_is_bounded_but_positions_stay_absolute() -> None:
+    counter = CallCounter(keep=3)
+    for n in range(5):
+        counter.record(CallKey("elbv2", f"Op{n}", ""), {})
+    assert counter.position() == 5
+    assert [r.key.operation for r in counter.calls()] == ["Op2", "Op3", "Op4"]
+    assert [r.key.operation for r in counter.calls(4)] == ["Op4"]
+    assert sum(counter.snapshot().values()) == 5  # counts are never dropped
