@@ -1,0 +1,51 @@
+"""The cluster cache's indexes: which groups use a Service, membership, finalizer holders."""
+
+from __future__ import annotations
+
+from controller.config import ModelDefaults
+from controller.kube.cache import ClusterCache
+
+from .fakes import INGRESS_CLASS, ingress
+
+
+def make_cache() -> ClusterCache:
+    cache = ClusterCache(ModelDefaults(cluster_name="test"))
+    cache.apply_event("IngressClass", None, INGRESS_CLASS)
+    return cache
+
+
+def test_service_users_follow_edits_and_deletes() -> None:
+    cache = make_cache()
+    cache.apply_event("Ingress", "ADDED", ingress("a", service="web"))
+    cache.apply_event("Ingress", "ADDED", ingress("b", service="web", host="b.example.com"))
+    assert cache.groups_using_service("shop/web") == {"shop/a", "shop/b"}
+    cache.apply_event("Ingress", "MODIFIED", ingress("a", service="api"))
+    assert cache.groups_using_service("shop/web") == {"shop/b"}
+    assert cache.groups_using_service("shop/api") == {"shop/a"}
+    cache.apply_event("Ingress", "DELETED", ingress("b", service="web", host="b.example.com"))
+    assert cache.groups_using_service("shop/web") == set()
+
+
+def test_services_named_in_weighted_forward_actions_count() -> None:
+    action = (
+        '{"type":"forward","forwardConfig":{"targetGroups":['
+        '{"serviceName":"blue","servicePort":"80","weight":90},'
+        '{"serviceName":"green","servicePort":"80","weight":10}]}}'
+    )
+    body = ingress("canary", annotations={"alb.ingress.kubernetes.io/actions.split": action})
+    cache = make_cache()
+    cache.apply_event("Ingress", "ADDED", body)
+    assert cache.groups_using_service("shop/green") == {"shop/canary"}
+    assert cache.groups_using_service("shop/web") == {"shop/canary"}
+
+
+def test_a_group_change_moves_the_service_to_the_new_group() -> None:
+    cache = make_cache()
+    one = ingress("a", annotations={"alb.ingress.kubernetes.io/group.name": "one"})
+    cache.apply_event("Ingress", "ADDED", one)
+    assert cache.groups_using_service("shop/web") == {"one"}
+    two = ingress("a", annotations={"alb.ingress.kubernetes.io/group.name": "two"})
+    two["metadata"]["finalizers"] = ["group.ingress.k8s.aws/one"]  # still held
+    cache.apply_event("Ingress", "MODIFIED", two)
+    assert cache.groups_using_service("shop/web") == {"one", "two"}
+    assert cache.group_members("one") == ["shop/a"]
