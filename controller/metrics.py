@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from controller.kube.reconciler import StackDeployer
+from controller.kube.writer import KubeWriter
 from controller.model.stack import DesiredTargets, Stack
 
 # Reconcile stages, in the order a reconcile goes through them.
@@ -142,16 +144,6 @@ class Metrics:
         return stop
 
 
-class StackDeployer(Protocol):
-    """The AWS side as the reconciler sees it (structurally `kube.reconciler.StackDeployer`)."""
-
-    def deploy(self, stack: Stack, targets: DesiredTargets) -> Any: ...
-    def sync_targets(
-        self, target_group_arns: Mapping[str, str], targets: DesiredTargets
-    ) -> int: ...
-    def teardown(self, stack_id: str) -> None: ...
-
-
 @dataclass
 class InstrumentedDeployer:
     """A `StackDeployer` that times each stage and remembers how many targets each target
@@ -192,18 +184,6 @@ class InstrumentedDeployer:
         with self._lock:
             for tg, found in targets.items():
                 self._targets[tg] = len(found)
-
-
-class KubeWriter(Protocol):
-    """The Kubernetes writes (structurally `kube.writer.KubeWriter`)."""
-
-    def add_finalizer(self, ingress: Mapping[str, Any], finalizer: str) -> None: ...
-    def remove_finalizer(self, ingress: Mapping[str, Any], finalizer: str) -> None: ...
-    def set_hostname(self, ingress: Mapping[str, Any], hostname: str | None) -> None: ...
-    def set_annotations(
-        self, ingress: Mapping[str, Any], annotations: Mapping[str, str | None]
-    ) -> None: ...
-    def event(self, ingress: Mapping[str, Any], type_: str, reason: str, message: str) -> None: ...
 
 
 @dataclass
