@@ -151,9 +151,14 @@ class Store:
             start: list[str] | None = None
             if continue_token:
                 try:
-                    start = json.loads(base64.urlsafe_b64decode(continue_token))["start"]
+                    state = json.loads(base64.urlsafe_b64decode(continue_token))
+                    start, rv = state["start"], int(state["rv"])
                 except (ValueError, KeyError, TypeError) as exc:
                     raise bad_request("continue key is not valid") from exc
+                # Every page reports the first page's resourceVersion, as the real server
+                # does: a client then watches from there and is sent what changed while it
+                # paged (an object created before the continue key would otherwise be in
+                # neither the list nor the watch).
             out: list[Obj] = []
             token = None
             for (ns, name), obj in items:
