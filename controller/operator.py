@@ -31,7 +31,7 @@ from kubernetes import config as k8s_config
 
 from controller.aws import AwsClients, build_deployer
 from controller.config import Settings
-from controller.kube.cache import ClusterCache, object_key
+from controller.kube.cache import ClusterCache, Membership, object_key
 from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
@@ -125,13 +125,13 @@ class Runtime:
             self.scheduler.request(group, mode)
 
     def _affected(
-        self, kind: str, body: Mapping[str, Any], before: Any, changed: bool
+        self, kind: str, body: Mapping[str, Any], before: Membership | None, changed: bool
     ) -> list[tuple[str, Mode]]:
         if kind == "Ingress":
             after = self.cache.membership(object_key(body))
-            groups = (before.groups if before else set()) | (after.groups if after else set())
-            moved = (before.groups if before else set()) != (after.groups if after else set())
-            return [(g, Mode.FULL) for g in groups] if changed or moved else []
+            old = before.groups if before else set()
+            new = after.groups if after else set()
+            return [(g, Mode.FULL) for g in old | new] if changed or old != new else []
         if kind == "Service":
             return [(g, Mode.FULL) for g in self.cache.groups_using_service(object_key(body))]
         if kind == "EndpointSlice":

@@ -128,8 +128,10 @@ class GroupReconciler:
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
         keys = self.cache.group_members(group_id)
         bodies = {k: b for k in keys if (b := self.cache.ingress(k)) is not None}
+        # One snapshot for the model and its targets: consistent, and taken once.
+        state = self.cache.state()
         with self.stage("build_model"):
-            result = build_group(group_id, self.cache.state(), self.defaults)
+            result = build_group(group_id, state, self.defaults)
         self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
         built = result.stack.ingresses if result.stack is not None else ()
         active = [k for k in built if k in bodies]
@@ -143,7 +145,8 @@ class GroupReconciler:
             elif result.stack is None:
                 self._teardown(group_id, bodies, inactive)
             else:
-                self._deploy(group_id, result.stack, mode, bodies, active)
+                targets = build_targets(result.stack, state)
+                self._deploy(group_id, result.stack, targets, mode, bodies=bodies, active=active)
                 self._release(group_id, bodies, inactive)
         except AwsError as error:
             reason = REASON_DEPLOY if result.stack is not None else REASON_CLEANUP
@@ -163,18 +166,26 @@ class GroupReconciler:
     # --- the two paths ------------------------------------------------------------------
 
     def _deploy(
-        self, group_id: str, stack: Stack, mode: Mode, bodies: dict[str, Body], active: list[str]
+        self,
+        group_id: str,
+        stack: Stack,
+        targets: DesiredTargets,
+        mode: Mode,
+        *,
+        bodies: dict[str, Body],
+        active: list[str],
     ) -> None:
         finalizer = finalizer_for(group_id)
         for key in active:  # before any AWS resource exists, as LBC does
             self.writer.add_finalizer(bodies[key], finalizer)
-        state = self.cache.state()
-        targets = build_targets(stack, state)
+        digest = stack.digest()
         applied = self.applied.get(group_id) or self._applied_from(bodies, active)
-        if mode < Mode.DRIFT and applied is not None and applied.digest == stack.digest():
+        if mode < Mode.DRIFT and applied is not None and applied.digest == digest:
             self._sync_targets(group_id, applied, targets)
         else:
-            applied = self._full_deploy(group_id, stack, targets, bodies, active)
+            applied = self._full_deploy(
+                group_id, stack, digest, targets, bodies=bodies, active=active
+            )
         self.applied[group_id] = applied
         for key in active:
             if _hostname(bodies[key]) != applied.hostname:
@@ -187,7 +198,9 @@ class GroupReconciler:
         self,
         group_id: str,
         stack: Stack,
+        digest: str,
         targets: DesiredTargets,
+        *,
         bodies: dict[str, Body],
         active: list[str],
     ) -> Applied:
@@ -205,7 +218,7 @@ class GroupReconciler:
         for key in active:
             self.writer.event(bodies[key], "Normal", REASON_OK, "Successfully reconciled")
         return Applied(
-            digest=stack.digest(),
+            digest=digest,
             hostname=result.dns_name.lower(),
             target_groups=dict(result.target_group_arns),
             targets_digest=targets_digest(targets),
