@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck layers unit plan clean lock docs bench bench-quick
+.PHONY: install binaries test lint typecheck layers unit plan clean lock docs bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -14,25 +14,35 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The sandbox's control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, kwok), built from the Go module proxy into ~/.cache/alb-ingress-controller once:
+# about 10 minutes the first time, a no-op after. Progress goes to the terminal.
+binaries:
+	bash scripts/k8s-binaries.sh >/dev/null
+
 lint: $(STAMP)
-	$(BIN)/ruff check controller tests bench
-	$(BIN)/ruff format --check controller tests bench
+	$(BIN)/ruff check controller sandbox tests bench
+	$(BIN)/ruff format --check controller sandbox tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy controller tests bench
+	$(BIN)/mypy controller sandbox tests bench
 
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) binaries
 	$(BIN)/pytest
 
 test: lint typecheck layers unit
 
-# The controller for real on loopback: sandbox, controller, the 2048 example, clean-up.
-.PHONY: demo
-demo: $(STAMP)
-	$(BIN)/alb-ingress-controller demo
+# The controller for real on loopback: a real control plane and moto, the controller, the
+# 2048 example, clean-up. `make sandbox` starts the sandbox alone and prints its exports.
+.PHONY: demo sandbox
+demo: $(STAMP) binaries
+	$(BIN)/python -m sandbox demo
+
+sandbox: $(STAMP) binaries
+	$(BIN)/python -m sandbox up
 
 plan: $(STAMP)
 	$(BIN)/alb-ingress-controller plan -f examples/2048/
@@ -44,10 +54,10 @@ docs: $(STAMP)
 # Benchmarks against the sandbox behind the AWS proxy (latency + AWS's rate limits): every
 # scenario at full size (100/300/1,000 Ingresses; long on 2 cores), or small (< 2 minutes).
 # Results: bench/results/latest.json (full), bench/results/quick.json; see bench/README.md.
-bench: $(STAMP)
+bench: $(STAMP) binaries
 	$(BIN)/python -m bench --size full
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) binaries
 	$(BIN)/python -m bench --size quick
 
 # Pin the image's runtime dependencies: a clean Python 3.11 venv with only this package, frozen.

@@ -1,20 +1,17 @@
 """The `alb-ingress-controller` command line: one function per subcommand, no logic of its own.
 
 Each subcommand is a `(name, register, run)` entry in `COMMANDS`: `register` adds its
-arguments to an argparse sub-parser and `run` does the work and returns the exit code. Later
-subcommands (`run`, `sandbox`, `demo`) are added the same way.
+arguments to an argparse sub-parser and `run` does the work and returns the exit code. The
+local sandbox and the demo are developer tools of the source tree, not of the product
+(`python -m sandbox`, `make demo`), so the image carries neither.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
@@ -150,90 +147,6 @@ def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-SANDBOX_DESCRIPTION = """\
-Start a local sandbox: a Kubernetes API emulator and moto (AWS) on 127.0.0.1, seeded with a
-VPC, tagged subnets in two AZs, Nodes backed by EC2 instances, hosted zones for example.com
-and an ACM certificate for *.example.com, plus the IngressClass alb. Prints the environment
-as `export` lines on stdout (progress goes to stderr), then runs until Ctrl-C or SIGTERM.
-Everything is in memory. In another shell, after sourcing the exports:
-  kubectl apply -f examples/2048/ && alb-ingress-controller run
-"""
-
-
-def _register_sandbox(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=0, help="Kubernetes API port (default: any)")
-    parser.add_argument(
-        "--kubeconfig", metavar="PATH", help="where to write the kubeconfig (default: a temp dir)"
-    )
-    parser.add_argument("--nodes", type=int, default=2, help="Nodes to start with (default 2)")
-    parser.add_argument(
-        "--cluster-name", default="sandbox", help="cluster the subnets are tagged for"
-    )
-
-
-def _run_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    # The sandbox needs the `sandbox` extra (moto, aiohttp), which the image leaves out.
-    from controller.sandbox.runner import Sandbox  # noqa: PLC0415
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    err.write("starting the sandbox (Kubernetes API emulator + moto) ...\n")
-    sandbox = Sandbox(
-        cluster_name=args.cluster_name,
-        nodes=args.nodes,
-        api_port=args.port,
-        kubeconfig=Path(args.kubeconfig).resolve() if args.kubeconfig else None,
-    ).start()
-    try:
-        info = sandbox.describe()
-        err.write(
-            f"sandbox ready: Kubernetes API {info['api']}, AWS {info['aws']}, "
-            f"{len(info['nodes'])} nodes, IngressClass alb. Ctrl-C stops it.\n"
-        )
-        out.write(sandbox.exports())
-        out.flush()
-        err.flush()
-        stop.wait()
-    finally:
-        sandbox.stop()
-    err.write("sandbox stopped\n")
-    return EXIT_OK
-
-
-DEMO_DESCRIPTION = """\
-Show the controller at work, all on 127.0.0.1: start the sandbox, run the controller, apply
-examples/2048/, print the load balancer, rules, targets and DNS records it made, then delete
-the Ingress and check that nothing is left in AWS. Exit status 0 when all of that happened.
-"""
-
-
-def _register_demo(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="do not delete: keep the sandbox and controller running for kubectl (Ctrl-C ends)",
-    )
-    parser.add_argument(
-        "-f", "--filename", metavar="PATH", help="manifests to apply (default: examples/2048/)"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=90.0, help="seconds to wait for each step (default 90)"
-    )
-
-
-def _run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from controller.sandbox.demo import EXAMPLE, Demo  # noqa: PLC0415 (the sandbox extra)
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request log
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    manifests = Path(args.filename) if args.filename else EXAMPLE
-    return Demo(out, manifests=manifests, keep=args.keep, timeout=args.timeout, stop=stop).run()
-
-
 Runner = Callable[[argparse.Namespace, TextIO, TextIO], int]
 
 
@@ -261,20 +174,6 @@ COMMANDS: tuple[Command, ...] = (
         _register_run,
         _run_run,
     ),
-    Command(
-        "sandbox",
-        "start a local Kubernetes API and AWS (moto) to try the controller against",
-        SANDBOX_DESCRIPTION,
-        _register_sandbox,
-        _run_sandbox,
-    ),
-    Command(
-        "demo",
-        "run the controller on the 2048 example in a local sandbox and show what it made",
-        DEMO_DESCRIPTION,
-        _register_demo,
-        _run_demo,
-    ),
 )
 
 
@@ -291,6 +190,8 @@ def make_parser() -> argparse.ArgumentParser:
         prog="alb-ingress-controller",
         description="A Kubernetes ALB ingress controller (aws-load-balancer-controller "
         "compatible) with Route 53 built in.",
+        epilog="The local sandbox and the demo live in the source repository: `make demo`, "
+        "`python -m sandbox --help`.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:

@@ -1,10 +1,13 @@
-"""Fixtures for the end-to-end tests: one target per session, a controller per test.
+"""Fixtures for the end-to-end tests: one target for the package, a controller per test.
 
-`target` is the local sandbox (started once per session: a few seconds) or, with
-`E2E_KUBECONFIG`, a real cluster (see `tests.e2e.harness`). `controller` is a fresh,
-stopped controller for the test; `running` starts it. `scenario` gives the test unique
-namespaces and cleans up after a failure; tests end with `scenario.finish()`, the leak scan.
-All tests here are marked `e2e`.
+`target` is the local sandbox on the session's real control plane (`tests/conftest.py`),
+with moto seeded for the cluster `e2e`, or, with `E2E_KUBECONFIG`, a real cluster (see
+`tests.e2e.harness`). Locally the controller runs as the ServiceAccount of
+`deploy/manifests`, so under the shipped RBAC: after each test, every request it made is
+read from the API server's audit log and any that was denied fails the test. `controller`
+is a fresh, stopped controller for the test; `running` starts it. `scenario` gives the test
+unique namespaces and cleans up after a failure; tests end with `scenario.finish()`, the
+leak scan. All tests here are marked `e2e`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 import pytest
 from kubernetes import config
 
-from controller.sandbox.runner import Sandbox
+from sandbox.controlplane import ControlPlane
+from sandbox.runner import CONTROLLER_USER, Sandbox
 from tests.e2e.harness import (
     Controller,
     DeploymentController,
@@ -36,8 +40,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+# Package scope: the sandbox's Nodes leave the shared control plane once the e2e tests end.
+@pytest.fixture(scope="package")
+def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
     kubeconfig = os.environ.get("E2E_KUBECONFIG")
     if kubeconfig:
         api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
@@ -51,11 +58,14 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         api.close()
         return
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
+    control_plane: ControlPlane = request.getfixturevalue("control_plane")
     sandbox = Sandbox(
-        cluster_name="e2e", kubeconfig=tmp_path_factory.mktemp("sandbox") / "kubeconfig"
+        cluster_name="e2e",
+        kubeconfig=tmp_path_factory.mktemp("sandbox") / "kubeconfig",
+        control_plane=control_plane,
     ).start()
     api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))  # type: ignore[no-untyped-call]
-    env = {**sandbox.env(), "RESYNC_SECONDS": RESYNC_SECONDS}
+    env = {**sandbox.controller_env(), "RESYNC_SECONDS": RESYNC_SECONDS}
     try:
         yield Target(
             api=api,
@@ -73,6 +83,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 @pytest.fixture
 def controller(target: Target, tmp_path: Path) -> Iterator[Controller]:
     made = target.make_controller(tmp_path)
+    audit_from = target.sandbox.control_plane.audit_size() if target.sandbox else 0
     try:
         yield made
     finally:
@@ -80,6 +91,20 @@ def controller(target: Target, tmp_path: Path) -> Iterator[Controller]:
         made.stop()
         # Shown with the test's report when it fails.
         print(f"--- controller log ---\n{logs[-20000:]}")
+    if target.sandbox is not None:
+        denied = denied_requests(target.sandbox.control_plane, audit_from)
+        assert denied == [], "the shipped RBAC denied the controller these requests"
+
+
+def denied_requests(control_plane: ControlPlane, offset: int = 0) -> list[str]:
+    """`verb uri -> code` of each request of the controller's ServiceAccount the API
+    server refused as unauthorised (401) or forbidden (403), from byte `offset` on."""
+    return [
+        f"{e['verb']} {e['requestURI']} -> {e['responseStatus']['code']}"
+        for e in control_plane.audit_events(offset)
+        if e["user"]["username"] == CONTROLLER_USER
+        and e.get("responseStatus", {}).get("code") in (401, 403)
+    ]
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from kubernetes import client, utils
 
-from controller.sandbox.aws import aws_client, leaks
+from sandbox.aws import aws_client, leaks
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""The `sandbox` and `demo` commands, run as a person runs them (subprocesses)."""
+"""The sandbox's commands (`python -m sandbox up`, `python -m sandbox demo`), run as a person
+runs them: subprocesses, each with a control plane of its own."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from typing import Any
 
 from kubernetes import client, config
 
-from controller.sandbox.aws import aws_client
+from sandbox.aws import aws_client
 from tests.e2e.harness import REPO
 
-CLI = [sys.executable, "-m", "controller.cli"]
+CLI = [sys.executable, "-m", "sandbox"]
 
 
 def test_sandbox_prints_exports_and_serves_until_sigterm(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc"
     proc = subprocess.Popen(
-        [*CLI, "sandbox", "--kubeconfig", str(kubeconfig), "--nodes", "1",
+        [*CLI, "up", "--kubeconfig", str(kubeconfig), "--nodes", "1",
          "--cluster-name", "cmdtest"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
     )  # fmt: skip

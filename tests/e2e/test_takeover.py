@@ -17,7 +17,7 @@ from kubernetes import client
 from controller.kube.leader import LEASE_NAME
 from tests.e2e.harness import ProcessController, Scenario, wait_until
 
-LEASE_NAMESPACE = "kube-system"
+LEASE_NAMESPACE = "alb-ingress-controller"  # POD_NAMESPACE of the controller, as in the Deployment
 
 
 def _holder(scenario: Scenario) -> str | None:

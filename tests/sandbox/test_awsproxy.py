@@ -28,7 +28,7 @@ from botocore.retries.standard import (
 from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
-from controller.sandbox.awsproxy import (
+from sandbox.awsproxy import (
     NO_BUCKETS,
     NO_LATENCY,
     ROUTE53_2024_BUCKETS,
@@ -43,7 +43,7 @@ from controller.sandbox.awsproxy import (
     identify,
     start_moto_with_proxy,
 )
-from controller.sandbox.awsproxy.buckets import BucketSet
+from sandbox.awsproxy.buckets import BucketSet
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 SERVICES = ("elbv2", "ec2", "route53", "acm", "resourcegroupstaggingapi")

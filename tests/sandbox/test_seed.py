@@ -1,5 +1,6 @@
 """The whole sandbox (`Sandbox`): moto seeded as aws-load-balancer-controller expects an
-account to be, Nodes backed by EC2 instances, the IngressClass, and the environment."""
+account to be, Nodes backed by EC2 instances (kwok keeps them Ready), the controller's
+identity and IngressClass from deploy/manifests, and the environment."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from controller.sandbox.runner import INGRESS_CLASS, Sandbox
+from sandbox.controlplane import ControlPlane
+from sandbox.runner import CONTROLLER_USER, Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sandbox]:
     path = tmp_path_factory.mktemp("seed") / "kubeconfig"
-    with Sandbox(cluster_name="seedtest", nodes=3, kubeconfig=path) as running:
+    with Sandbox(
+        cluster_name="seedtest", nodes=3, kubeconfig=path, control_plane=control_plane
+    ) as running:
         yield running
 
 
@@ -73,8 +79,9 @@ def test_public_and_private_zones_for_example_com(sandbox: Sandbox) -> None:
 
 def test_nodes_are_ec2_instances_in_the_private_subnets(sandbox: Sandbox) -> None:
     assert sandbox.aws is not None and sandbox.api is not None
-    api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))  # type: ignore[no-untyped-call]
-    nodes: list[Any] = client.CoreV1Api(api).list_node().items
+    api = config.new_client_from_config(config_file=str(sandbox.kubeconfig))
+    listed: list[Any] = client.CoreV1Api(api).list_node().items
+    nodes = [n for n in listed if n.metadata.name in sandbox.nodes]
     api.close()
     assert len(nodes) == 3
     reservations = sandbox.aws.client("ec2").describe_instances()["Reservations"]
@@ -95,12 +102,23 @@ def test_nodes_are_ec2_instances_in_the_private_subnets(sandbox: Sandbox) -> Non
 
 def test_the_ingress_class_is_the_deployed_one(sandbox: Sandbox) -> None:
     manifest = yaml.safe_load((REPO / "deploy" / "manifests" / "ingressclass.yaml").read_text())
-    assert manifest == INGRESS_CLASS
     assert sandbox.api is not None
-    stored = sandbox.api.store.get(
-        sandbox.api.store.resource("ingressclasses", "networking.k8s.io"), None, "alb"
-    )
-    assert stored["spec"] == INGRESS_CLASS["spec"]
+    stored = client.NetworkingV1Api(sandbox.api).read_ingress_class("alb")
+    assert stored.spec.controller == manifest["spec"]["controller"] == "ingress.k8s.aws/alb"
+
+
+def test_the_controller_kubeconfig_is_the_shipped_service_account(sandbox: Sandbox) -> None:
+    api = config.new_client_from_config(config_file=str(sandbox.controller_kubeconfig))
+    try:
+        review = client.AuthenticationV1Api(api).create_self_subject_review({})
+        assert review.status.user_info.username == CONTROLLER_USER
+        # Granted by the ClusterRole: list Ingresses. Not granted: read Secrets.
+        client.NetworkingV1Api(api).list_ingress_for_all_namespaces(limit=1)
+        with pytest.raises(client.ApiException) as denied:
+            client.CoreV1Api(api).list_secret_for_all_namespaces(limit=1)
+        assert denied.value.status == 403
+    finally:
+        api.close()
 
 
 def test_the_exports_are_shell_sourceable(sandbox: Sandbox) -> None:
@@ -110,6 +128,7 @@ def test_the_exports_are_shell_sourceable(sandbox: Sandbox) -> None:
     )  # fmt: skip
     env = dict(line.split("=", 1) for line in shell.stdout.splitlines() if "=" in line)
     assert env["KUBECONFIG"] == str(sandbox.kubeconfig)
+    assert env["CONTROLLER_KUBECONFIG"] == str(sandbox.controller_kubeconfig)
     assert env["AWS_ENDPOINT_URL"] == sandbox.aws_endpoint_url
     assert env["CLUSTER_NAME"] == "seedtest"
     assert env["AWS_REGION"] == "us-east-1"

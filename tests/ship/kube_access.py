@@ -1,11 +1,11 @@
 """What the controller does in the Kubernetes API, derived from its requests, and RBAC's verdict.
 
-`access` turns one recorded HTTP request into what the API server's authoriser sees (verb,
-apiGroup, resource or resource/subresource, namespace, name), the way the API server's
-request-info resolver does; discovery and other non-resource URLs (`/api`, `/apis/...`
-without a resource) are open to every authenticated user and give None. `allows` is RBAC's
-rule match, including `resourceNames` (which never match a create or a list, as in
-Kubernetes). Nothing here lists what the controller needs: that comes from the recorded run.
+`access` turns one audit event of the API server (which resolved the request exactly as its
+authoriser sees it) into verb, apiGroup, resource or resource/subresource, namespace and
+name; discovery and other non-resource URLs (`/api`, `/apis/...` without a resource) are
+open to every authenticated user and give None. `allows` is RBAC's rule match, including
+`resourceNames` (which never match a create or a list, as in Kubernetes). Nothing here
+lists what the controller needs: that comes from the recorded run.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-
-from .recorded_run import Request
 
 
 @dataclass(frozen=True)
@@ -26,38 +24,23 @@ class Access:
     name: str | None
 
 
-def access(request: Request) -> Access | None:
-    """The authorisation attributes of one request, or None for a non-resource URL."""
-    parts = [p for p in request.path.split("/") if p]
-    if parts[:1] == ["api"] and len(parts) >= 2:
-        group, rest = "", parts[2:]
-    elif parts[:1] == ["apis"] and len(parts) >= 3:
-        group, rest = parts[1], parts[3:]
-    else:
+# Verbs whose authorisation names no object, whatever the audit event's objectRef says (a
+# create's objectRef carries the name of what was made).
+UNNAMED_VERBS = ("create", "list", "watch", "deletecollection")
+
+
+def access(event: dict[str, Any]) -> Access | None:
+    """The authorisation attributes of one audited request, or None for a non-resource URL."""
+    ref = event.get("objectRef")
+    if not ref or not ref.get("resource"):
         return None
-    if not rest:
-        return None  # a group/version discovery document
-    namespace = None
-    if rest[0] == "namespaces" and len(rest) >= 3:
-        namespace, rest = rest[1], rest[2:]
-    resource, name, sub = rest[0], (rest[1] if len(rest) > 1 else None), rest[2:3]
-    if sub:
-        resource = f"{resource}/{sub[0]}"
-    method = request.method.upper()
-    if method == "GET":
-        watching = request.query.get("watch", "").lower() in ("1", "true")
-        verb = "watch" if watching else ("get" if name else "list")
-    else:
-        verb = {
-            "POST": "create",
-            "PUT": "update",
-            "PATCH": "patch",
-            "DELETE": "delete" if name else "deletecollection",
-        }[method]
-    return Access(verb, group, resource, namespace, name)
+    resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+    verb = event["verb"]
+    name = None if verb in UNNAMED_VERBS else ref.get("name")
+    return Access(verb, ref.get("apiGroup", ""), resource, ref.get("namespace"), name)
 
 
-def used(requests: Iterable[Request]) -> set[Access]:
+def used(requests: Iterable[dict[str, Any]]) -> set[Access]:
     return {a for r in requests if (a := access(r)) is not None}
 
 

@@ -1,13 +1,15 @@
-"""One real `alb-ingress-controller run` against the sandbox, recording what it asks of each API.
+"""One real `alb-ingress-controller run` on a real control plane, recording what it asks of
+each API.
 
 The RBAC and IAM checks compare the shipped rules with what the controller *does*, so this
 runs the real process: the console entry point with the Deployment's flags (`--leader-elect`,
-`--liveness`), kubeconfig pointing at the Kubernetes API emulator and AWS_ENDPOINT_URL at a
-moto server. It takes an Ingress (with ip targets and a host in a Route 53 zone) through
-create, deploy, status and delete, while a middleware records every Kubernetes request and
-AWS_DEBUG=true makes the controller log every AWS call. The session runs once and every ship
-test reads its record. The secret access key is a unique marker, so the logs can be searched
-for it.
+`--liveness`), as the ServiceAccount of deploy/manifests (a TokenRequest token, so under the
+shipped RBAC) against a control plane of its own (`sandbox.controlplane`, with an audit log),
+and AWS_ENDPOINT_URL at a moto server. It takes an Ingress (with ip targets and a host in a
+Route 53 zone) through create, deploy, status and delete; the API server's audit log records
+every Kubernetes request (and its answer) and AWS_DEBUG=true makes the controller log every
+AWS call. The session runs once and every ship test reads its record. The secret access key
+is a unique marker, so the logs can be searched for it.
 """
 
 from __future__ import annotations
@@ -16,25 +18,23 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
-from aiohttp import web
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from controller.sandbox.apiserver import ApiServer, ApiServerThread
-from controller.sandbox.kubeconfig import write_kubeconfig
-from controller.sandbox.store import Store
+from sandbox.controlplane import ControlPlane
+from sandbox.processes import free_port
+from sandbox.runner import CONTROLLER_USER, install_controller_identity
 
 from .artefacts import NAMESPACE
 
@@ -47,57 +47,15 @@ HOST = f"web.{ZONE}"
 APP_NAMESPACE = "shop"
 POD_NAME = "alb-ingress-controller-7d9f-a"
 TIMEOUT = 30.0
-CONTROLLER_TOKEN = "sandbox"
-TEST_TOKEN = "ship-test-client"
-
-
-@dataclass(frozen=True)
-class Request:
-    """One HTTP request to the Kubernetes API, and who made it (the bearer token)."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    token: str
 
 
 @dataclass
 class RecordedRun:
-    requests: list[Request]
+    requests: list[dict[str, Any]]  # audit events of the controller's requests
     log_lines: list[str]  # the controller's stderr, one line each
     metrics_text: str  # /metrics as scraped while it ran
     liveness_status: int
     exit_code: int
-
-
-class RecordingApiServer(ApiServer):
-    """The emulator with a middleware that records each request before serving it."""
-
-    def __init__(self, requests: list[Request], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._requests = requests
-
-    def app(self) -> web.Application:
-        app = super().app()
-
-        @web.middleware
-        async def record(
-            request: web.Request,
-            handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-        ) -> web.StreamResponse:
-            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            self._requests.append(Request(request.method, request.path, dict(request.query), token))
-            return await handler(request)
-
-        app.middlewares.append(record)
-        return app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def seed_aws(endpoint: str) -> None:
@@ -129,18 +87,13 @@ def seed_aws(endpoint: str) -> None:
 def seed_kube(api: k8s.ApiClient) -> None:
     # Plain dict bodies, as kubectl would send: the typed client accepts them at run time.
     core: Any = k8s.CoreV1Api(api)
+    # The controller's namespace, ServiceAccount, RBAC and IngressClass come from
+    # deploy/manifests (install_controller_identity); the app is a Service without a
+    # selector and an EndpointSlice of our own, so no Pods are needed.
     core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
-    core.create_namespace({"metadata": {"name": NAMESPACE}})
-    net: Any = k8s.NetworkingV1Api(api)
-    net.create_ingress_class(
-        {"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}
-    )
     core.create_namespaced_service(
         APP_NAMESPACE,
-        {
-            "metadata": {"name": "web"},
-            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
-        },
+        {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}},
     )
     discovery: Any = k8s.DiscoveryV1Api(api)
     discovery.create_namespaced_endpoint_slice(
@@ -197,36 +150,30 @@ def wait_for(
 
 
 def run_controller(workdir: Path) -> RecordedRun:
-    """Start the sandbox and moto, run the controller through one Ingress's life, stop it."""
-    requests: list[Request] = []
+    """Start a control plane and moto, run the controller through one Ingress's life, stop."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    server = RecordingApiServer(requests, store=Store(), bookmark_interval=1.0)
     try:
-        with ApiServerThread(server) as sandbox:
+        with ControlPlane(workdir / "cluster") as control_plane:
             seed_aws(endpoint)
-            kubeconfig = workdir / "kubeconfig"
-            write_kubeconfig(kubeconfig, sandbox.url)
-            # The test's own client uses another token, so its requests can be told apart.
-            test_config = workdir / "kubeconfig-test"
-            test_config.write_text(
-                kubeconfig.read_text().replace("token: sandbox", f"token: {TEST_TOKEN}")
+            api = k8s_config.new_client_from_config(config_file=str(control_plane.kubeconfig))  # type: ignore[no-untyped-call]
+            kubeconfig = install_controller_identity(
+                api, control_plane, workdir / "controller.kubeconfig"
             )
-            api = k8s_config.new_client_from_config(config_file=str(test_config))  # type: ignore[no-untyped-call]
             seed_kube(api)
-            result = _drive(workdir, kubeconfig, endpoint, api, requests)
+            result = _drive(workdir, kubeconfig, endpoint, api, control_plane)
             api.close()
+            events = control_plane.audit_events()
     finally:
         moto.stop()
-    assert {r.token for r in requests} <= {TEST_TOKEN, CONTROLLER_TOKEN}, "unknown client"
-    return RecordedRun([r for r in requests if r.token == CONTROLLER_TOKEN], *result)
+    return RecordedRun([e for e in events if e["user"]["username"] == CONTROLLER_USER], *result)
 
 
 def _drive(
-    workdir: Path, kubeconfig: Path, endpoint: str, api: k8s.ApiClient, requests: list[Request]
+    workdir: Path, kubeconfig: Path, endpoint: str, api: k8s.ApiClient, cp: ControlPlane
 ) -> tuple[list[str], str, int, int]:
     health, metrics = free_port(), free_port()
     env = {
@@ -260,13 +207,16 @@ def _drive(
             wait_for("the Ingress's status hostname", hostname, process, stderr_path)
             liveness = _get(f"http://127.0.0.1:{health}/healthz")[0]
             metrics_text = _get(f"http://127.0.0.1:{metrics}/metrics")[1]
+
             # At least one lease renewal (every 2 s) before the Ingress goes.
-            wait_for(
-                "a leader lease renewal",
-                lambda: any(r.method == "PUT" and "/leases/" in r.path for r in list(requests)),
-                process,
-                stderr_path,
-            )
+            def renewed() -> bool:
+                return any(
+                    e["verb"] == "update" and e["objectRef"].get("resource") == "leases"
+                    for e in cp.audit_events()
+                    if e["user"]["username"] == CONTROLLER_USER
+                )
+
+            wait_for("a leader lease renewal", renewed, process, stderr_path)
             net.delete_namespaced_ingress("web", APP_NAMESPACE)
 
             def gone() -> bool:

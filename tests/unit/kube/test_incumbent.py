@@ -5,15 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from kubernetes import client as k8s
-
 from controller.kube.incumbent import (
     INCUMBENT_LEASE,
-    IncumbentActiveError,
-    check_incumbent,
     incumbent_active,
 )
-from controller.sandbox.apiserver import ApiServerThread
 
 NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.UTC)
 
@@ -56,20 +51,3 @@ def test_other_leases_are_ignored() -> None:
     other = lease(1)
     other["metadata"] = {"name": "something-else", "namespace": "kube-system"}
     assert incumbent_active([other], NOW) is None
-
-
-def test_check_incumbent_reads_leases_from_the_api_server() -> None:
-    with ApiServerThread() as server, k8s.ApiClient(k8s.Configuration(host=server.url)) as api:
-        check_incumbent(api)  # no Lease at all: fine
-        fresh = lease(0)
-        fresh["metadata"]["namespace"] = "kube-system"
-        fresh["spec"]["renewTime"] = (
-            datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
-        )
-        k8s.CoordinationV1Api(api).create_namespaced_lease("kube-system", fresh)
-        try:
-            check_incumbent(api)
-        except IncumbentActiveError as error:
-            assert "aws-load-balancer-controller" in str(error)
-        else:
-            raise AssertionError("a fresh LBC lease must stop the controller")

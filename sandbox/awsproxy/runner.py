@@ -1,0 +1,129 @@
+"""Running the proxy from synchronous code: in a background thread, and together with moto.
+
+Benchmarks and sync tests drive boto3 and the controller from ordinary threads; the proxy
+needs an asyncio loop. ``AwsProxyThread`` gives it one of its own in a daemon thread and
+marshals every call onto that loop, so the proxy's state is only ever touched there.
+``start_moto_with_proxy`` is the usual pairing: an in-process moto server on loopback and the
+proxy in front of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from moto.server import ThreadedMotoServer
+
+from sandbox.awsproxy.faults import FaultRule
+from sandbox.awsproxy.server import AwsProxy
+from sandbox.awsproxy.stats import ProxyStats
+
+_T = TypeVar("_T")
+_START_TIMEOUT_S = 10.0
+
+
+class AwsProxyThread:
+    """An ``AwsProxy`` on its own event loop in a background thread; a context manager.
+
+    Takes ``AwsProxy``'s arguments. Methods mirror ``AwsProxy`` and are safe to call from any
+    thread.
+    """
+
+    def __init__(self, upstream_url: str, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self.proxy = AwsProxy(upstream_url, **kwargs)
+        self._thread = threading.Thread(target=self._run, name="awsproxy", daemon=True)
+        self._started: Future[None] = Future()
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.result(timeout=_START_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+    def __enter__(self) -> AwsProxyThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stats(self) -> ProxyStats:
+        return self._on_loop(self.proxy.stats)
+
+    def reset_stats(self) -> None:
+        self._on_loop(self.proxy.reset_stats)
+
+    def refill_buckets(self) -> None:
+        self._on_loop(self.proxy.refill_buckets)
+
+    def add_fault(self, rule: FaultRule) -> None:
+        self._on_loop(lambda: self.proxy.add_fault(rule))
+
+    def clear_faults(self) -> None:
+        self._on_loop(self.proxy.clear_faults)
+
+    def set_latency_scale(self, scale: float) -> None:
+        if scale < 0:
+            raise ValueError(f"AwsProxyThread.set_latency_scale: must be >= 0, got {scale}")
+        self._on_loop(lambda: setattr(self.proxy, "latency_scale", scale))
+
+    def set_throttling(self, enabled: bool) -> None:
+        self._on_loop(lambda: setattr(self.proxy, "throttling", enabled))
+
+    def _on_loop(self, fn: Callable[[], _T]) -> _T:
+        async def call() -> _T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.proxy.start())
+        except BaseException as exc:
+            self._started.set_exception(exc)
+            self._loop.close()
+            return
+        self._started.set_result(None)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+
+@contextmanager
+def start_moto_with_proxy(**proxy_kwargs: Any) -> Iterator[tuple[str, AwsProxyThread]]:
+    """A moto server on 127.0.0.1 and an ``AwsProxyThread`` in front of it.
+
+    Yields ``(moto_url, proxy)``: seed fixtures straight into ``moto_url`` (no latency, no
+    throttling), point the controller at ``proxy.url``.
+    """
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        moto_url = f"http://{host}:{port}"
+        with AwsProxyThread(moto_url, **proxy_kwargs) as proxy:
+            yield moto_url, proxy
+    finally:
+        moto.stop()

@@ -1,0 +1,297 @@
+"""The whole sandbox in one object: a real control plane, moto, Nodes and the environment.
+
+`Sandbox.start()` starts moto on loopback and seeds it (`sandbox.aws`), starts the control
+plane (`sandbox.controlplane`: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, kwok) or joins one the caller started, installs the controller's identity
+from `deploy/manifests` (namespace, ServiceAccount, ClusterRole, leader-election Role,
+their bindings and the IngressClass `alb`), and registers a Node per EC2 instance it
+launches. `env()` is what kubectl, boto3 or a person's shell needs (the admin kubeconfig);
+`controller_env()` is what the controller runs with: a kubeconfig holding a token of the
+shipped ServiceAccount, so it has exactly the shipped RBAC and a missing verb fails.
+moto runs as a child process of its own (`MotoProcess`), so sandboxes never share AWS state.
+Sandboxes may share one control plane (the tests start one per session): each removes the
+Nodes it added when it stops.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from kubernetes import client, config, utils
+
+from controller.manifests import load_manifests
+from sandbox.aws import (
+    MotoProcess,
+    MotoServer,
+    NodeSpec,
+    SeededAws,
+    credentials_env,
+    launch_node,
+    seed,
+    terminate_node,
+)
+from sandbox.controlplane import KWOK_NODE_ANNOTATION, ControlPlane
+from sandbox.kubeconfig import kubeconfig, token_user, write_kubeconfig
+
+DEFAULT_CLUSTER = "sandbox"
+REPO = Path(__file__).resolve().parents[1]
+MANIFESTS = REPO / "deploy" / "manifests"
+# What of deploy/manifests the sandbox installs: the controller's identity and its class. The
+# Deployment and PodDisruptionBudget are left out: the controller runs as a local process.
+IDENTITY_FILES = (
+    "namespace.yaml",
+    "serviceaccount.yaml",
+    "clusterrole.yaml",
+    "clusterrolebinding.yaml",
+    "leader-election-role.yaml",
+    "ingressclass.yaml",
+)
+CONTROLLER_NAMESPACE = "alb-ingress-controller"
+CONTROLLER_ACCOUNT = "alb-ingress-controller"
+CONTROLLER_USER = f"system:serviceaccount:{CONTROLLER_NAMESPACE}:{CONTROLLER_ACCOUNT}"
+TOKEN_SECONDS = 48 * 3600
+READY_TIMEOUT = 60.0
+
+
+def wait_for(check: Any, what: str, timeout: float = READY_TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def apply(api: client.ApiClient, objects: list[dict[str, Any]]) -> None:
+    """Server-side apply of each object (what `kubectl apply --server-side` does), so a
+    second sandbox on the same control plane applies the same manifests again harmlessly."""
+    for obj in objects:
+        namespace = obj["metadata"].get("namespace")
+        utils.create_from_dict(api, obj, namespace=namespace, apply=True)  # type: ignore[no-untyped-call]
+
+
+def install_controller_identity(
+    api: client.ApiClient, control_plane: ControlPlane, path: Path
+) -> Path:
+    """Apply the identity part of deploy/manifests and write, at `path`, a kubeconfig that
+    holds a token of the shipped ServiceAccount (TokenRequest, valid 48 h)."""
+    apply(api, load_manifests([MANIFESTS / f for f in IDENTITY_FILES]))
+    core: Any = client.CoreV1Api(api)  # plain dict bodies, as kubectl sends
+    token = core.create_namespaced_service_account_token(
+        CONTROLLER_ACCOUNT,
+        CONTROLLER_NAMESPACE,
+        {"spec": {"expirationSeconds": TOKEN_SECONDS}},
+    )
+    return write_kubeconfig(
+        path,
+        kubeconfig(
+            control_plane.url,
+            _ca(control_plane),
+            token_user(str(token.status.token)),
+            namespace=CONTROLLER_NAMESPACE,
+        ),
+    )
+
+
+class Sandbox:
+    """Start with `start()` (or `with Sandbox() as sb:`), stop with `stop()`."""
+
+    def __init__(
+        self,
+        cluster_name: str = DEFAULT_CLUSTER,
+        *,
+        nodes: int = 2,
+        kubeconfig: Path | None = None,
+        control_plane: ControlPlane | None = None,
+        moto: MotoServer | None = None,
+        audit: bool = True,
+    ) -> None:
+        self.cluster_name = cluster_name
+        self.node_count = nodes
+        self._moto = moto or MotoProcess()
+        self._tempdir = tempfile.TemporaryDirectory(prefix="alb-sandbox-")
+        self.workdir = Path(self._tempdir.name)
+        self._own_control_plane = control_plane is None
+        self.control_plane = control_plane or ControlPlane(self.workdir / "cluster", audit=audit)
+        self.kubeconfig = kubeconfig or self.workdir / "kubeconfig"
+        self.controller_kubeconfig = self.workdir / "controller.kubeconfig"
+        self.api: Any = None  # client.ApiClient (untyped: its close() has no annotations)
+        self.aws: SeededAws | None = None
+        self.nodes: dict[str, NodeSpec] = {}
+        self._launched = 0  # instances launched so far: the next one's index (AZs alternate)
+
+    # Lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        try:
+            self._moto.start()
+            self.aws = seed(self._moto.url, self.cluster_name)
+            if self._own_control_plane:
+                self.control_plane.start()
+            self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.control_plane.kubeconfig, self.kubeconfig)
+            self.api = config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+            self._install_controller_identity()
+            # Pods need their namespace's `default` ServiceAccount, which the controller
+            # manager makes: it is up and working once that exists.
+            wait_for(self._default_account, "kube-controller-manager to create ServiceAccounts")
+            for _ in range(self.node_count):
+                self.add_node()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.api is not None:
+            if not self._own_control_plane:
+                for name in list(self.nodes):
+                    client.CoreV1Api(self.api).delete_node(name)
+            self.api.close()
+            self.api = None
+        if self._own_control_plane:
+            self.control_plane.stop()
+        self._moto.stop()
+        self._tempdir.cleanup()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _require(self) -> tuple[SeededAws, Any]:
+        if self.aws is None or self.api is None:
+            raise RuntimeError("the sandbox is not started")
+        return self.aws, self.api
+
+    def _default_account(self) -> bool:
+        _, api = self._require()
+        try:
+            client.CoreV1Api(api).read_namespaced_service_account("default", "default")
+        except client.ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    # The controller's identity -------------------------------------------------------------
+
+    def _install_controller_identity(self) -> None:
+        _, api = self._require()
+        install_controller_identity(api, self.control_plane, self.controller_kubeconfig)
+
+    # Nodes -----------------------------------------------------------------------------
+
+    def add_node(self) -> NodeSpec:
+        """Launch an EC2 instance and register it as a Node kwok keeps Ready."""
+        aws, api = self._require()
+        index = self._launched
+        spec = launch_node(aws, index)
+        self._launched += 1
+        subnet = ipaddress.ip_network(aws.private_subnets[index % len(aws.private_subnets)].cidr)
+        # A /24 of the node's subnet, well above the addresses moto gives instances: pod IPs
+        # are VPC addresses, as with the AWS VPC CNI, and never a node's.
+        pod_cidr = str(list(subnet.subnets(new_prefix=24))[32 + index // 2])
+        key, value = KWOK_NODE_ANNOTATION
+        zone = spec.provider_id.split("/")[3]
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": spec.name,
+                "annotations": {key: value, "node.alpha.kubernetes.io/ttl": "0"},
+                "labels": {
+                    "kubernetes.io/hostname": spec.name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "topology.kubernetes.io/zone": zone,
+                    "topology.kubernetes.io/region": zone[:-1],
+                    "type": "kwok",
+                    **spec.labels,
+                },
+            },
+            "spec": {"providerID": spec.provider_id, "podCIDR": pod_cidr, "podCIDRs": [pod_cidr]},
+            "status": {
+                "addresses": [
+                    {"type": "InternalIP", "address": spec.private_ip},
+                    {"type": "Hostname", "address": spec.name},
+                ]
+            },
+        }
+        core: Any = client.CoreV1Api(api)
+        core.create_node(node)
+        wait_for(lambda: _node_ready(core, spec.name), f"Node {spec.name} to be Ready")
+        self.nodes[spec.name] = spec
+        return spec
+
+    def remove_node(self, name: str) -> None:
+        """Delete the Node and terminate its instance (as a scale-in would)."""
+        aws, api = self._require()
+        spec = self.nodes.pop(name)
+        client.CoreV1Api(api).delete_node(name)
+        terminate_node(aws, spec.instance_id)
+
+    # Environment -----------------------------------------------------------------------
+
+    @property
+    def aws_endpoint_url(self) -> str:
+        return self._moto.url
+
+    def env(self) -> dict[str, str]:
+        """What a client of the sandbox needs: the admin kubeconfig, AWS endpoint and
+        credentials, the controller's own kubeconfig and the cluster name."""
+        return {
+            "KUBECONFIG": str(self.kubeconfig),
+            "AWS_ENDPOINT_URL": self._moto.url,
+            **credentials_env(),
+            "CONTROLLER_KUBECONFIG": str(self.controller_kubeconfig),
+            "CLUSTER_NAME": self.cluster_name,
+        }
+
+    def controller_env(self) -> dict[str, str]:
+        """The controller's environment: its ServiceAccount's token, its namespace (the
+        leader Lease lives there, as in the Deployment), AWS and the cluster name."""
+        return {
+            **self.env(),
+            "KUBECONFIG": str(self.controller_kubeconfig),
+            "POD_NAMESPACE": CONTROLLER_NAMESPACE,
+        }
+
+    def exports(self) -> str:
+        return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in self.env().items())
+
+    def describe(self) -> dict[str, Any]:
+        """A summary for progress output."""
+        aws, _ = self._require()
+        return {
+            "api": self.control_plane.url,
+            "aws": self._moto.url,
+            "vpc": aws.vpc_id,
+            "nodes": sorted(self.nodes),
+        }
+
+
+def _ca(control_plane: ControlPlane) -> Path:
+    assert control_plane.pki is not None, "the control plane is not started"
+    return control_plane.pki.ca
+
+
+def _node_ready(core: Any, name: str) -> bool:
+    node = core.read_node(name)
+    conditions = (node.status and node.status.conditions) or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)

@@ -1,0 +1,138 @@
+"""The kopf operator end to end against a real kube-apiserver, with a fake AWS side.
+
+This is the kube layer exactly as `run` wires it (handlers, cache, scheduler, reconciler and
+the real writer), minus AWS: an Ingress gets LBC's finalizer and a status hostname; an
+Ingress that switches class is torn down and released (the finalizer-trap regression, here
+through kopf itself); deleting an Ingress tears down before the finalizer goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+from kubernetes import client as k8s
+
+from controller.config import Settings
+from controller.kube.writer import ApiWriter
+from controller.operator import Runtime, register
+from sandbox.controlplane import ControlPlane
+from tests.unit.kube.fakes import INGRESS_CLASS, FakeDeployer, ingress, node, service
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+def clean(body: dict[str, Any]) -> dict[str, Any]:
+    body["metadata"].pop("uid", None)
+    body["metadata"].pop("resourceVersion", None)
+    return body
+
+
+async def test_the_operator_deploys_releases_and_tears_down_through_kopf(
+    control_plane: ControlPlane, admin_api: k8s.ApiClient, namespace: str
+) -> None:
+    # The blocking client runs in this test's thread: the server is another process.
+    api = admin_api
+    core, networking = k8s.CoreV1Api(api), k8s.NetworkingV1Api(api)
+    ns = namespace
+
+    def read(name: str) -> Any:
+        return api.sanitize_for_serialization(networking.read_namespaced_ingress(name, ns))
+
+    with contextlib.suppress(k8s.ApiException):  # the class may exist on the shared cluster
+        networking.create_ingress_class(INGRESS_CLASS)
+    web = clean(service(namespace=ns))
+    del web["spec"]["ports"][0]["nodePort"]  # the API server picks a free one
+    core.create_namespaced_service(ns, web)
+    node_name = f"n1-{ns}"
+    core.create_node(node(node_name, "i-0000000000000001"))
+    networking.create_namespaced_ingress(ns, clean(ingress("web", namespace=ns)))
+    networking.create_namespaced_ingress(
+        ns, clean(ingress("moving", namespace=ns, host="moving.example.com"))
+    )
+
+    deployer = FakeDeployer()
+    runtime = Runtime.create(
+        Settings(cluster_name="test", resync_seconds=3600), ApiWriter(api), deployer
+    )
+    runtime.leading.set()
+    registry = kopf.OperatorRegistry()
+    register(registry)
+
+    assert control_plane.pki is not None
+    admin = control_plane.pki.clients["admin"]
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(
+            server=control_plane.url,
+            ca_path=str(control_plane.pki.ca) if control_plane.pki else None,
+            certificate_path=str(admin.cert),
+            private_key_path=str(admin.key),
+        )
+
+    settings = kopf.OperatorSettings()
+    settings.watching.inactivity_timeout = 30
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        kopf.operator(
+            registry=registry,
+            settings=settings,
+            namespaces=[ns],  # the shared cluster may hold other tests' Ingresses
+            standalone=True,
+            memo=kopf.Memo(runtime=runtime),
+            stop_flag=stop,
+        )
+    )
+    try:
+
+        async def has_hostname(name: str) -> bool:
+            entries = ((read(name).get("status") or {}).get("loadBalancer") or {}).get("ingress")
+            return bool(entries)
+
+        await eventually(lambda: has_hostname("web"))
+        await eventually(lambda: has_hostname("moving"))
+        assert read("web")["metadata"]["finalizers"] == ["ingress.k8s.aws/resources"]
+        assert sorted(s.id for s in deployer.deployed) == [f"{ns}/moving", f"{ns}/web"]
+
+        # Leaving our class: torn down and released, though no kopf delete handler runs.
+        networking.patch_namespaced_ingress(
+            "moving",
+            ns,
+            {"spec": {"ingressClassName": "nginx"}},
+            _content_type="application/merge-patch+json",
+        )
+
+        async def released() -> bool:
+            return not read("moving")["metadata"].get("finalizers")
+
+        await eventually(released)
+        assert deployer.torn_down == [f"{ns}/moving"]
+
+        networking.delete_namespaced_ingress("web", ns)
+
+        async def gone() -> bool:
+            return not networking.list_namespaced_ingress(
+                ns, field_selector="metadata.name=web"
+            ).items
+
+        await eventually(gone)
+        assert deployer.torn_down == [f"{ns}/moving", f"{ns}/web"]
+        assert len(deployer.deployed) == 2  # our own writes did not trigger redeploys
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        core.delete_node(node_name)

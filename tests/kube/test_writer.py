@@ -1,0 +1,117 @@
+"""The Kubernetes writer against a real kube-apiserver: finalizers, status, annotations, Events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from controller.kube.writer import ApiWriter
+from tests.unit.kube.fakes import ingress
+
+
+@dataclass(frozen=True)
+class Api:
+    """The admin client and the test's namespace."""
+
+    client: k8s.ApiClient
+    namespace: str
+
+
+@pytest.fixture
+def api(admin_api: Api, namespace: str) -> Api:
+    return Api(admin_api, namespace)
+
+
+def create(api: Api, name: str) -> dict[str, Any]:
+    body = ingress(name, namespace=api.namespace)
+    del body["metadata"]["uid"], body["metadata"]["resourceVersion"]
+    k8s.NetworkingV1Api(api.client).create_namespaced_ingress(api.namespace, body)
+    return read(api, name)
+
+
+def read(api: Api, name: str) -> dict[str, Any]:
+    found = k8s.NetworkingV1Api(api.client).read_namespaced_ingress(name, api.namespace)
+    result: dict[str, Any] = api.client.sanitize_for_serialization(found)
+    return result
+
+
+def test_finalizers_are_added_once_and_removed_by_value(api: Api) -> None:
+    writer = ApiWriter(api.client)
+    body = create(api, "fin")
+    writer.add_finalizer(body, "ingress.k8s.aws/resources")
+    body = read(api, "fin")
+    writer.add_finalizer(body, "ingress.k8s.aws/resources")  # already there: no change
+    writer.add_finalizer(body, "example.com/other")
+    body = read(api, "fin")
+    assert body["metadata"]["finalizers"] == ["ingress.k8s.aws/resources", "example.com/other"]
+    writer.remove_finalizer(body, "ingress.k8s.aws/resources")
+    assert read(api, "fin")["metadata"]["finalizers"] == ["example.com/other"]
+
+
+def test_adding_the_first_finalizer_to_a_stale_copy_fails_instead_of_overwriting(
+    api: Api,
+) -> None:
+    writer = ApiWriter(api.client)
+    stale = create(api, "race")
+    writer.add_finalizer(read(api, "race"), "example.com/theirs")  # someone else, meanwhile
+    with pytest.raises(ApiException) as raised:
+        writer.add_finalizer(stale, "ingress.k8s.aws/resources")
+    assert raised.value.status in (409, 422)
+    assert read(api, "race")["metadata"]["finalizers"] == ["example.com/theirs"]
+
+
+def test_removing_a_finalizer_whose_position_moved_fails_safely(api: Api) -> None:
+    writer = ApiWriter(api.client)
+    body = create(api, "moved")
+    writer.add_finalizer(body, "a.example.com/one")
+    writer.add_finalizer(read(api, "moved"), "ingress.k8s.aws/resources")
+    stale = read(api, "moved")
+    k8s.NetworkingV1Api(api.client).patch_namespaced_ingress(
+        "moved",
+        api.namespace,
+        [{"op": "remove", "path": "/metadata/finalizers/0"}],
+        _content_type="application/json-patch+json",
+    )
+    with pytest.raises(ApiException):
+        writer.remove_finalizer(stale, "ingress.k8s.aws/resources")
+    assert read(api, "moved")["metadata"]["finalizers"] == ["ingress.k8s.aws/resources"]
+
+
+def test_status_hostname_goes_through_the_status_subresource(api: Api) -> None:
+    writer = ApiWriter(api.client)
+    body = create(api, "status")
+    writer.set_hostname(body, "k8s-shop-status-abc.us-east-1.elb.amazonaws.com")
+    entries = read(api, "status")["status"]["loadBalancer"]["ingress"]
+    assert entries == [{"hostname": "k8s-shop-status-abc.us-east-1.elb.amazonaws.com"}]
+    writer.set_hostname(body, None)
+    assert read(api, "status")["status"]["loadBalancer"].get("ingress", []) == []
+
+
+def test_annotations_are_set_and_removed_without_touching_others(api: Api) -> None:
+    writer = ApiWriter(api.client)
+    body = create(api, "notes")
+    writer.set_annotations(body, {"example.com/theirs": "keep"})  # someone else's
+    writer.set_annotations(body, {"alb-ingress-controller/applied": "{}"})
+    annotations = read(api, "notes")["metadata"]["annotations"]
+    assert annotations["alb-ingress-controller/applied"] == "{}"
+    writer.set_annotations(body, {"alb-ingress-controller/applied": None})
+    assert read(api, "notes")["metadata"]["annotations"] == {"example.com/theirs": "keep"}
+
+
+def test_events_name_the_ingress_and_carry_lbc_reasons(api: Api) -> None:
+    writer = ApiWriter(api.client)
+    body = create(api, "events")
+    writer.event(body, "Warning", "FailedBuildModel", "x" * 2000)
+    events = k8s.CoreV1Api(api.client).list_namespaced_event(
+        api.namespace, field_selector="involvedObject.name=events"
+    )
+    (event,) = events.items
+    assert (event.type, event.reason) == ("Warning", "FailedBuildModel")
+    assert event.involved_object.kind == "Ingress"
+    assert len(event.message) == 1024
+    assert event.source is not None
+    assert event.source.component == "alb-ingress-controller"
