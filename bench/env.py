@@ -1,16 +1,20 @@
-"""One benchmark environment: moto, the API emulator, the AWS proxy and the controller process.
+"""One benchmark environment: moto, a real control plane, the AWS proxy and the controller.
 
-- moto runs as its own process (`python -m moto.server`), so its CPU and memory are not
-  mixed with the emulator's or the harness's, and can be reported on their own.
-- The sandbox (`controller.sandbox.runner.Sandbox`: seeded moto, the Kubernetes API emulator
-  and its workload simulator, Nodes) runs in this process; objects are created straight into
-  the emulator's store, so "the objects exist" is an exact instant.
+- The sandbox (`sandbox.runner.Sandbox`) runs a real control plane as child processes of
+  this one (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, and kwok playing
+  the kubelet of the Nodes), seeded moto and Nodes; `BenchSandbox` runs it without the API
+  server's audit log. moto runs as its own process (`sandbox.aws.MotoProcess`), so its CPU
+  and memory are not mixed with the harness's, and can be reported on their own, as can the
+  API server's and etcd's.
+- The harness talks to the API as the cluster admin (`bench.kube`): objects are created
+  through it, so "the objects exist" is the instant the last create call returned.
 - `TimedProxy` is `AwsProxy` with a timestamped log of every call it receives, so scenarios
   can measure when a call arrived (target churn) and when AWS traffic stopped (restart).
   Its latency and token buckets are the proxy's defaults, as `make bench` promises.
-- `ControllerProcess` is `alb-ingress-controller run` as a subprocess whose environment is the
-  sandbox's with `AWS_ENDPOINT_URL` pointed at the proxy; `RssSampler` samples its resident
-  set from `/proc/<pid>/status` (no psutil dependency).
+- `ControllerProcess` is `alb-ingress-controller run` as a subprocess whose environment is
+  the sandbox's `controller_env()` (the shipped ServiceAccount's kubeconfig, so the shipped
+  RBAC) with `AWS_ENDPOINT_URL` pointed at the proxy; `RssSampler` samples its resident set
+  from `/proc/<pid>/status` (no psutil dependency).
 - Route 53 is read straight from moto, never through the proxy, so polling for DNS records
   does not spend the controller's Route 53 budget.
 """
@@ -33,11 +37,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
+from kubernetes import client
 
-from controller.sandbox.aws import MotoServer, aws_client
-from controller.sandbox.awsproxy import AwsProxy, AwsProxyThread, Call, identify
-from controller.sandbox.runner import Sandbox
-from controller.sandbox.store import Obj, Store
+from bench.kube import Obj, kube_client, list_all
+from sandbox.aws import MotoProcess, aws_client
+from sandbox.awsproxy import AwsProxy, AwsProxyThread, Call, identify
+from sandbox.runner import Sandbox
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[1]
@@ -129,52 +134,39 @@ class RssSampler:
         return self.peak_kib / 1024
 
 
-# --- moto in its own process ---------------------------------------------------------------
-
-
-class MotoProcess(MotoServer):
-    """moto's server as a child process on 127.0.0.1 (same interface as `MotoServer`)."""
-
-    def __init__(self, port: int = 0) -> None:
-        super().__init__(port)
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> MotoProcess:
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: answers(self.url + "/moto-api/data.json"), "moto to start", 60)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+# --- the sandbox ----------------------------------------------------------------------------
 
 
 class BenchSandbox(Sandbox):
-    """The sandbox with moto in its own process."""
+    """The sandbox as the benchmarks run it: moto in its own process (`moto`), no audit log
+    (the API server would write a line per request), and `kube`, an admin client whose
+    connection pool serves the harness's create threads."""
 
     def __init__(self, nodes: int = 2) -> None:
-        super().__init__(nodes=nodes)
         self.moto = MotoProcess()
-        self._moto = self.moto
+        super().__init__(nodes=nodes, moto=self.moto, audit=False)
+        self.kube: Any = None
 
-    @property
-    def store(self) -> Store:
-        assert self.workloads is not None, "the sandbox is not started"
-        return self.workloads.store
+    def start(self) -> BenchSandbox:
+        super().start()
+        try:
+            self.kube = kube_client(self.kubeconfig)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.kube is not None:
+            self.kube.close()
+            self.kube = None
+        super().stop()
+
+    def component_pid(self, name: str) -> int:
+        """The pid of a control-plane component ("kube-apiserver", "etcd", ...); 0 if none."""
+        component = self.control_plane.components.get(name)
+        proc = component.proc if component is not None else None
+        return proc.pid if proc is not None else 0
 
 
 # --- the proxy with a call log -------------------------------------------------------------
@@ -236,12 +228,14 @@ class ControllerProcess:
     def start(self, timeout: float = 60) -> None:
         assert self.proc is None, "controller already running"
         liveness = f"http://127.0.0.1:{free_port()}/healthz"
+        # A free metrics port: the default (8081) may be taken on a shared machine.
+        ports = {"METRICS_PORT": str(free_port())}
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "controller.cli", "run", "--log-format", "json",
                  "--liveness", liveness],
-                env={**os.environ, **self.env, **self.extra_env},
+                env={**os.environ, **self.env, **ports, **self.extra_env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
@@ -335,7 +329,8 @@ class ControllerProcess:
 
 class BenchEnv:
     """Sandbox + proxy + one controller; a context manager. `resync_seconds` is the
-    controller's drift-check period for this environment."""
+    controller's drift-check period for this environment; `nodes` the kwok Nodes (each
+    gives Pods the addresses of a /24)."""
 
     def __init__(self, resync_seconds: float = 600.0, nodes: int = 2) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="alb-bench-"))
@@ -347,33 +342,47 @@ class BenchEnv:
 
     def __enter__(self) -> BenchEnv:
         self.sandbox.start()
-        self.proxy = TimedProxyThread(self.sandbox.aws_endpoint_url)
-        self.proxy.start()
-        env = {
-            **self.sandbox.env(),
-            "AWS_ENDPOINT_URL": self.proxy.url,
-            "RESYNC_SECONDS": str(self.resync_seconds),
-        }
-        self.controller = ControllerProcess(env, self.workdir / "controller.log")
-        self._route53 = aws_client("route53", self.sandbox.aws_endpoint_url)
+        try:
+            self.proxy = TimedProxyThread(self.sandbox.aws_endpoint_url)
+            self.proxy.start()
+            env = {
+                **self.sandbox.controller_env(),
+                "AWS_ENDPOINT_URL": self.proxy.url,
+                "RESYNC_SECONDS": str(self.resync_seconds),
+            }
+            self.controller = ControllerProcess(env, self.workdir / "controller.log")
+            self._route53 = aws_client("route53", self.sandbox.aws_endpoint_url)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-        if self.proxy is not None:
-            self.proxy.stop()
-        self.sandbox.stop()
+        try:
+            if self.controller is not None:
+                self.controller.stop()
+            if self.proxy is not None:
+                self.proxy.stop()
+        finally:
+            self.sandbox.stop()
 
     # Accessors ---------------------------------------------------------------------------
 
     @property
-    def store(self) -> Store:
-        return self.sandbox.store
+    def api(self) -> Any:
+        """The harness's admin `ApiClient` (`bench.kube.kube_client`)."""
+        assert self.sandbox.kube is not None, "not entered"
+        return self.sandbox.kube
 
     def require(self) -> tuple[TimedProxyThread, ControllerProcess]:
         assert self.proxy is not None and self.controller is not None, "not entered"
         return self.proxy, self.controller
+
+    def check_alive(self) -> None:
+        """Raise if the controller or a control-plane component has died."""
+        if self.controller is not None:
+            self.controller.check_alive()
+        self.sandbox.control_plane.check()
 
     def moto_pid(self) -> int:
         proc = self.sandbox.moto.proc
@@ -382,11 +391,19 @@ class BenchEnv:
     # Reading the cluster and AWS ---------------------------------------------------------
 
     def ingresses(self, namespaces: set[str]) -> list[Obj]:
+        networking = client.NetworkingV1Api(self.api)
         return [
-            i
-            for i in self.store.objects(("networking.k8s.io", "ingresses"))
-            if i["metadata"].get("namespace") in namespaces
+            i for ns in sorted(namespaces) for i in list_all(networking.list_namespaced_ingress, ns)
         ]
+
+    def pods_running(self, namespaces: set[str]) -> int:
+        core = client.CoreV1Api(self.api)
+        return sum(
+            1
+            for ns in sorted(namespaces)
+            for p in list_all(core.list_namespaced_pod, ns)
+            if (p.get("status") or {}).get("phase") == "Running"
+        )
 
     def hostnames(self, namespaces: set[str]) -> dict[str, str]:
         """namespace/name -> status hostname, for Ingresses that have one."""

@@ -1,19 +1,20 @@
-"""The Kubernetes objects the scenarios create, and creating them straight into the store.
+"""The Kubernetes objects the scenarios create, and creating them through the API.
 
 A fleet is IngressGroups of `group_size` members (one ALB each, under the 100-rule limit)
 plus lone Ingresses (one ALB each); every Ingress has its own host under example.com (so the
 controller writes a Route 53 alias record for it), its own Service and its own Deployment.
-Objects go straight into the emulator's store: the same objects a `kubectl apply` would
-create, without an HTTP round trip per object, so "the objects exist" is one instant.
+They are created as the cluster admin on a few threads (`bench.kube.create_all`: Namespaces
+first), so "the objects exist" is the instant the last create call returned.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
-from controller.sandbox.store import Obj, Store
+from bench.kube import Obj, create_all
+
+VERSION_ANNOTATION = "bench/version"  # on the Pod template: changing it rolls the Deployment
 
 DOMAIN = "example.com"
 GROUP_ANNOTATION = "alb.ingress.kubernetes.io/group.name"
@@ -87,7 +88,7 @@ def deployment(namespace: str, name: str, replicas: int, version: str = "1") -> 
             "replicas": replicas,
             "selector": {"matchLabels": labels},
             "template": {
-                "metadata": {"labels": labels, "annotations": {"bench/version": version}},
+                "metadata": {"labels": labels, "annotations": {VERSION_ANNOTATION: version}},
                 "spec": {
                     "containers": [
                         {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}
@@ -146,28 +147,14 @@ def namespace(name: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
-def create(store: Store, obj: Obj) -> Obj:
-    """Create `obj` in the store as the API server would (admission included)."""
-    kind_to_resource: dict[str, tuple[str, str]] = {
-        "Namespace": ("namespaces", ""),
-        "Deployment": ("deployments", "apps"),
-        "Service": ("services", ""),
-        "Ingress": ("ingresses", "networking.k8s.io"),
-    }
-    plural, group = kind_to_resource[obj["kind"]]
-    ns: Any = obj["metadata"].get("namespace")
-    return store.create(store.resource(plural, group), copy.deepcopy(obj), ns)
-
-
-def create_workloads(store: Store, apps: list[App], replicas: int, service_type: str) -> None:
+def create_workloads(api: Any, apps: list[App], replicas: int, service_type: str) -> None:
     """Namespaces, Deployments and Services for `apps` (not their Ingresses)."""
-    for ns in sorted({a.namespace for a in apps}):
-        create(store, namespace(ns))
+    objects = [namespace(ns) for ns in sorted({a.namespace for a in apps})]
     for app in apps:
-        create(store, deployment(app.namespace, app.name, replicas))
-        create(store, service(app.namespace, app.name, service_type))
+        objects.append(deployment(app.namespace, app.name, replicas))
+        objects.append(service(app.namespace, app.name, service_type))
+    create_all(api, objects)
 
 
-def create_ingresses(store: Store, apps: list[App], target_type: str = "instance") -> None:
-    for app in apps:
-        create(store, ingress(app, target_type))
+def create_ingresses(api: Any, apps: list[App], target_type: str = "instance") -> None:
+    create_all(api, [ingress(app, target_type) for app in apps])

@@ -1,8 +1,8 @@
 """The six scenarios of the benchmark issue, each returning its figures as plain numbers.
 
 Definitions the figures rest on (also in bench/README.md):
-- "seconds to hostname/DNS": from the instant the last object was created in the emulator's
-  store until every Ingress has `status.loadBalancer.ingress[0].hostname` / until every
+- "seconds to hostname/DNS": from the instant the last create call to the API server
+  returned until every Ingress has `status.loadBalancer.ingress[0].hostname` / until every
   Ingress host has a Route 53 A alias record (read from moto directly, not via the proxy).
 - "calls": requests that reached the proxy, throttled ones included (`ProxyStats`);
   "mutating" is every operation that is not Describe/List/Get/...
@@ -12,9 +12,9 @@ Definitions the figures rest on (also in bench/README.md):
 - restart: from the start of the new process until every group has logged the end of its
   first reconcile (`targets synced` or a deploy) and AWS is quiet; the figure is the time of
   the last AWS call or log line of that sync, whichever is later.
-- target churn: each change of the set of ready addresses in the app's EndpointSlice
-  (recorded by an admission hook in the store, so the instant of the write) is matched to
-  the first Register/DeregisterTargets call that reaches the proxy after it.
+- target churn: each change of the set of ready addresses across the app's EndpointSlices
+  (written by kube-controller-manager; timed when the harness's watch receives the event)
+  is matched to the first Register/DeregisterTargets call that reaches the proxy after it.
 """
 
 from __future__ import annotations
@@ -26,20 +26,22 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kubernetes import client
+
 from bench.env import BenchEnv, BenchError, TimedProxyThread, status_kib, wait_until
-from bench.objects import App, Fleet, create, create_ingresses, create_workloads, deployment
+from bench.kube import ReadyAddressWatch, create_all, read_json
+from bench.objects import VERSION_ANNOTATION, App, Fleet, create_ingresses, create_workloads
 from bench.sizes import Size
 from controller.manifests import load_manifests
-from controller.sandbox.awsproxy import ProxyStats
-from controller.sandbox.demo import EXAMPLE
-from controller.sandbox.store import Obj
+from sandbox.awsproxy import ProxyStats
+from sandbox.demo import EXAMPLE
 
 QUIET_SECONDS = 3.0
 REGISTRATION_OPS = ("RegisterTargets", "DeregisterTargets")
+PODS_PER_NODE = 200  # of the 254 addresses of a Node's pod CIDR; the rest for rolls
 NO_CHANGE_SECONDS = 10.0  # a step whose EndpointSlice addresses have not changed by then
 _SYNCED = re.compile(r"^group (\S+): targets synced")
 _DEPLOYING = re.compile(r"^deploying group (\S+) ")
@@ -77,18 +79,17 @@ def create_2048_and_noop(size: Size, say: Progress) -> tuple[dict[str, Any], dic
         proxy.reset_stats()
         proxy.refill_buckets()
         objects = load_manifests([EXAMPLE])
-        for obj in objects:
-            create(env.store, obj)
+        create_all(env.api, objects)
         t0 = time.monotonic()
         say("  2048 created; waiting for its hostname and DNS record")
         hosts = {r["host"] for o in objects if o["kind"] == "Ingress" for r in o["spec"]["rules"]}
         namespaces = {o["metadata"]["namespace"] for o in objects if o["kind"] == "Ingress"}
         n_ingresses = sum(1 for o in objects if o["kind"] == "Ingress")
         wait_until(lambda: len(env.hostnames(namespaces)) == n_ingresses, "2048's hostname",
-                   120, 0.05, controller.check_alive)  # fmt: skip
+                   120, 0.05, env.check_alive)  # fmt: skip
         t_host = time.monotonic() - t0
         wait_until(lambda: hosts <= set(env.alias_records()), "2048's DNS record", 120, 0.1,
-                   controller.check_alive)  # fmt: skip
+                   env.check_alive)  # fmt: skip
         t_dns = time.monotonic() - t0
         wait_quiet(proxy, timeout=120)
         stats = proxy.stats()
@@ -106,8 +107,8 @@ def create_2048_and_noop(size: Size, say: Progress) -> tuple[dict[str, Any], dic
         if size.noop_fleet is not None:
             fleet = size.noop_fleet
             apps = fleet.apps()
-            create_workloads(env.store, apps, replicas=1, service_type="NodePort")
-            create_ingresses(env.store, apps)
+            create_workloads(env.api, apps, replicas=1, service_type="NodePort")
+            create_ingresses(env.api, apps)
             wait_converged(env, fleet, apps, size.timeout_per_ingress * fleet.ingresses)
             groups += fleet.load_balancers
         noop = measure_noop(env, groups, size.resync_seconds, say)
@@ -120,7 +121,7 @@ def measure_noop(env: BenchEnv, groups: int, period: float, say: Progress) -> di
     # Start just after a drift check has ended, so the window holds exactly one check.
     seen = _count_deploy_lines(controller)
     wait_until(lambda: _count_deploy_lines(controller) >= seen + groups, "a drift check",
-               2 * period + 300, 0.25, controller.check_alive)  # fmt: skip
+               2 * period + 300, 0.25, env.check_alive)  # fmt: skip
     wait_quiet(proxy, timeout=300)
     deploys_before = _count_deploy_lines(controller)
     proxy.reset_stats()
@@ -152,27 +153,28 @@ def wait_converged(
     env: BenchEnv, fleet: Fleet, apps: list[App], timeout: float
 ) -> tuple[float, float]:
     """Wait for every hostname, then every alias record; returns the instants (monotonic)."""
-    _, controller = env.require()
     namespaces = {fleet.namespace}
     hosts = {a.host for a in apps}
     wait_until(lambda: len(env.hostnames(namespaces)) >= len(apps), "every hostname",
-               timeout, 0.5, controller.check_alive)  # fmt: skip
+               timeout, 0.5, env.check_alive)  # fmt: skip
     t_host = time.monotonic()
     wait_until(lambda: hosts <= set(env.alias_records()), "every DNS record", timeout, 1.0,
-               controller.check_alive)  # fmt: skip
+               env.check_alive)  # fmt: skip
     return t_host, time.monotonic()
 
 
 def scale_out(env: BenchEnv, fleet: Fleet, size: Size, say: Progress) -> dict[str, Any]:
     proxy, controller = env.require()
     apps = fleet.apps()
-    create_workloads(env.store, apps, replicas=1, service_type="NodePort")
-    wait_until(lambda: _pods_running(env) >= len(apps), "the fleet's pods", 300, 0.5)
+    create_workloads(env.api, apps, replicas=1, service_type="NodePort")
+    # kube-controller-manager makes the ReplicaSets and Pods at its client's rate limit.
+    wait_until(lambda: env.pods_running({fleet.namespace}) >= len(apps), "the fleet's pods",
+               120 + 0.5 * len(apps), 1.0, env.check_alive)  # fmt: skip
     controller.start()
     wait_quiet(proxy, timeout=120)
     proxy.reset_stats()
     proxy.refill_buckets()
-    create_ingresses(env.store, apps)
+    create_ingresses(env.api, apps)
     t0 = time.monotonic()
     say(f"  {fleet.ingresses} Ingresses ({fleet.load_balancers} ALBs) created")
     progress = _Reporter(env, fleet, t0, say)
@@ -198,14 +200,6 @@ def scale_out(env: BenchEnv, fleet: Fleet, size: Size, say: Progress) -> dict[st
         "operations": calls_by_operation(stats),
         "throttled_operations": throttled_by_operation(stats),
     }
-
-
-def _pods_running(env: BenchEnv) -> int:
-    return sum(
-        1
-        for p in env.store.objects(("", "pods"))
-        if (p.get("status") or {}).get("phase") == "Running"
-    )
 
 
 class _Reporter:
@@ -255,7 +249,7 @@ def restart(env: BenchEnv, fleet: Fleet, size: Size, say: Progress) -> dict[str,
 
     timeout = size.timeout_per_ingress * fleet.ingresses
     wait_until(lambda: groups <= verified(), "every group to be verified", timeout, 0.5,
-               controller.check_alive)  # fmt: skip
+               env.check_alive)  # fmt: skip
     last_log = max(
         (_log_time(e) for e in controller.log_entries() if _SYNCED.match(str(e.get("message")))),
         default=wall0,
@@ -288,46 +282,26 @@ def _log_time(entry: dict[str, Any]) -> float:
 # --- 5: target churn ----------------------------------------------------------------------
 
 
-@dataclass
-class _SliceWatch:
-    """Admission hook on EndpointSlices: when the ready addresses of one Service changed."""
-
-    namespace: str
-    service: str
-    changes: list[tuple[float, frozenset[str]]]
-
-    def __call__(self, op: str, new: Obj, old: Obj | None) -> None:
-        meta = new.get("metadata") or {}
-        labels = meta.get("labels") or {}
-        if meta.get("namespace") != self.namespace:
-            return
-        if labels.get("kubernetes.io/service-name") != self.service:
-            return
-        before = _ready(old) if old is not None else frozenset()
-        after = _ready(new)
-        if after != before:
-            self.changes.append((time.monotonic(), after))
-
-
-def _ready(slice_: Obj) -> frozenset[str]:
-    return frozenset(
-        a
-        for e in slice_.get("endpoints") or ()
-        if (e.get("conditions") or {}).get("ready", True)
-        for a in e.get("addresses") or ()
-    )
-
-
 def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
-    proxy, controller = env.require()
-    low, high, _ = size.churn
     app = App("churn", "web", "churn-web.example.com", None)
-    watch = _SliceWatch(app.namespace, app.name, [])
-    env.store.add_mutator(("discovery.k8s.io", "endpointslices"), watch)
-    create_workloads(env.store, [app], replicas=low, service_type="ClusterIP")
-    create_ingresses(env.store, [app], target_type="ip")
+    watch = ReadyAddressWatch(env.api, app.namespace, app.name)
+    try:
+        if not watch.started.wait(30):
+            raise BenchError("the EndpointSlice watch did not start: " + "; ".join(watch.errors))
+        return _churn(env, size, say, app, watch)
+    finally:
+        watch.stop()
+
+
+def _churn(
+    env: BenchEnv, size: Size, say: Progress, app: App, watch: ReadyAddressWatch
+) -> dict[str, Any]:
+    proxy, _ = env.require()
+    low, high, _ = size.churn
+    create_workloads(env.api, [app], replicas=low, service_type="ClusterIP")
+    create_ingresses(env.api, [app], target_type="ip")
     wait_until(lambda: env.hostnames({app.namespace}), "the churn app's hostname", 300, 0.2,
-               controller.check_alive)  # fmt: skip
+               env.check_alive)  # fmt: skip
     elbv2 = env.sandbox.aws.client("elbv2") if env.sandbox.aws else None
     assert elbv2 is not None
 
@@ -352,7 +326,7 @@ def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
 
         try:
             wait_until(lambda: len(watch.changes) > seen, f"an EndpointSlice change ({what})",
-                       NO_CHANGE_SECONDS, 0.1, controller.check_alive)  # fmt: skip
+                       NO_CHANGE_SECONDS, 0.1, env.check_alive)  # fmt: skip
         except BenchError:
             # A roll of one pod may reuse the old pod's IP: no address changed, nothing to do.
             say(f"    {what}: the ready addresses did not change")
@@ -362,11 +336,11 @@ def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
             want = watch.changes[-1][1]
             return bool(want) and registered() == want
 
-        wait_until(matches, what, 120, 0.25, controller.check_alive)
+        wait_until(matches, what, 120, 0.25, env.check_alive)
         wait_quiet(proxy, timeout=120, quiet=1.5)
 
     settle("the initial targets", 0)
-    watch.changes.clear()
+    first = len(watch.changes)  # the changes measured: those after the initial targets
     mark = time.monotonic()
     version = 1
     for _round in range(size.churn_rounds):
@@ -377,10 +351,10 @@ def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
             _patch_deployment(env, app, replicas, str(version))
             settle(f"targets after {what}", seen)
             say(f"    {what}: done")
-    env.store.add_mutator(("discovery.k8s.io", "endpointslices"), lambda *_: None)
+    changes = watch.changes[first:]
     calls = [c for c in proxy.calls_since(mark) if c.operation in REGISTRATION_OPS]
     latencies = []
-    for at, _ in watch.changes:
+    for at, _ in changes:
         following = next((c.at for c in calls if c.at >= at), None)
         if following is not None:
             latencies.append(following - at)
@@ -391,23 +365,26 @@ def target_churn(env: BenchEnv, size: Size, say: Progress) -> dict[str, Any]:
         "p50_seconds": round(statistics.median(latencies), 3),
         "p99_seconds": round(_percentile(latencies, 0.99), 3),
         "max_seconds": round(latencies[-1], 3),
-        "changes": len(watch.changes),
+        "changes": len(changes),
         "calls": len(calls),
-        "calls_per_change": round(len(calls) / len(watch.changes), 2),
+        "calls_per_change": round(len(calls) / len(changes), 2),
     }
 
 
 def _patch_deployment(env: BenchEnv, app: App, replicas: int | None, version: str) -> None:
-    rt = env.store.resource("deployments", "apps")
-
-    def change(current: Obj) -> Obj:
-        wanted = deployment(app.namespace, app.name, current["spec"]["replicas"], version)
-        if replicas is not None:
-            current["spec"]["replicas"] = replicas
-        current["spec"]["template"] = wanted["spec"]["template"]
-        return current
-
-    env.store.mutate(rt, app.namespace, app.name, change)
+    """Scale the Deployment (`replicas`) and set its Pod template's version (a new version
+    rolls it), in one strategic merge patch."""
+    spec: dict[str, Any] = {
+        "template": {"metadata": {"annotations": {VERSION_ANNOTATION: version}}}
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    apps = client.AppsV1Api(env.api)
+    read_json(
+        apps.patch_namespaced_deployment(
+            app.name, app.namespace, {"spec": spec}, _preload_content=False
+        )
+    )
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -419,6 +396,11 @@ def _percentile(ordered: list[float], q: float) -> float:
 # --- 3-6 in one environment per fleet -------------------------------------------------------
 
 
+def nodes_for(pods: int) -> int:
+    """Nodes enough for `pods` Pods: kwok gives a Node's Pods the addresses of its /24."""
+    return max(2, -(-pods // PODS_PER_NODE))
+
+
 def scale_restart_churn(size: Size, say: Progress) -> dict[str, Any]:
     """Scenario 3 for every fleet (a fresh environment each); 4 and 5 in the last one; the
     controller's peak RSS (6) during 3 and 4 of the largest fleet, and the sandbox's."""
@@ -427,7 +409,8 @@ def scale_restart_churn(size: Size, say: Progress) -> dict[str, Any]:
     for i, fleet in enumerate(size.scale):
         last = i == len(size.scale) - 1
         say(f"scale: {fleet.ingresses} Ingresses")
-        with BenchEnv() as env:
+        pods = fleet.ingresses + (size.churn[1] if last else 0)
+        with BenchEnv(nodes=nodes_for(pods)) as env:
             _, controller = env.require()
             scale.append(scale_out(env, fleet, size, say))
             if not last:
@@ -441,11 +424,14 @@ def scale_restart_churn(size: Size, say: Progress) -> dict[str, Any]:
                 "peak": round(peak_3_and_4, 1),
                 "scale_peak": scale[-1]["controller_peak_rss_mib"],
                 "restart_peak": results["restart"]["controller_peak_rss_mib"],
-                "sandbox_harness_peak": round(status_kib(_self_pid(), "VmHWM") / 1024, 1),
-                "sandbox_moto_peak": round(status_kib(env.moto_pid(), "VmHWM") / 1024, 1),
+                "sandbox_harness_peak": _hwm_mib(os.getpid()),
+                "sandbox_moto_peak": _hwm_mib(env.moto_pid()),
+                "sandbox_apiserver_peak": _hwm_mib(env.sandbox.component_pid("kube-apiserver")),
+                "sandbox_etcd_peak": _hwm_mib(env.sandbox.component_pid("etcd")),
             }
     return results
 
 
-def _self_pid() -> int:
-    return os.getpid()
+def _hwm_mib(pid: int) -> float:
+    """A process's peak RSS (VmHWM) in MiB; 0 for a process that is gone."""
+    return round(status_kib(pid, "VmHWM") / 1024, 1)

@@ -1,9 +1,10 @@
 """The benchmark harness runs end to end at its smallest size and writes well-formed results.
 
-One run of every scenario (`bench.sizes.SMOKE`: moto, the emulator, the AWS proxy and a real
-controller process). Asserts only that the harness works: every key the issue names is
-there, every figure is a number, and the counts are consistent with each other. It asserts
-no timing figure: those depend on the machine and are what `make bench` is for.
+One run of every scenario (`bench.sizes.SMOKE`: moto, a real control plane with kwok Nodes,
+the AWS proxy and a real controller process). Asserts only that the harness works: every key
+the issue names is there, every figure is a number, and the counts are consistent with each
+other. It asserts no timing figure: those depend on the machine and are what `make bench` is
+for.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def test_counts_are_consistent(results: dict[str, Any]) -> None:
     targets = results["targets"]
     assert targets["changes"] > 0 and targets["calls"] > 0
     assert targets["p50_seconds"] <= targets["p99_seconds"]
-    assert results["rss_mib"]["peak"] > 0
+    rss = results["rss_mib"]
+    assert rss["peak"] > 0
+    assert rss["sandbox_apiserver_peak"] > 0 and rss["sandbox_etcd_peak"] > 0
 
 
 def test_table_names_every_figure(results: dict[str, Any]) -> None:
