@@ -20,7 +20,7 @@ from controller.config import Settings
 from controller.kube.incumbent import IncumbentActiveError
 from controller.logs import configure_logging
 from controller.manifests import ManifestError, load_manifests
-from controller.operator import run
+from controller.operator import SetupError, run
 from controller.plan import plan_objects, render_json, render_text
 
 EXIT_OK = 0
@@ -62,7 +62,7 @@ def _run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
-        err.write(f"error: bad settings in the environment: {error}\n")
+        err.write(f"error: bad settings in the environment: {settings_problems(error)}\n")
         return EXIT_UNREADABLE
     defaults = settings.model_defaults()
     if args.cluster_name:
@@ -75,6 +75,15 @@ def _run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     plan = plan_objects(objects, defaults)
     out.write(render_json(plan) if args.output == "json" else render_text(plan))
     return EXIT_BUILD_ERRORS if plan.errors else EXIT_OK
+
+
+def settings_problems(error: ValidationError) -> str:
+    """Each bad setting on one line: its variable and what is wrong with the value."""
+    problems = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        problems.append(f"{name}={item.get('input')!r}: {item['msg']}")
+    return "; ".join(problems)
 
 
 RUN_DESCRIPTION = """\
@@ -136,12 +145,12 @@ def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        err.write(f"error: bad settings: {error}\n")
+        err.write(f"error: bad settings: {settings_problems(error)}\n")
         return EXIT_UNREADABLE
     configure_logging(args.log_format, debug=settings.aws_debug)
     try:
         run(settings, liveness=args.liveness)
-    except IncumbentActiveError as error:
+    except (IncumbentActiveError, SetupError) as error:
         err.write(f"error: {error}\n")
         return EXIT_UNREADABLE
     return EXIT_OK

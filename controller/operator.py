@@ -36,6 +36,7 @@ from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
+from controller.kube.sync import ApiLister, InitialSync, Lister
 from controller.kube.writer import ApiWriter, KubeWriter
 from controller.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
 
@@ -74,6 +75,8 @@ class Runtime:
     cache: ClusterCache
     reconciler: GroupReconciler
     scheduler: GroupScheduler
+    # None: start at once (tests that feed the cache themselves); `run` always has one.
+    initial_sync: InitialSync | None = None
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -84,6 +87,7 @@ class Runtime:
         writer: KubeWriter,
         deployer: StackDeployer,
         metrics: Metrics | None = None,
+        lister: Lister | None = None,
     ) -> Runtime:
         defaults = settings.model_defaults()
         cache = ClusterCache(defaults)
@@ -106,7 +110,8 @@ class Runtime:
             return outcome
 
         scheduler = GroupScheduler(reconcile, workers=settings.workers)
-        return cls(settings, cache, reconciler, scheduler)
+        sync = InitialSync(lister, cache, WATCHED) if lister is not None else None
+        return cls(settings, cache, reconciler, scheduler, sync)
 
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
         """Feed one watch event in and queue the reconciles it calls for."""
@@ -198,6 +203,9 @@ def register(registry: kopf.OperatorRegistry) -> None:
 
 
 async def _start_when_leading(runtime: Runtime) -> None:
+    # The sync comes first: a standby finished it long before it starts to lead.
+    if runtime.initial_sync is not None:
+        await runtime.initial_sync.wait()
     await runtime.leading.wait()
     logger.info("leading: reconciling %d groups", len(runtime.cache.groups()))
     runtime.scheduler.start()
@@ -213,23 +221,51 @@ def pod_identity() -> str:
     return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
 
 
-def run(settings: Settings, liveness: str | None = None) -> None:
-    """`alb-ingress-controller run`: wire kube client, AWS, runtime and kopf, then block."""
+class SetupError(Exception):
+    """A person's configuration mistake found at start-up; the message says what to fix."""
+
+
+def _load_kube_config() -> None:
     try:
         k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return
     except k8s_config.ConfigException:
+        pass
+    try:
         k8s_config.load_kube_config()  # type: ignore[no-untyped-call]
+    except (k8s_config.ConfigException, OSError) as error:
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise SetupError(
+            f"no Kubernetes credentials: not running in a cluster, and the kubeconfig "
+            f"{where} cannot be used ({error}); set KUBECONFIG to a kubeconfig file"
+        ) from None
+
+
+def _serve_metrics(metrics: Metrics, port: int) -> None:
+    try:
+        metrics.serve(port)
+    except OSError as error:
+        raise SetupError(
+            f"cannot serve metrics on port {port}: {error.strerror or error}; "
+            "set METRICS_PORT to a free port"
+        ) from None
+
+
+def run(settings: Settings, liveness: str | None = None) -> None:
+    """`alb-ingress-controller run`: wire kube client, AWS, runtime and kopf, then block."""
+    metrics = Metrics()
+    _serve_metrics(metrics, settings.metrics_port)  # first: a taken port needs no network
+    _load_kube_config()
     api_client = k8s.ApiClient()
     if not settings.ignore_incumbent:
         check_incumbent(api_client)
-    metrics = Metrics()
     clients = AwsClients(
         settings.aws_region, endpoint_url=settings.aws_endpoint_url, debug=settings.aws_debug
     )
     clients.counter.subscribe(metrics.observe_aws_call)
     deployer = build_deployer(settings, clients)
-    runtime = Runtime.create(settings, ApiWriter(api_client), deployer, metrics)
-    metrics.serve(settings.metrics_port)
+    lister = ApiLister(api_client, settings.watch_namespaces)
+    runtime = Runtime.create(settings, ApiWriter(api_client), deployer, metrics, lister)
     registry = kopf.OperatorRegistry()
     register(registry)
 
@@ -241,12 +277,14 @@ def run(settings: Settings, liveness: str | None = None) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         if settings.leader_elect:
-            start_election(
+            elector = start_election(
+                api_client,
                 settings.leader_namespace,
                 pod_identity(),
                 on_started=lambda: _call_soon(loop, runtime.leading.set),
-                on_lost=lambda: os._exit(1),  # a deposed leader must stop writing at once
+                on_lost=lambda: os._exit(1),  # a deposed leader must stop at once
             )
+            clients.write_guard = elector.may_write
         else:
             runtime.leading.set()
         await kopf.operator(

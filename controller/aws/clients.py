@@ -215,6 +215,10 @@ def _redact_value(value: Any) -> Any:
     return value
 
 
+class WritesFencedError(Exception):
+    """A mutating AWS call refused before it was sent: this replica may not write now."""
+
+
 class AwsClients:
     """Lazily made boto3 clients sharing one session, limits and counter.
 
@@ -240,6 +244,9 @@ class AwsClients:
         self._buckets = {key: TokenBucket(limit) for key, limit in rate_limits.items()}
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Asked before every mutating call; False refuses it (a leader that could not renew
+        # its Lease in time must not write while another replica may be taking over).
+        self.write_guard: Callable[[], bool] | None = None
 
     @property
     def elbv2(self) -> ElasticLoadBalancingv2Client:
@@ -317,6 +324,13 @@ class AwsClients:
             context["aws_params"] = dict(params)
             context["aws_started"] = time.monotonic()
 
+        def fence(event_name: str, **_: Any) -> None:
+            operation = event_name.rsplit(".", 1)[-1]
+            guard = self.write_guard
+            if guard is not None and is_mutating(operation) and not guard():
+                raise WritesFencedError(f"{service} {operation} refused: not the leader now")
+
+        events.register("before-call", fence)
         events.register("before-send", throttle)
         events.register("before-parameter-build", remember_params)
         events.register("after-call", count)

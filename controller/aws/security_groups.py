@@ -17,6 +17,7 @@ Groups not tagged ours are only ever read.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,9 @@ _SOURCES = (
     ("UserIdGroupPairs", "group", "GroupId"),
     ("PrefixListIds", "prefix", "PrefixListId"),
 )
+
+
+_BACKEND_LOCK = threading.Lock()
 
 
 def backend_sg_name(cluster: str) -> str:
@@ -227,7 +231,10 @@ class SecurityGroups:
             )
             found = existing[0] if existing else None
             found_tags = from_aws(found.get("Tags")) if found else {}
-            if found is None or any(found_tags.get(k) != tags[k] for k in (TAG_CLUSTER, TAG_STACK)):
+            # Ours if it carries the same identity tags (a stack's group: cluster + stack;
+            # the shared backend group: cluster + backend marker).
+            identity = [k for k in (TAG_CLUSTER, TAG_STACK, TAG_BACKEND_SG) if k in tags]
+            if found is None or any(found_tags.get(k) != tags[k] for k in identity):
                 raise translate(
                     ClientError(
                         {
@@ -262,14 +269,20 @@ class SecurityGroups:
         return self._describe(self._backend_filters(), "backend security group")
 
     def ensure_backend(self, vpc_id: str) -> str:
-        """The cluster's shared backend group in `vpc_id`, created if missing."""
-        found = [g for g in self.find_backend() if g["VpcId"] == vpc_id]
-        if found:
-            return str(sorted(found, key=lambda g: str(g["GroupId"]))[0]["GroupId"])
-        tags = {TAG_CLUSTER: self._cluster, TAG_BACKEND_SG: BACKEND_SG_VALUE}
-        name = backend_sg_name(self._cluster)
-        created = self._create(name, BACKEND_SG_DESCRIPTION, vpc_id, tags, f"security group {name}")
-        return str(created["GroupId"])
+        """The cluster's shared backend group in `vpc_id`, created if missing.
+
+        Workers deploying different groups share it: one at a time here, and a create that
+        loses a race with another process finds the winner's group by name and tags."""
+        with _BACKEND_LOCK:
+            found = [g for g in self.find_backend() if g["VpcId"] == vpc_id]
+            if found:
+                return str(sorted(found, key=lambda g: str(g["GroupId"]))[0]["GroupId"])
+            tags = {TAG_CLUSTER: self._cluster, TAG_BACKEND_SG: BACKEND_SG_VALUE}
+            name = backend_sg_name(self._cluster)
+            created = self._create(
+                name, BACKEND_SG_DESCRIPTION, vpc_id, tags, f"security group {name}"
+            )
+            return str(created["GroupId"])
 
     def allow_backend(
         self, node_groups: Sequence[str], backend_id: str, ports: Iterable[int]

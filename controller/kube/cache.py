@@ -163,6 +163,10 @@ class ClusterCache:
 
     # --- reads ------------------------------------------------------------------------
 
+    def keys(self, kind: str) -> set[str]:
+        with self._lock:
+            return set(self._objects[kind])
+
     def membership(self, ingress_key: str) -> Membership | None:
         with self._lock:
             return self._membership.get(ingress_key)

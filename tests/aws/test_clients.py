@@ -16,6 +16,7 @@ from controller.aws.clients import (
     CallKey,
     RateLimit,
     TokenBucket,
+    WritesFencedError,
     bucket_of,
     is_mutating,
     redact,
@@ -168,3 +169,19 @@ def test_the_call_log_is_bounded_but_positions_stay_absolute() -> None:
     assert [r.key.operation for r in counter.calls()] == ["Op2", "Op3", "Op4"]
     assert [r.key.operation for r in counter.calls(4)] == ["Op4"]
     assert sum(counter.snapshot().values()) == 5  # counts are never dropped
+
+
+def test_a_fenced_replica_sends_no_mutating_call(world: World, clients: AwsClients) -> None:
+    # The leader elector's may_write(): False once a leader could not renew its Lease in time.
+    allowed = [True]
+    clients.write_guard = lambda: allowed[0]
+    clients.ec2.create_tags(Resources=[world.vpc_id], Tags=[{"Key": "a", "Value": "1"}])
+    allowed[0] = False
+    before = clients.counter.snapshot()
+    with pytest.raises(WritesFencedError, match="ec2 CreateTags refused: not the leader"):
+        clients.ec2.create_tags(Resources=[world.vpc_id], Tags=[{"Key": "b", "Value": "2"}])
+    clients.ec2.describe_vpcs()  # reads are not fenced
+    after = clients.counter.snapshot()
+    assert after - before == {CallKey("ec2", "DescribeVpcs", ""): 1}  # nothing else was sent
+    tags = clients.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [world.vpc_id]}])
+    assert "b" not in {t["Key"] for t in tags["Tags"]}

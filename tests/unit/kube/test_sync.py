@@ -1,0 +1,91 @@
+"""The initial-sync barrier: no reconcile before the cache holds what the cluster held.
+
+The restart outage it prevents: a group reconciled before its Services reached the cache
+was deployed without the members using them, deleting their live rules and target groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from controller.config import Settings
+from controller.kube import sync
+from controller.kube.sync import InitialSync
+from controller.operator import Runtime, _start_when_leading
+
+from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, service
+
+
+class FakeLister:
+    """What a list of each kind returns; `answers[kind]` may be changed between lists."""
+
+    def __init__(self, answers: dict[str, set[str]]) -> None:
+        self.answers = answers
+        self.calls: list[str] = []
+
+    def keys(self, kind: str) -> set[str]:
+        self.calls.append(kind)
+        return set(self.answers.get(kind, set()))
+
+
+class FakeCacheView:
+    def __init__(self) -> None:
+        self.seen: dict[str, set[str]] = {}
+
+    def keys(self, kind: str) -> set[str]:
+        return set(self.seen.get(kind, set()))
+
+
+async def test_waits_until_every_listed_object_reached_the_cache() -> None:
+    lister = FakeLister({"Service": {"shop/web", "shop/api"}, "Node": {"n1"}})
+    cache = FakeCacheView()
+    waiting = asyncio.create_task(
+        InitialSync(lister, cache, ["Service", "Node"], interval=0.01).wait()
+    )
+    await asyncio.sleep(0.05)
+    cache.seen = {"Service": {"shop/web"}, "Node": {"n1"}}
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "returned with shop/api still unseen"
+    cache.seen["Service"].add("shop/api")
+    await asyncio.wait_for(waiting, 1)
+
+
+async def test_an_object_deleted_before_the_watch_listed_it_is_not_waited_for() -> None:
+    now = [0.0]
+    lister = FakeLister({"Service": {"shop/web", "shop/gone"}})
+    cache = FakeCacheView()
+    cache.seen = {"Service": {"shop/web"}}
+    barrier = InitialSync(lister, cache, ["Service"], clock=lambda: now[0], interval=0.01)
+    waiting = asyncio.create_task(barrier.wait())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    lister.answers["Service"] = {"shop/web", "shop/new"}  # shop/gone deleted meanwhile
+    now[0] = sync.RELIST_AFTER + 1
+    await asyncio.wait_for(waiting, 1)
+    # Listed once at start and once again; shop/new (created after the first list) is not
+    # waited for: the watch delivers it like any change.
+    assert lister.calls == ["Service", "Service"]
+
+
+async def test_no_group_is_reconciled_before_the_cache_is_synced() -> None:
+    lister = FakeLister({"Ingress": {"shop/web"}, "Service": {"shop/web"},
+                         "IngressClass": {"alb"}})  # fmt: skip
+    deployer = FakeDeployer()
+    no_writer: Any = None  # replaced by a FakeCluster once the cache exists
+    runtime = Runtime.create(
+        Settings(cluster_name="test"), writer=no_writer, deployer=deployer, lister=lister
+    )
+    runtime.reconciler.writer = FakeCluster(runtime.cache)
+    runtime.leading.set()
+    runtime.observe("IngressClass", None, INGRESS_CLASS)
+    runtime.observe("Ingress", None, ingress())  # its Service has not arrived yet
+    starting = asyncio.create_task(_start_when_leading(runtime))
+    await asyncio.sleep(0.5)
+    assert deployer.deployed == [] and not starting.done()
+    runtime.observe("Service", None, service())
+    await asyncio.wait_for(starting, 2)
+    await asyncio.sleep(0.5)  # the scheduler's debounce, then the reconcile
+    await runtime.scheduler.stop()
+    [stack] = deployer.deployed
+    assert [tg.name for tg in stack.target_groups], "deployed without the member's backend"

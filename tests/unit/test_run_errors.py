@@ -1,0 +1,61 @@
+"""A person's configuration mistake at `run` gets one line saying what to fix, no traceback.
+
+Each case runs the real console entry point as a subprocess, as a person would.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.processes import free_port
+
+
+def run(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_REGION": "us-east-1"}
+    return subprocess.run(
+        [sys.executable, "-m", "controller.cli", "run"],
+        env={**base, **env}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_no_kubeconfig(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "kubeconfig"
+    line = one_line(run({"KUBECONFIG": str(missing), "METRICS_PORT": str(free_port())}, tmp_path))
+    assert line.startswith("error: no Kubernetes credentials")
+    assert str(missing) in line and "set KUBECONFIG" in line
+
+
+def test_metrics_port_taken(tmp_path: Path, taken_port: int) -> None:
+    line = one_line(run({"METRICS_PORT": str(taken_port)}, tmp_path))
+    assert line == (
+        f"error: cannot serve metrics on port {taken_port}: Address already in use; "
+        "set METRICS_PORT to a free port"
+    )
+
+
+def test_a_bad_setting_names_the_variable_and_value(tmp_path: Path) -> None:
+    line = one_line(run({"WORKERS": "lots", "METRICS_PORT": str(free_port())}, tmp_path))
+    assert line.startswith("error: bad settings: WORKERS='lots': ")
