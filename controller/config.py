@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     metrics_port: int = 8081
     # Reconciles of distinct groups that may run at once (AWS calls are rate-limited anyway).
     workers: int = 4
+    # Inbound rules a security group may hold (AWS's default quota; accounts can raise it).
+    rules_per_sg_limit: int = Field(default=60, ge=1)
     # Two or more replicas: elect one active controller on a Lease in this namespace.
     leader_elect: bool = False
     leader_namespace: str = Field(

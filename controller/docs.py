@@ -50,6 +50,8 @@ SETTING_DOCS: dict[str, str] = {
     "ignore_incumbent": "Start even while aws-load-balancer-controller's leader Lease is fresh.",
     "metrics_port": "Port of the Prometheus `/metrics` endpoint.",
     "workers": "Groups reconciled at the same time.",
+    "rules_per_sg_limit": "Inbound rules per security group (AWS's quota); the controller "
+    "counts its node-group rules against it before any call.",
     "leader_elect": "Elect one active replica on a Lease (`run --leader-elect`).",
     "leader_namespace": "Namespace of the leader Lease (`LEADER_NAMESPACE`, else `POD_NAMESPACE`).",
 }

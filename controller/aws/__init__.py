@@ -32,4 +32,6 @@ def build_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
         settings.aws_region, endpoint_url=settings.aws_endpoint_url, debug=settings.aws_debug
     )
     dns = Route53Dns(clients.route53, settings.cluster_name) if settings.manage_dns else None
-    return Deployer(clients, settings.cluster_name, dns=dns)
+    return Deployer(
+        clients, settings.cluster_name, dns=dns, rules_per_sg_limit=settings.rules_per_sg_limit
+    )

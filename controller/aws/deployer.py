@@ -43,7 +43,7 @@ from controller.aws.live import (
 )
 from controller.aws.load_balancers import LoadBalancers
 from controller.aws.rules import DesiredRule, LiveRule, Rules, plan_rules
-from controller.aws.security_groups import SecurityGroups
+from controller.aws.security_groups import DEFAULT_RULES_PER_SG, SecurityGroups
 from controller.aws.shapes import actions_to_aws, condition_to_aws
 from controller.aws.tags import is_ours, stack_tags
 from controller.aws.target_groups import TargetGroups, fresh_name, matches_immutable
@@ -146,6 +146,7 @@ class Deployer:
         discovery: Discovery | None = None,
         sg_delete_timeout: float = 600.0,
         discover_node_security_groups: bool = True,
+        rules_per_sg_limit: int = DEFAULT_RULES_PER_SG,
     ) -> None:
         self._clients = clients
         self._cluster = cluster_name
@@ -153,7 +154,9 @@ class Deployer:
         self._node_sgs = tuple(node_security_groups)
         self._sleep = sleep
         self._discovery = discovery or Discovery(clients, cluster_name)
-        self._sgs = SecurityGroups(clients, cluster_name, sleep, sg_delete_timeout)
+        self._sgs = SecurityGroups(
+            clients, cluster_name, sleep, sg_delete_timeout, rules_limit=rules_per_sg_limit
+        )
         self._discover_node_sgs = discover_node_security_groups
 
     # --- deploy --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controller.aws.clients import AwsClients
-from controller.aws.errors import about, has_code, translate
+from controller.aws.errors import AwsError, about, has_code, translate
 from controller.aws.tags import BACKEND_SG_VALUE, TAG_BACKEND_SG, diff, from_aws, to_aws
 from controller.model.stack import (
     MANAGED_SG_RESOURCE_ID,
@@ -69,32 +69,55 @@ def backoff(
         delay *= factor
 
 
-# Kubernetes' NodePort range, and how many single-port backend rules a node group gets before
-# the NodePort part becomes one range rule: AWS allows 60 inbound rules per security group by
-# default, and a cluster with a NodePort Service per Ingress would hit it (LBC #3538, #4800).
+# Kubernetes' NodePort range. Instance targets are NodePorts, so the backend group gets one
+# rule for the whole range into each node group (as the incumbent does), however many
+# Services there are: a rule per port filled the node group's 60 inbound rules at ~60
+# NodePort Services (LBC #3538, #4800) and, with three groups deploying at once, stopped a
+# 100-Ingress fleet for good.
 NODE_PORTS = (30000, 32767)
-MAX_BACKEND_PORT_RULES = 20
+# AWS's default inbound rules per security group; accounts can raise it (RULES_PER_SG_LIMIT).
+DEFAULT_RULES_PER_SG = 60
+
+Range = tuple[int, int]
 
 
-def _missing_backend_rules(
+def backend_ranges(ports: Iterable[int]) -> set[Range]:
+    """The port ranges the backend group needs: the NodePort range for any NodePort, one
+    single-port rule for each other port (ip targets' container ports, health checks)."""
+    wanted: set[Range] = set()
+    for port in ports:
+        in_node_range = NODE_PORTS[0] <= port <= NODE_PORTS[1]
+        wanted.add(NODE_PORTS if in_node_range else (port, port))
+    return wanted
+
+
+def plan_backend_rules(
     have: Mapping[Permission, str | None], backend_id: str, ports: Iterable[int]
-) -> dict[Permission, str | None]:
-    """The rules letting `backend_id` into a node group on `ports` that `have` lacks; ports
-    an existing rule's range covers count as allowed."""
-    ranges = [
-        (start, end)
-        for proto, start, end, kind, source in have
+) -> tuple[dict[Permission, str | None], dict[Permission, str | None]]:
+    """(rules to add, rules to revoke) so `backend_id` reaches a node group on `ports`.
+
+    A port an existing rule of ours already covers needs nothing, so a cluster whose rules
+    already let the load balancers in (an adopted LBC v2 cluster's single-port rules) is left
+    as it is. An uncovered NodePort brings the range rule; single-port rules of ours inside
+    the range are then redundant and revoked, which frees rules under the limit."""
+    ours = {
+        (start, end): perm
+        for perm in have
+        for proto, start, end, kind, source in [perm]
         if proto == "tcp" and kind == "group" and source == backend_id
-    ]
-    missing = sorted({p for p in ports if not any(lo <= p <= hi for lo, hi in ranges)})
-    if len(ranges) + len(missing) > MAX_BACKEND_PORT_RULES:
-        node_ports = [p for p in missing if NODE_PORTS[0] <= p <= NODE_PORTS[1]]
-        if node_ports:
-            missing = [p for p in missing if p not in node_ports]
-            missing_ranges = [(p, p) for p in missing] + [NODE_PORTS]
-            return {("tcp", lo, hi, "group", backend_id): SHARED_RULE_DESCRIPTION
-                    for lo, hi in missing_ranges}  # fmt: skip
-    return {("tcp", p, p, "group", backend_id): SHARED_RULE_DESCRIPTION for p in missing}
+    }
+    uncovered = [p for p in ports if not any(lo <= p <= hi for lo, hi in ours)]
+    add = backend_ranges(uncovered)
+    ranged = NODE_PORTS in ours or NODE_PORTS in add
+    redundant = {
+        perm: have[perm]
+        for (lo, hi), perm in ours.items()
+        if ranged and (lo, hi) != NODE_PORTS and NODE_PORTS[0] <= lo and hi <= NODE_PORTS[1]
+    }
+    to_add: dict[Permission, str | None] = {
+        ("tcp", lo, hi, "group", backend_id): SHARED_RULE_DESCRIPTION for lo, hi in sorted(add)
+    }
+    return to_add, redundant
 
 
 def flatten(permissions: Iterable[Mapping[str, Any]]) -> dict[Permission, str | None]:
@@ -142,11 +165,13 @@ class SecurityGroups:
         cluster: str,
         sleep: Callable[[float], None],
         delete_timeout: float = 600.0,
+        rules_limit: int = DEFAULT_RULES_PER_SG,
     ) -> None:
         self._clients = clients
         self._cluster = cluster
         self._sleep = sleep
         self._delete_timeout = delete_timeout
+        self._rules_limit = rules_limit
 
     @property
     def _ec2(self) -> Any:
@@ -287,26 +312,45 @@ class SecurityGroups:
     def allow_backend(
         self, node_groups: Sequence[str], backend_id: str, ports: Iterable[int]
     ) -> None:
-        """Let the backend group into each node group on `ports` (adds only what is missing)."""
+        """Let the backend group into each node group on `ports`: adds only what is missing,
+        checked against the rules-per-group limit before any call."""
         if not node_groups:
             return
+        wanted_ports = sorted(set(ports))
         groups = self._describe(
             [{"Name": "group-id", "Values": sorted(set(node_groups))}], "node security groups"
         )
         for group in groups:
             have = flatten(group.get("IpPermissions") or ())
-            missing = _missing_backend_rules(have, backend_id, ports)
-            if not missing:
-                continue
-            with about(f"node security group {group['GroupId']}"):
-                try:
-                    self._ec2.authorize_security_group_ingress(
-                        GroupId=group["GroupId"],
-                        IpPermissions=unflatten(missing),
-                    )
-                except ClientError as error:
-                    if not has_code(error, "InvalidPermission.Duplicate"):
-                        raise
+            add, redundant = plan_backend_rules(have, backend_id, wanted_ports)
+            what = f"node security group {group['GroupId']}"
+            total = len(have) - len(redundant) + len(add)
+            if add and total > self._rules_limit:
+                raise AwsError(
+                    what,
+                    "RulesPerSecurityGroupLimitExceeded",
+                    f"allowing the load balancers in would need {total} inbound rules, over "
+                    f"the limit of {self._rules_limit} (raise the quota and RULES_PER_SG_LIMIT, "
+                    "or remove rules you added)",
+                    retryable=False,
+                )
+            with about(what):
+                if add:
+                    try:
+                        self._ec2.authorize_security_group_ingress(
+                            GroupId=group["GroupId"], IpPermissions=unflatten(add)
+                        )
+                    except ClientError as error:
+                        if not has_code(error, "InvalidPermission.Duplicate"):
+                            raise
+                if redundant:
+                    try:
+                        self._ec2.revoke_security_group_ingress(
+                            GroupId=group["GroupId"], IpPermissions=unflatten(redundant)
+                        )
+                    except ClientError as error:
+                        if not has_code(error, "InvalidPermission.NotFound"):
+                            raise
 
     def release_backend(self, backend_id: str) -> None:
         """Revoke every rule naming the backend group as source, then delete the group."""

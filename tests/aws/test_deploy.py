@@ -69,17 +69,18 @@ def test_2048_creates_one_of_each_with_the_minimum_calls(
             assert tags["elbv2.k8s.aws/cluster"] == CLUSTER
             assert tags["ingress.k8s.aws/stack"] == stack.id
     # The load balancer got the managed and the backend group, and the nodes let the
-    # backend group in on the NodePort with LBC's rule description.
+    # backend group in on the NodePort range (one rule for every NodePort Service) with
+    # LBC's rule description.
     groups = lb["LoadBalancers"][0]["SecurityGroups"]
     assert len(groups) == 2
     node = world.ec2.describe_security_groups(GroupIds=[world.node_sg])["SecurityGroups"][0]
     pairs = [
-        (p["FromPort"], g["GroupId"], g.get("Description"))
+        ((p["FromPort"], p["ToPort"]), g["GroupId"], g.get("Description"))
         for p in node["IpPermissions"]
         for g in p["UserIdGroupPairs"]
     ]
     assert len(pairs) == 1
-    assert pairs[0][0] == SVC_2048.node_port and pairs[0][1] in groups
+    assert pairs[0][0] == (30000, 32767) and pairs[0][1] in groups
     assert pairs[0][2] == "elbv2.k8s.aws/targetGroupBinding=shared"
 
 
@@ -132,7 +133,7 @@ def test_service_port_change_moves_the_rule_to_a_new_target_group(
     moved = Svc(port=8080, node_port=30081)
     stack, desired = make_stack([("/", moved)]), targets(moved, world.nodes)
     assert deploy(deployer, clients, stack, desired) == [
-        "AuthorizeSecurityGroupIngress",  # the nodes' new NodePort
+        # No rule for the new NodePort: the nodes' range rule covers it.
         "CreateTargetGroup",
         "ModifyRule",
         "RegisterTargets",
@@ -228,8 +229,7 @@ def test_group_join_and_leave(world: World, clients: AwsClients, deployer: Deplo
     )
     both = merge(targets(a, nodes), targets(b, nodes))
     assert deploy(deployer, clients, joined, both) == [
-        "AuthorizeSecurityGroupIngress",  # NodePort of svc-b
-        "CreateTargetGroup",
+        "CreateTargetGroup",  # svc-b's NodePort is in the nodes' range rule already
         "CreateRule",
         "RegisterTargets",
     ]
