@@ -55,7 +55,9 @@ def test_single_port_rules_that_cover_every_port_are_left_alone() -> None:
 
 
 def test_a_new_node_port_brings_the_range_and_retires_single_port_rules() -> None:
-    have = {_rule(30000 + i, 30000 + i): SHARED_RULE_DESCRIPTION for i in range(20)}
+    have: dict[Any, str | None] = {
+        _rule(30000 + i, 30000 + i): SHARED_RULE_DESCRIPTION for i in range(20)
+    }
     have[_rule(8080, 8080)] = None
     add, revoke = plan_backend_rules(have, BACKEND, [30005, 30050])
     assert set(add) == {_rule(*NODE_PORTS)}
