@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubernetes import client as k8s
@@ -37,6 +40,15 @@ class KubeWriter(Protocol):
     def event(self, ingress: Mapping[str, Any], type_: str, reason: str, message: str) -> None: ...
 
 
+EVENT_CACHE_SIZE = 4096  # distinct Events remembered for counting (client-go keeps 4096 too)
+
+
+@dataclass
+class _Seen:
+    name: str
+    count: int
+
+
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     meta: Mapping[str, Any] = body.get("metadata") or {}
     return meta
@@ -48,6 +60,9 @@ class ApiWriter:
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._networking = k8s.NetworkingV1Api(api_client)
         self._core = k8s.CoreV1Api(api_client)
+        # Events posted, most recent last: (object, type, reason, message) -> name, count.
+        self._events: OrderedDict[tuple[Any, ...], _Seen] = OrderedDict()
+        self._events_lock = threading.Lock()
 
     def add_finalizer(self, ingress: Mapping[str, Any], finalizer: str) -> None:
         meta = _meta(ingress)
@@ -97,12 +112,60 @@ class ApiWriter:
         self._patch(ingress, {"metadata": {"annotations": dict(annotations)}}, MERGE_PATCH)
 
     def event(self, ingress: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """Post an Event, or count one more of the same (object, type, reason, message) on
+        the Event already posted, as Kubernetes' own recorders do: a day of retries is one
+        line in `kubectl describe` ("x300 over 24h"), not three hundred objects. The counts
+        live in memory; after a restart the next one starts a new Event, as with client-go.
+        """
         meta = _meta(ingress)
+        message = message[:1024]  # the API server's practical limit; kopf truncates too
+        key = (meta.get("uid"), meta.get("namespace"), meta.get("name"), type_, reason, message)
         now = datetime.datetime.now(datetime.UTC)
-        body = k8s.CoreV1Event(
-            metadata=k8s.V1ObjectMeta(
-                name=f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", namespace=meta["namespace"]
-            ),
+        with self._events_lock:
+            seen = self._events.get(key)
+            if seen is not None:
+                self._events.move_to_end(key)
+        try:
+            if seen is not None and self._count_again(meta["namespace"], seen, now):
+                return
+            name = f"{meta.get('name')}.{uuid.uuid4().hex[:16]}"
+            self._core.create_namespaced_event(
+                meta["namespace"], self._new_event(meta, name, type_, reason, message, now)
+            )
+            seen = _Seen(name, 1)
+        except ApiException as error:
+            # An Event is advice, not state: losing one must never fail a reconcile.
+            logger.warning("could not post Event %s on %s: %s", reason, meta.get("name"), error)
+            return
+        with self._events_lock:
+            self._events[key] = seen
+            while len(self._events) > EVENT_CACHE_SIZE:
+                self._events.popitem(last=False)
+
+    def _count_again(self, namespace: str, seen: _Seen, now: datetime.datetime) -> bool:
+        """Bump the count of an Event we posted; False when it has expired (Events live an
+        hour by default) and a new one must be made."""
+        seen.count += 1
+        patch = {"count": seen.count, "lastTimestamp": now.isoformat().replace("+00:00", "Z")}
+        try:
+            self._core.patch_namespaced_event(seen.name, namespace, patch)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _new_event(
+        meta: Mapping[str, Any],
+        name: str,
+        type_: str,
+        reason: str,
+        message: str,
+        now: datetime.datetime,
+    ) -> k8s.CoreV1Event:
+        return k8s.CoreV1Event(
+            metadata=k8s.V1ObjectMeta(name=name, namespace=meta["namespace"]),
             involved_object=k8s.V1ObjectReference(
                 api_version="networking.k8s.io/v1",
                 kind="Ingress",
@@ -112,7 +175,7 @@ class ApiWriter:
                 resource_version=meta.get("resourceVersion"),
             ),
             reason=reason,
-            message=message[:1024],  # the API server's practical limit; kopf truncates too
+            message=message,
             type=type_,
             first_timestamp=now,
             last_timestamp=now,
@@ -121,11 +184,6 @@ class ApiWriter:
             reporting_component=COMPONENT,
             reporting_instance=COMPONENT,
         )
-        try:
-            self._core.create_namespaced_event(meta["namespace"], body)
-        except ApiException as error:
-            # An Event is advice, not state: losing one must never fail a reconcile.
-            logger.warning("could not post Event %s on %s: %s", reason, meta.get("name"), error)
 
     def _patch(self, ingress: Mapping[str, Any], patch: Any, content_type: str) -> None:
         meta = _meta(ingress)

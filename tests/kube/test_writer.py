@@ -115,3 +115,29 @@ def test_events_name_the_ingress_and_carry_lbc_reasons(api: Api) -> None:
     assert len(event.message) == 1024
     assert event.source is not None
     assert event.source.component == "alb-ingress-controller"
+
+
+def test_a_repeated_event_is_counted_on_one_object(api: Api) -> None:
+    writer = ApiWriter(api.client)
+    body = create(api, "retries")
+    for _ in range(3):
+        writer.event(body, "Warning", "FailedDeployModel", "Throttling: slow down")
+    writer.event(body, "Warning", "FailedDeployModel", "another problem")
+    core = k8s.CoreV1Api(api.client)
+
+    def listed() -> dict[str, Any]:
+        events = core.list_namespaced_event(
+            api.namespace, field_selector="involvedObject.name=retries"
+        ).items
+        return {e.message: e for e in events}
+
+    events = listed()
+    assert sorted(events) == ["Throttling: slow down", "another problem"]
+    repeated = events["Throttling: slow down"]
+    assert repeated.count == 3 and repeated.last_timestamp >= repeated.first_timestamp
+    assert events["another problem"].count == 1
+    # Expired (Events live an hour): the next repeat starts a new Event.
+    core.delete_namespaced_event(repeated.metadata.name, api.namespace)
+    writer.event(body, "Warning", "FailedDeployModel", "Throttling: slow down")
+    again = listed()["Throttling: slow down"]
+    assert again.count == 1 and again.metadata.name != repeated.metadata.name

@@ -133,6 +133,14 @@ def ingress_body() -> dict[str, Any]:
     }
 
 
+def second_path() -> dict[str, Any]:
+    return {
+        "path": "/api",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+    }
+
+
 def wait_for(
     what: str, check: Callable[[], bool], process: subprocess.Popen[bytes], log: Path
 ) -> None:
@@ -205,6 +213,19 @@ def _drive(
                 return bool(status and status.load_balancer and status.load_balancer.ingress)
 
             wait_for("the Ingress's status hostname", hostname, process, stderr_path)
+            # A change that deploys again: its second SuccessfullyReconciled is counted on
+            # the first Event (a patch), not posted as another.
+            net.patch_namespaced_ingress(
+                "web", APP_NAMESPACE, [{"op": "add", "path": "/spec/rules/0/http/paths/-",
+                                        "value": second_path()}],
+                _content_type="application/json-patch+json",
+            )  # fmt: skip
+
+            def counted_twice() -> bool:
+                events = k8s.CoreV1Api(api).list_namespaced_event(APP_NAMESPACE).items
+                return any(e.reason == "SuccessfullyReconciled" and e.count == 2 for e in events)
+
+            wait_for("the repeated Event to be counted", counted_twice, process, stderr_path)
             liveness = _get(f"http://127.0.0.1:{health}/healthz")[0]
             metrics_text = _get(f"http://127.0.0.1:{metrics}/metrics")[1]
 
