@@ -130,7 +130,8 @@ class ApiWriter:
                 return
             name = f"{meta.get('name')}.{uuid.uuid4().hex[:16]}"
             self._core.create_namespaced_event(
-                meta["namespace"], self._new_event(meta, name, type_, reason, message, now)
+                meta["namespace"],
+                self._new_event(meta, name, type_=type_, reason=reason, message=message, now=now),
             )
             seen = _Seen(name, 1)
         except ApiException as error:
@@ -159,6 +160,7 @@ class ApiWriter:
     def _new_event(
         meta: Mapping[str, Any],
         name: str,
+        *,
         type_: str,
         reason: str,
         message: str,

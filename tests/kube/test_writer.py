@@ -129,7 +129,7 @@ def test_a_repeated_event_is_counted_on_one_object(api: Api) -> None:
         events = core.list_namespaced_event(
             api.namespace, field_selector="involvedObject.name=retries"
         ).items
-        return {e.message: e for e in events}
+        return {str(e.message): e for e in events}
 
     events = listed()
     assert sorted(events) == ["Throttling: slow down", "another problem"]
