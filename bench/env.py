@@ -42,6 +42,7 @@ from kubernetes import client
 from bench.kube import Obj, kube_client, list_all
 from sandbox.aws import MotoProcess, aws_client
 from sandbox.awsproxy import AwsProxy, AwsProxyThread, Call, identify
+from sandbox.processes import die_with_parent
 from sandbox.runner import Sandbox
 
 T = TypeVar("T")
@@ -239,6 +240,7 @@ class ControllerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 (a killed run leaves none behind)
             )  # fmt: skip
         self.started_at = time.monotonic()
         self.sampler = RssSampler(self.proc.pid)

@@ -33,7 +33,7 @@ from kubernetes import client, config, utils
 
 from controller.manifests import ManifestError, load_manifests
 from sandbox.aws import CLUSTER_TAG, leaks
-from sandbox.processes import free_port
+from sandbox.processes import die_with_parent, free_port
 from sandbox.runner import Sandbox
 
 T = TypeVar("T")
@@ -137,6 +137,7 @@ class Demo:
                     env={**os.environ, **sb.controller_env(), "METRICS_PORT": str(free_port())},
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=die_with_parent,  # noqa: PLW1509
                 )  # fmt: skip
             self._wait(lambda: _answers(liveness), "the controller's liveness endpoint", 30)
 

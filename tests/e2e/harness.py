@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from kubernetes import client, utils
 
 from sandbox.aws import aws_client, leaks
+from sandbox.processes import die_with_parent
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -87,6 +88,7 @@ class ProcessController:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 (a killed test run leaves none behind)
         )
         log.close()
 

@@ -33,7 +33,7 @@ from kubernetes import config as k8s_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from sandbox.controlplane import ControlPlane
-from sandbox.processes import free_port
+from sandbox.processes import die_with_parent, free_port
 from sandbox.runner import CONTROLLER_USER, install_controller_identity
 
 from .artefacts import NAMESPACE
@@ -204,7 +204,10 @@ def _drive(
         # The Deployment's args; the image's entrypoint is `alb-ingress-controller run`.
         command = [sys.executable, "-m", "controller.cli", "run", "--leader-elect"]
         command.append(f"--liveness=http://127.0.0.1:{health}/healthz")
-        process = subprocess.Popen(command, env=env, stdout=stderr, stderr=stderr)
+        process = subprocess.Popen(
+            command, env=env, stdout=stderr, stderr=stderr,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )  # fmt: skip
         try:
             net.create_namespaced_ingress(APP_NAMESPACE, ingress_body())
 
