@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aiohttp import web
 from kubernetes import client
 
 from bench.kube import Obj, kube_client, list_all
 from sandbox.aws import MotoProcess, aws_client
-from sandbox.awsproxy import AwsProxy, AwsProxyThread, Call, identify
+from sandbox.awsproxy.timed import TimedProxyThread
 from sandbox.processes import die_with_parent
 from sandbox.runner import Sandbox
 
@@ -168,45 +167,6 @@ class BenchSandbox(Sandbox):
         component = self.control_plane.components.get(name)
         proc = component.proc if component is not None else None
         return proc.pid if proc is not None else 0
-
-
-# --- the proxy with a call log -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TimedCall:
-    at: float  # time.monotonic() when the request arrived
-    service: str
-    operation: str
-
-
-class TimedProxy(AwsProxy):
-    """`AwsProxy` that also logs when each call arrived (on the proxy's loop; read the log
-    from other threads only through `calls_since`, which copies under the GIL)."""
-
-    def __init__(self, upstream_url: str, **kwargs: Any) -> None:
-        super().__init__(upstream_url, **kwargs)
-        self.log: list[TimedCall] = []
-
-    async def _proxy(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        call: Call = identify(request.method, request.path, request.query_string, headers, body)
-        self.log.append(TimedCall(time.monotonic(), call.service, call.operation))
-        return await super()._proxy(request)
-
-
-class TimedProxyThread(AwsProxyThread):
-    def __init__(self, upstream_url: str, **kwargs: Any) -> None:
-        super().__init__(upstream_url, **kwargs)
-        self.proxy: TimedProxy = TimedProxy(upstream_url, **kwargs)
-
-    def calls_since(self, since: float) -> list[TimedCall]:
-        return [c for c in list(self.proxy.log) if c.at >= since]
-
-    def last_call_at(self) -> float:
-        log = self.proxy.log
-        return log[-1].at if log else 0.0
 
 
 # --- the controller ------------------------------------------------------------------------

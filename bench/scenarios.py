@@ -31,12 +31,13 @@ from typing import Any
 
 from kubernetes import client
 
-from bench.env import BenchEnv, BenchError, TimedProxyThread, status_kib, wait_until
+from bench.env import BenchEnv, BenchError, status_kib, wait_until
 from bench.kube import ReadyAddressWatch, create_all, read_json
 from bench.objects import VERSION_ANNOTATION, App, Fleet, create_ingresses, create_workloads
 from bench.sizes import Size
 from controller.manifests import load_manifests
 from sandbox.awsproxy import ProxyStats
+from sandbox.awsproxy.timed import TimedProxyThread
 from sandbox.demo import EXAMPLE
 
 QUIET_SECONDS = 3.0

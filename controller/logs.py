@@ -48,15 +48,11 @@ def configure_logging(fmt: str = "auto", debug: bool = False) -> None:
     root.setLevel(logging.INFO)
     # AWS_DEBUG logs each AWS call (controller.aws.clients) at debug level.
     logging.getLogger("controller.aws").setLevel(logging.DEBUG if debug else logging.INFO)
-    # Per-request chatter: leaderelection logs every lease renewal (every 2 s), kopf every
-    # handled watch event, aiohttp every health probe, all at info.
-    noisy = (
-        "botocore",
-        "urllib3",
-        "kubernetes",
-        "leaderelection",
-        "kopf.objects",
-        "aiohttp.access",
-    )
+    # Per-request chatter: kopf logs every handled watch event, aiohttp every health probe,
+    # all at info.
+    noisy = ("botocore", "urllib3", "kubernetes", "kopf.objects", "aiohttp.access")
     for name in noisy:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # urllib3 warns of each connection retry; the caller logs the failure that matters once,
+    # with its reason (the leader elector, a failed reconcile).
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

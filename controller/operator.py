@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -258,7 +259,17 @@ def run(settings: Settings, liveness: str | None = None) -> None:
     _load_kube_config()
     api_client = k8s.ApiClient()
     if not settings.ignore_incumbent:
-        check_incumbent(api_client)
+        try:
+            check_incumbent(api_client)
+        except (k8s.ApiException, urllib3.exceptions.HTTPError) as error:
+            host = api_client.configuration.host
+            reason = f"HTTP {error.status} {error.reason}" if isinstance(
+                error, k8s.ApiException
+            ) else type(error).__name__  # fmt: skip
+            raise SetupError(
+                f"cannot check for aws-load-balancer-controller: the Kubernetes API at {host} "
+                f"answered {reason}; is it reachable, and may this identity list Leases?"
+            ) from None
     clients = AwsClients(
         settings.aws_region, endpoint_url=settings.aws_endpoint_url, debug=settings.aws_debug
     )

@@ -26,6 +26,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -35,8 +36,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto.server import ThreadedMotoServer
 
+from sandbox import motofixes
 from sandbox.processes import die_with_parent, free_port
 
+REPO = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b")
 VPC_CIDR = "10.0.0.0/16"
@@ -72,6 +75,7 @@ class MotoServer:
         self.url = ""
 
     def start(self) -> MotoServer:
+        motofixes.apply()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
@@ -330,12 +334,14 @@ class MotoProcess(MotoServer):
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # moto's server with its AWS-faithfulness corrections (sandbox.motofixes).
+            [sys.executable, "-m", "sandbox.motofixes", "-H", "127.0.0.1", "-p", str(self.port)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent,  # noqa: PLW1509
+            cwd=REPO,  # `sandbox` is a package of the repository, not an installed one
         )
         deadline = time.monotonic() + 60
         while not _answers(self.url + "/moto-api/data.json"):

@@ -23,6 +23,7 @@ lives as long as it should (the main thread, in every user here).
 
 from __future__ import annotations
 
+import datetime
 import json
 import signal
 import ssl
@@ -76,8 +77,11 @@ class Component:
     log_path: Path
     ready: Callable[[], bool]
     proc: subprocess.Popen[bytes] | None = None
+    # (launched, ready) of every start, wall clock (UTC), to compare with audit timestamps.
+    starts: list[tuple[datetime.datetime, datetime.datetime]] = field(default_factory=list)
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
+        launched = datetime.datetime.now(datetime.UTC)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -97,6 +101,12 @@ class Component:
                     f"{self.name} was not ready after {timeout:.0f}s\n{self.tail()}"
                 )
             time.sleep(0.2)
+        self.starts.append((launched, datetime.datetime.now(datetime.UTC)))
+
+    def starting_at(self, when: datetime.datetime, slack: float = 2.0) -> bool:
+        """Was this component starting (launched, not yet ready) at `when`?"""
+        margin = datetime.timedelta(seconds=slack)
+        return any(launched <= when <= ready + margin for launched, ready in self.starts)
 
     def _ready(self) -> bool:
         try:

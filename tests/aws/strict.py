@@ -24,8 +24,10 @@ from typing import Any
 import pytest
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import EC2Backend
-from moto.elbv2.exceptions import ELBClientError, PriorityInUseError, RuleNotFoundError
+from moto.elbv2.exceptions import ELBClientError
 from moto.elbv2.models import ELBv2Backend, elbv2_backends
+
+from sandbox import motofixes
 
 
 @dataclass
@@ -110,27 +112,6 @@ class Strict:
             _check_association(self, listener.load_balancer_arn, k.get("actions") or ())
             return modify_listener(self, arn, *a, **k)
 
-        def set_rule_priorities(
-            self: ELBv2Backend, rule_priorities: list[dict[str, Any]]
-        ) -> list[Any]:
-            moving = {rp["RuleArn"]: int(rp["Priority"]) for rp in rule_priorities}
-            if len(set(moving.values())) != len(moving):
-                raise ELBClientError("PriorityInUse", "duplicate priorities in one call")
-            rules = []
-            for arn, priority in moving.items():
-                found = self.describe_rules(listener_arn=None, rule_arns=[arn])
-                if not found:
-                    raise RuleNotFoundError()
-                rule = found[0]
-                listener = self.describe_listeners(None, [rule.listener_arn])[0]
-                for other in listener.rules.values():
-                    if other.arn not in moving and other.priority == priority:
-                        raise PriorityInUseError()
-                rules.append((rule, priority))
-            for rule, priority in rules:
-                rule.priority = priority
-            return [rule for rule, _ in rules]
-
         def strict_delete_lb(self: ELBv2Backend, arn: str) -> None:
             lb = self.load_balancers.get(arn)
             if lb is not None and strict.linger:
@@ -168,7 +149,7 @@ class Strict:
         monkeypatch.setattr(ELBv2Backend, "modify_rule", strict_modify_rule)
         monkeypatch.setattr(ELBv2Backend, "create_listener", strict_create_listener)
         monkeypatch.setattr(ELBv2Backend, "modify_listener", strict_modify_listener)
-        monkeypatch.setattr(ELBv2Backend, "set_rule_priorities", set_rule_priorities)
+        monkeypatch.setattr(ELBv2Backend, "set_rule_priorities", motofixes.set_rule_priorities)
         monkeypatch.setattr(ELBv2Backend, "delete_load_balancer", strict_delete_lb)
         monkeypatch.setattr(ELBv2Backend, "describe_target_groups", strict_describe_tgs)
         monkeypatch.setattr(EC2Backend, "delete_security_group", strict_delete_sg)

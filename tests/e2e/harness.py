@@ -343,10 +343,10 @@ class Scenario:
     def leaks(self) -> list[str]:
         return leaks(self.target.aws_endpoint_url, self.target.cluster_name)
 
-    def finish(self) -> None:
+    def finish(self, timeout: float = 60.0) -> None:
         """Delete every Ingress; once they are gone nothing may remain in AWS for the cluster
         (checked at once: the finalizer must only go after the teardown is complete)."""
-        self.delete_ingresses()
+        self.delete_ingresses(timeout)
         assert self.leaks() == []
 
     def cleanup(self) -> None:

@@ -27,9 +27,11 @@ QUIET = 5.0
 
 def _fleet(ns: str) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = []
-    names = [(f"g{g}-m{m}", f"fleet-{g}") for g in range(GROUPS) for m in range(MEMBERS)]
+    names: list[tuple[str, str | None]] = [
+        (f"g{g}-m{m}", f"fleet-{g}") for g in range(GROUPS) for m in range(MEMBERS)
+    ]
     names += [(f"lone-{i}", None) for i in range(LONE)]
-    for name, group in names:
+    for name, _ in names:
         objects.append({
             "apiVersion": "v1", "kind": "Service", "metadata": {"namespace": ns, "name": name},
             "spec": {"type": "NodePort", "selector": {"app": name},
@@ -96,11 +98,13 @@ def test_a_fleet_created_at_once_converges_and_a_restart_changes_nothing(
         mutating = [f"{o.service}.{o.operation} x{o.calls}" for o in restarted.operations
                     if o.mutating]  # fmt: skip
         assert mutating == [], "a restart with nothing changed changed AWS"
-        print(f"fleet: 100 hostnames in {converged:.0f}s, {created.calls} calls "
-              f"({created.mutating_calls} mutating, {created.throttled} throttled); "
-              f"restart: {restarted.calls} reads, 0 mutating")
+        print(
+            f"fleet: 100 hostnames in {converged:.0f}s, {created.calls} calls "
+            f"({created.mutating_calls} mutating, {created.throttled} throttled); "
+            f"restart: {restarted.calls} reads, 0 mutating"
+        )
         scenario.controller = second
-        scenario.finish()
+        scenario.finish(timeout=300)  # 24 teardowns share AWS's 5/s mutating bucket
     finally:
         first.kill()
         second.stop()

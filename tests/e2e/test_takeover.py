@@ -15,6 +15,8 @@ import pytest
 from kubernetes import client
 
 from controller.kube.leader import LEASE_NAME
+from sandbox.awsproxy import NO_BUCKETS, NO_LATENCY
+from sandbox.awsproxy.timed import TimedProxyThread
 from tests.e2e.harness import ProcessController, Scenario, wait_until
 
 LEASE_NAMESPACE = "alb-ingress-controller"  # POD_NAMESPACE of the controller, as in the Deployment
@@ -61,3 +63,64 @@ def test_the_standby_takes_over_within_a_minute_when_the_leader_dies(
     finally:
         first.kill()
         second.stop()
+
+
+def test_an_api_server_outage_never_gives_two_writers(scenario: Scenario, tmp_path: Path) -> None:
+    """The split brain of the reliability issue: the client library's elector died on the
+    outage and its replica kept reconciling while the standby took over. Now the leader that
+    cannot renew stops writing within the renew deadline and exits non-zero, and the standby
+    writes only after that."""
+    sandbox = scenario.target.sandbox
+    if sandbox is None:
+        pytest.skip("stops the local sandbox's kube-apiserver")
+    upstream = scenario.target.aws_endpoint_url or ""
+    proxies = {name: TimedProxyThread(upstream, buckets=NO_BUCKETS, latency=NO_LATENCY)
+               for name in ("a", "b")}  # fmt: skip
+    for proxy in proxies.values():
+        proxy.start()
+    env = {**scenario.target.controller_env, "LEADER_ELECT": "true"}
+    replicas = {
+        name: ProcessController(
+            {**env, "POD_NAME": f"outage-{name}", "AWS_ENDPOINT_URL": proxies[name].url},
+            tmp_path / f"{name}.log",
+        )
+        for name in ("a", "b")
+    }
+    try:
+        replicas["a"].start()
+        wait_until(lambda: _holder(scenario) == "outage-a", "outage-a to lead", 60)
+        replicas["b"].start()
+        wait_until(lambda: "cache synced" in replicas["b"].logs(), "outage-b to stand by", 60)
+        ns = scenario.namespace("outage")
+        scenario.app(ns, "web")
+        scenario.ingress(ns, "one", [("one.example.com", "/", "web")])
+        scenario.hostname(ns, "one", timeout=60)
+
+        apiserver = sandbox.control_plane.components["kube-apiserver"]
+        stopped = time.monotonic()
+        apiserver.stop()
+        leader = replicas["a"].proc
+        assert leader is not None
+        try:
+            code = leader.wait(timeout=40)  # exits at the renew deadline (10 s), API or not
+        finally:
+            apiserver.start()
+        exited = time.monotonic() - stopped
+        assert code == 1, f"the deposed leader exited with {code}"
+        assert "could not renew the leader lease" in replicas["a"].logs()
+
+        scenario.ingress(ns, "two", [("two.example.com", "/", "web")])
+        scenario.hostname(ns, "two", timeout=90)
+        assert _holder(scenario) == "outage-b"
+        last_a = max(c.at for c in proxies["a"].mutating_since())
+        first_b = min(c.at for c in proxies["b"].mutating_since())
+        assert last_a < first_b, "both replicas wrote to AWS at the same time"
+        print(f"outage: leader exited {exited:.1f}s into it; standby wrote "
+              f"{first_b - last_a:.1f}s after the leader's last write")  # fmt: skip
+        scenario.controller = replicas["b"]
+        scenario.finish()
+    finally:
+        for replica in replicas.values():
+            replica.kill()
+        for proxy in proxies.values():
+            proxy.stop()

@@ -59,3 +59,19 @@ def test_metrics_port_taken(tmp_path: Path, taken_port: int) -> None:
 def test_a_bad_setting_names_the_variable_and_value(tmp_path: Path) -> None:
     line = one_line(run({"WORKERS": "lots", "METRICS_PORT": str(free_port())}, tmp_path))
     assert line.startswith("error: bad settings: WORKERS='lots': ")
+
+
+def test_an_unreachable_api_server(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{free_port()}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    env = {"KUBECONFIG": str(kubeconfig), "METRICS_PORT": str(free_port())}
+    line = one_line(run(env, tmp_path))
+    assert line.startswith(
+        "error: cannot check for aws-load-balancer-controller: the Kubernetes API"
+    )
+    assert "is it reachable" in line

@@ -1,0 +1,61 @@
+"""The sandbox's moto server takes a reorder AWS takes (`sandbox.motofixes`).
+
+Removing a member from the middle of a group moves every later rule up one and the removed
+rule out of the way in one SetRulePriorities call. AWS checks the final order and accepts
+it; plain moto refused it (PriorityInUse), which stalled a group's teardown in e2e.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.aws import MotoProcess, aws_client
+
+
+@pytest.fixture(scope="module")
+def elbv2() -> Iterator[Any]:
+    moto = MotoProcess().start()
+    try:
+        yield aws_client("elbv2", moto.url)
+    finally:
+        moto.stop()
+
+
+def _listener(elbv2: Any, ec2: Any) -> str:
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24",
+                          AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]  # fmt: skip
+    lb = elbv2.create_load_balancer(Name="reorder", Subnets=subnets)["LoadBalancers"][0]
+    return str(elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "fixed-response",
+                         "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"])  # fmt: skip
+
+
+def test_a_rule_may_move_into_the_slot_of_one_moving_away(elbv2: Any) -> None:
+    endpoint = elbv2.meta.endpoint_url
+    listener = _listener(elbv2, aws_client("ec2", endpoint))
+    arns = [
+        elbv2.create_rule(
+            ListenerArn=listener, Priority=p,
+            Conditions=[{"Field": "path-pattern", "Values": [f"/{p}"]}],
+            Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+        )["Rules"][0]["RuleArn"]
+        for p in (1, 2, 3)
+    ]  # fmt: skip
+    elbv2.set_rule_priorities(RulePriorities=[
+        {"RuleArn": arns[2], "Priority": 2}, {"RuleArn": arns[1], "Priority": 50000}])  # fmt: skip
+    rules = elbv2.describe_rules(ListenerArn=listener)["Rules"]
+    assert {r["RuleArn"]: r["Priority"] for r in rules if not r["IsDefault"]} == {
+        arns[0]: "1", arns[1]: "50000", arns[2]: "2"}  # fmt: skip
+    # A clash with a rule that stays put is still refused, as AWS does.
+    with pytest.raises(ClientError, match="PriorityInUse"):
+        elbv2.set_rule_priorities(RulePriorities=[{"RuleArn": arns[2], "Priority": 1}])
