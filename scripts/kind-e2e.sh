@@ -125,10 +125,10 @@ EOF
 
 seed_aws() {
   log "seeding moto for cluster ${AWS_CLUSTER_NAME}"
-  "${PYTHON}" - "http://127.0.0.1:${MOTO_LOCAL_PORT}" "${AWS_CLUSTER_NAME}" <<'EOF'
+  PYTHONPATH="${REPO}" "${PYTHON}" - "http://127.0.0.1:${MOTO_LOCAL_PORT}" "${AWS_CLUSTER_NAME}" <<'EOF'
 import sys
 
-from controller.sandbox.aws import seed
+from sandbox.aws import seed
 
 seeded = seed(sys.argv[1], sys.argv[2])
 print(f"seeded {seeded.vpc_id}, certificate {seeded.certificate_arn}", file=sys.stderr)
@@ -137,7 +137,6 @@ EOF
 
 deploy_controller() {
   log "deploying the controller from deploy/manifests"
-  kubectl apply -k "${REPO}/deploy/manifests/crds"
   mkdir -p "${WORK}/overlay"
   cp -r "${REPO}/deploy/manifests" "${WORK}/base"
   cat >"${WORK}/overlay/kustomization.yaml" <<EOF

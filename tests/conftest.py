@@ -11,6 +11,7 @@ goes first on PATH, so `kubectl` in a test is the one matching the server.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -26,6 +27,16 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     os.environ["PATH"] = f"{bins.directory}{os.pathsep}{os.environ.get('PATH', '')}"
     with ControlPlane(tmp_path_factory.mktemp("control-plane"), bins=bins) as started:
         yield started
+
+
+@pytest.fixture
+def namespace(admin_api: client.ApiClient) -> Iterator[str]:
+    """A namespace of the test's own on the shared control plane, deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(admin_api)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """What the end-to-end tests drive: a cluster, the controller process, and AWS read-outs.
 
 Two targets, one suite:
-- the local sandbox (default): the Kubernetes API emulator and moto in this process, one
-  per test session, and `alb-ingress-controller run` as a subprocess per test;
+- the local sandbox (default): the session's real control plane (etcd, kube-apiserver,
+  kube-controller-manager, kube-scheduler, kwok) with moto as a child process, and
+  `alb-ingress-controller run` as a subprocess per test, as the shipped ServiceAccount;
 - a real cluster when `E2E_KUBECONFIG` is set (see `scripts/kind-e2e.sh`): the controller
   is the Deployment from `deploy/manifests` (started and stopped by scaling it, killed by
   deleting its Pod with no grace period) and AWS is `E2E_AWS_ENDPOINT_URL` (e.g. moto in

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,10 @@ import pytest
 from kubernetes import client
 
 from sandbox.controlplane import KWOK_NODE_ANNOTATION, Component, ControlPlane, ControlPlaneError
+from sandbox.runner import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 POD_CIDR = "10.250.7.0/24"
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def kubectl(control_plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,15 +30,6 @@ def kubectl(control_plane: ControlPlane, *args: str) -> subprocess.CompletedProc
         ["kubectl", f"--kubeconfig={control_plane.kubeconfig}", *args],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-
-
-@pytest.fixture
-def namespace(admin_api: client.ApiClient) -> Iterator[str]:
-    name = f"cp-{uuid.uuid4().hex[:6]}"
-    core = client.CoreV1Api(admin_api)
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
 
 
 def test_kubectl_matches_the_server_version(control_plane: ControlPlane) -> None:
@@ -136,7 +116,7 @@ def test_pods_are_scheduled_made_ready_and_listed_in_endpoint_slices(
         }
         return ips if len(ips) == 3 else None
 
-    ips = eventually(ready_ips, "3 ready pods")
+    ips = wait_for(ready_ips, "3 ready pods")
     assert all(ipaddress.ip_address(ip) in ipaddress.ip_network(POD_CIDR) for ip in ips)
     service: Any = core.read_namespaced_service("web", namespace)
     assert 30000 <= service.spec.ports[0].node_port <= 32767  # allocated by the API server
@@ -150,10 +130,10 @@ def test_pods_are_scheduled_made_ready_and_listed_in_endpoint_slices(
         }
         return found if found == ips else None
 
-    eventually(sliced, "the EndpointSlice to list the 3 pods")
+    wait_for(sliced, "the EndpointSlice to list the 3 pods")
     # Garbage collection: the ReplicaSet and its pods go with the Deployment.
     apps.delete_namespaced_deployment("web", namespace, propagation_policy="Background")
-    eventually(lambda: not core.list_namespaced_pod(namespace).items, "the pods to be deleted")
+    wait_for(lambda: not core.list_namespaced_pod(namespace).items, "the pods to be deleted")
 
 
 def test_the_audit_log_names_who_asked_what(
@@ -170,7 +150,7 @@ def test_the_audit_log_names_who_asked_what(
             and e.get("objectRef", {}).get("resource") == "namespaces"
         ]  # fmt: skip
 
-    [event] = eventually(mine, "the audit event of the list")
+    [event] = wait_for(mine, "the audit event of the list")
     assert event["responseStatus"]["code"] == 200
 
 
