@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -33,7 +34,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 def namespace(admin_api: client.ApiClient) -> Iterator[str]:
     """A namespace of the test's own on the shared control plane, deleted afterwards."""
     name = f"t-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(admin_api)
+    core: Any = client.CoreV1Api(admin_api)  # plain dict bodies, as kubectl sends
     core.create_namespace({"metadata": {"name": name}})
     yield name
     core.delete_namespace(name)
