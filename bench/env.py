@@ -30,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from kubernetes import client
 from bench.kube import Obj, kube_client, list_all
 from sandbox.aws import MotoProcess, aws_client
 from sandbox.awsproxy.timed import TimedProxyThread
-from sandbox.processes import die_with_parent
+from sandbox.processes import answers, die_with_parent
 from sandbox.runner import Sandbox
 
 T = TypeVar("T")
@@ -57,14 +56,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status < 500)
-    except OSError:
-        return False
 
 
 def wait_until(

@@ -1,4 +1,5 @@
-"""AWS on loopback: moto's server in a thread, seeded with what a real EKS account would hold.
+"""AWS on loopback: moto's server (a child process, or a thread), seeded with what a real EKS
+account would hold.
 
 The seed is what aws-load-balancer-controller's discovery expects of a cluster, so the
 controller runs against it with no extra configuration:
@@ -37,7 +38,7 @@ from cryptography.x509.oid import NameOID
 from moto.server import ThreadedMotoServer
 
 from sandbox import motofixes
-from sandbox.processes import die_with_parent, free_port
+from sandbox.processes import answers, die_with_parent, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
@@ -326,8 +327,8 @@ class MotoProcess(MotoServer):
     state, CPU and memory are its own, so sandboxes in one process never share AWS."""
 
     def __init__(self, port: int = 0) -> None:
-        super().__init__(port)
         self.port = port or free_port()
+        self.url = ""
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MotoProcess:
@@ -344,7 +345,7 @@ class MotoProcess(MotoServer):
             cwd=REPO,  # `sandbox` is a package of the repository, not an installed one
         )
         deadline = time.monotonic() + 60
-        while not _answers(self.url + "/moto-api/data.json"):
+        while not answers(self.url + "/moto-api/data.json"):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"moto exited with status {self.proc.returncode} at start")
             if time.monotonic() > deadline:
@@ -361,11 +362,3 @@ class MotoProcess(MotoServer):
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status < 500)
-    except OSError:
-        return False

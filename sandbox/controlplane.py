@@ -41,7 +41,7 @@ import yaml
 from sandbox.binaries import Binaries, binaries
 from sandbox.kubeconfig import cert_user, kubeconfig, write_kubeconfig
 from sandbox.pki import Pki, make_pki
-from sandbox.processes import die_with_parent, free_port
+from sandbox.processes import answers, die_with_parent, free_port
 
 START_TIMEOUT = 90.0
 LOG_TAIL_LINES = 25
@@ -149,14 +149,6 @@ class Component:
         except OSError:
             text = []
         return f"last lines of {self.log_path}:\n" + "\n".join(f"  {line}" for line in text)
-
-
-def _https_ok(url: str, context: ssl.SSLContext) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError:
-        return False
 
 
 def _http_json(url: str) -> Any:
@@ -302,7 +294,7 @@ class ControlPlane:
             "kube-apiserver",
             argv,
             self._log("kube-apiserver"),
-            lambda: _https_ok(f"{self.url}/readyz", context),
+            lambda: answers(f"{self.url}/readyz", context),
         )
 
     def _component_kubeconfig(self, name: str, pki: Pki) -> Path:
@@ -332,7 +324,7 @@ class ControlPlane:
             "--kube-api-burst=400",
         ]
         context = ssl.create_default_context(cafile=str(pki.ca))
-        return flags, lambda: _https_ok(f"https://127.0.0.1:{port}/healthz", context)
+        return flags, lambda: answers(f"https://127.0.0.1:{port}/healthz", context)
 
     def _controller_manager(self, pki: Pki) -> Component:
         flags, ready = self._serving_flags("controller-manager", pki)
@@ -381,7 +373,7 @@ class ControlPlane:
                 f"--server-address=127.0.0.1:{port}",
             ],
             self._log("kwok"),
-            lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"),
+            lambda: answers(f"http://127.0.0.1:{port}/healthz"),
         )
 
     # Reading the audit log -------------------------------------------------------------------
@@ -396,11 +388,3 @@ class ControlPlane:
 
     def audit_size(self) -> int:
         return self.audit_log.stat().st_size if self.audit_log.exists() else 0
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError:
-        return False

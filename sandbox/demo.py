@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ from kubernetes import client, config, utils
 
 from controller.manifests import ManifestError, load_manifests
 from sandbox.aws import CLUSTER_TAG, leaks
-from sandbox.processes import die_with_parent, free_port
+from sandbox.processes import answers, die_with_parent, free_port
 from sandbox.runner import Sandbox
 
 T = TypeVar("T")
@@ -139,7 +138,7 @@ class Demo:
                     stderr=subprocess.STDOUT,
                     preexec_fn=die_with_parent,  # noqa: PLW1509
                 )  # fmt: skip
-            self._wait(lambda: _answers(liveness), "the controller's liveness endpoint", 30)
+            self._wait(lambda: answers(liveness), "the controller's liveness endpoint", 30)
 
     def _apply(self, objects: list[dict[str, Any]]) -> list[tuple[str, str]]:
         names = ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in objects)
@@ -360,14 +359,6 @@ def _shown(path: Path) -> str:
     except ValueError:
         shown = str(path)
     return shown + ("/" if path.is_dir() else "")
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def _priority(rule: dict[str, Any]) -> int:

@@ -1,10 +1,13 @@
-"""Small helpers for the sandbox's child processes: free ports, and dying with the parent."""
+"""Small helpers for the sandbox's child processes: free ports, dying with the parent, and
+whether a server answers yet."""
 
 from __future__ import annotations
 
 import ctypes
 import signal
 import socket
+import ssl
+import urllib.request
 
 
 def free_port() -> int:
@@ -20,3 +23,12 @@ def die_with_parent() -> None:
     dies (PR_SET_PDEATHSIG), so a killed test run leaves no server behind."""
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def answers(url: str, context: ssl.SSLContext | None = None) -> bool:
+    """True once `url` answers with a success (an error status or no connection: False)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return bool(response.status < 400)
+    except OSError:  # refused, timed out, or an HTTP error status (HTTPError is an OSError)
+        return False
