@@ -1,8 +1,9 @@
-"""Where moto refuses what AWS accepts, the sandbox's moto behaves as AWS does.
+"""Where moto and AWS answer a call differently, the sandbox's moto answers as AWS does.
 
-Only corrections of that direction live here (moto stricter than AWS), so the controller is
-never pushed into extra calls that real AWS does not need. The AWS-layer tests add the other
-direction too (moto accepting what AWS rejects: `tests/aws/strict.py`).
+Two kinds live here: moto refusing what AWS accepts (which would push the controller into
+calls real AWS does not need), and moto doing twice what AWS does once (which would make a
+fault test report a duplicate AWS could never have). Validation AWS has and moto lacks is
+the AWS-layer tests' business (`tests/aws/strict.py`).
 
 - SetRulePriorities: AWS checks the *final* order ("you can reorder the rules as long as
   there are no priority conflicts in the new order"), so one call may swap rules or move a
@@ -10,6 +11,12 @@ direction too (moto accepting what AWS rejects: `tests/aws/strict.py`).
   current ones, so removing a member from the middle of a group (every later rule moves up
   one, the removed rule moves out of the way in the same call) failed with PriorityInUse and
   stalled the group's teardown in e2e.
+
+- CreateLoadBalancer and CreateListener are idempotent on AWS: a second call with the same
+  name (load balancer) or port (listener) and the same settings returns the first one, and
+  one with other settings fails (DuplicateLoadBalancerName, DuplicateListener). moto made a
+  second load balancer of the same name, and a second listener on the same port, each time.
+  A create whose reply is lost is retried by botocore, so the AWS fault tests hit this.
 
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
@@ -19,8 +26,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from moto.elbv2.exceptions import ELBClientError, RuleNotFoundError
+from moto.elbv2.exceptions import (
+    DuplicateListenerError,
+    DuplicateLoadBalancerName,
+    ELBClientError,
+    RuleNotFoundError,
+)
 from moto.elbv2.models import ELBv2Backend
+
+_create_load_balancer = ELBv2Backend.create_load_balancer
+_create_listener = ELBv2Backend.create_listener
 
 
 def set_rule_priorities(self: ELBv2Backend, rule_priorities: list[dict[str, Any]]) -> list[Any]:
@@ -45,9 +60,55 @@ def set_rule_priorities(self: ELBv2Backend, rule_priorities: list[dict[str, Any]
     return [rule for rule, _ in rules]
 
 
+def create_load_balancer(  # noqa: PLR0917 (moto's own signature)
+    self: ELBv2Backend,
+    name: str,
+    security_groups: list[str],
+    subnet_ids: list[str],
+    subnet_mappings: list[dict[str, str]] | None = None,
+    scheme: str = "internet-facing",
+    loadbalancer_type: str | None = None,
+    ip_address_type: str = "ipv4",
+    tags: list[dict[str, str]] | None = None,
+) -> Any:
+    """AWS's idempotence: the same name and settings return the load balancer made first."""
+    existing = next((lb for lb in self.load_balancers.values() if lb.name == name), None)
+    if existing is None:
+        return _create_load_balancer(self, name, security_groups, subnet_ids, subnet_mappings,
+                                     scheme, loadbalancer_type, ip_address_type, tags)  # fmt: skip
+    subnets = set(subnet_ids or ()) | {m["SubnetId"] for m in subnet_mappings or ()}
+    same = (
+        existing.scheme == scheme
+        and existing.type == (loadbalancer_type or "application")
+        and existing.ip_address_type == ip_address_type
+        and set(existing.security_groups or ()) == set(security_groups or ())
+        and {subnet.id for subnet in existing.subnets} == subnets
+    )
+    if not same:
+        raise DuplicateLoadBalancerName()
+    return existing
+
+
+def create_listener(
+    self: ELBv2Backend, load_balancer_arn: str, protocol: str, port: str, *args: Any, **kwargs: Any
+) -> Any:
+    """AWS's idempotence: the same port and protocol return the listener made first."""
+    balancer = self.load_balancers.get(load_balancer_arn)
+    taken = [
+        li for li in (balancer.listeners.values() if balancer else ()) if str(li.port) == str(port)
+    ]
+    if not taken:
+        return _create_listener(self, load_balancer_arn, protocol, port, *args, **kwargs)
+    if taken[0].protocol != (protocol or "").upper():
+        raise DuplicateListenerError()
+    return taken[0]
+
+
 def apply() -> None:
     """Correct moto in this process (its in-process server shares the backends)."""
     ELBv2Backend.set_rule_priorities = set_rule_priorities  # type: ignore[method-assign]
+    ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
+    ELBv2Backend.create_listener = create_listener  # type: ignore[method-assign]
 
 
 def main() -> None:

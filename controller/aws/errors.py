@@ -27,6 +27,16 @@ RETRYABLE_CODES = frozenset(
         "DependencyViolation",
         "ResourceInUse",
         "OperationNotPermitted",
+        # Conflicts with what AWS holds now: what we read is out of date, because a call whose
+        # reply was lost took effect (botocore's retry of a reset CreateRule meets its own
+        # rule) or another writer got there first. The next reconcile reads AWS again and
+        # converges; a 600 s wait would leave the group half-built for ten minutes.
+        "PriorityInUse",
+        "DuplicateListener",
+        "DuplicateLoadBalancerName",
+        "DuplicateTargetGroupName",
+        "InvalidGroup.Duplicate",
+        "InvalidPermission.Duplicate",
     }
 )
 

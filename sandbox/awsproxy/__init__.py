@@ -14,7 +14,7 @@ sandbox.awsproxy`` runs it standalone.
 """
 
 from sandbox.awsproxy.errors import ErrorKind, error_reply
-from sandbox.awsproxy.faults import FaultRule
+from sandbox.awsproxy.faults import FaultRule, fault_mix
 from sandbox.awsproxy.identify import Call, identify, is_mutating
 from sandbox.awsproxy.profiles import (
     DEFAULT_BUCKETS,
@@ -52,6 +52,7 @@ __all__ = [
     "ProxySettings",
     "ProxyStats",
     "error_reply",
+    "fault_mix",
     "identify",
     "is_mutating",
     "start_moto_with_proxy",

@@ -99,3 +99,34 @@ class FaultInjector:
         if rule.next_n is not None:
             return fired < rule.next_n
         return True
+
+
+def fault_mix(
+    rate: float,
+    services: tuple[str, ...] = ("elbv2", "ec2", "route53", "resourcegroupstaggingapi"),
+    delay_s: float = 2.0,
+) -> list[FaultRule]:
+    """Rules that hit ``rate`` of each service's calls, spread evenly over five kinds of bad
+    reply: 500, 503, a reset before AWS saw the call, a reset after AWS carried it out (the
+    caller cannot tell whether it took effect), and a reply held ``delay_s`` then reset.
+
+    ``pick`` takes the first rule that fires, so rule i of n fires with the probability
+    that makes each kind ``rate / n`` of all calls: (rate/n) / (1 - i*rate/n).
+    """
+    if not 0 <= rate <= 1:
+        raise ValueError(f"fault_mix: rate must be within [0, 1], got {rate}")
+    kinds: list[dict[str, object]] = [
+        {"action": "internal"},
+        {"action": "unavailable"},
+        {"action": "reset"},
+        {"action": "reset", "after_upstream": True},
+        {"action": "timeout", "delay_s": delay_s},
+    ]
+    share = rate / len(kinds)
+    rules = []
+    for service in services:
+        for i, kind in enumerate(kinds):
+            probability = share / (1 - i * share)
+            rules.append(FaultRule.model_validate({**kind, "service": service,
+                                                   "probability": probability}))  # fmt: skip
+    return rules

@@ -1,7 +1,8 @@
 """A stricter moto: what AWS rejects but moto accepts, so moto's leniency cannot hide bugs.
 
 Installed by the `aws` fixture around moto's backend methods:
-- a second load balancer with a taken name -> `DuplicateLoadBalancerName`;
+- a second load balancer with a taken name and other settings -> `DuplicateLoadBalancerName`
+  (the same settings return the first, as on AWS: `sandbox.motofixes`);
 - unknown security group IDs on CreateLoadBalancer -> `InvalidSecurityGroup`;
 - more than 5 condition values in a rule -> `ValidationError`; more rules on a load balancer
   than the quota -> `TooManyRules`;
@@ -43,10 +44,8 @@ class Strict:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         strict = self
-        create_lb = ELBv2Backend.create_load_balancer
         create_rule = ELBv2Backend.create_rule
         modify_rule = ELBv2Backend.modify_rule
-        create_listener = ELBv2Backend.create_listener
         modify_listener = ELBv2Backend.modify_listener
         delete_lb = ELBv2Backend.delete_load_balancer
         describe_tgs = ELBv2Backend.describe_target_groups
@@ -55,16 +54,12 @@ class Strict:
         def strict_create_lb(
             self: ELBv2Backend, name: str, security_groups: list[str], *a: Any, **k: Any
         ) -> Any:
-            if any(lb.name == name for lb in self.load_balancers.values()):
-                raise ELBClientError(
-                    "DuplicateLoadBalancerName", f"A load balancer named {name} exists"
-                )
             for sg in security_groups or ():
                 if self.ec2_backend.get_security_group_from_id(sg) is None:
                     raise ELBClientError(
                         "InvalidSecurityGroup", f"Security group {sg} does not exist"
                     )
-            return create_lb(self, name, security_groups, *a, **k)
+            return motofixes.create_load_balancer(self, name, security_groups, *a, **k)
 
         def strict_create_rule(
             self: ELBv2Backend,
@@ -105,7 +100,7 @@ class Strict:
             _check_association(
                 self, load_balancer_arn, k.get("actions") or (a[4] if len(a) > 4 else ())
             )
-            return create_listener(self, load_balancer_arn, *a, **k)
+            return motofixes.create_listener(self, load_balancer_arn, *a, **k)
 
         def strict_modify_listener(self: ELBv2Backend, arn: str, *a: Any, **k: Any) -> Any:
             listener = self.describe_listeners(None, [arn])[0]

@@ -21,7 +21,7 @@ from controller.aws.clients import (
     is_mutating,
     redact,
 )
-from controller.aws.errors import AwsError, about
+from controller.aws.errors import AwsError, about, is_retryable
 from tests.aws.conftest import SESSION, World
 
 
@@ -185,3 +185,27 @@ def test_a_fenced_replica_sends_no_mutating_call(world: World, clients: AwsClien
     assert after - before == {CallKey("ec2", "DescribeVpcs", ""): 1}  # nothing else was sent
     tags = clients.ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [world.vpc_id]}])
     assert "b" not in {t["Key"] for t in tags["Tags"]}
+
+
+@pytest.mark.parametrize(
+    ("code", "retryable"),
+    [
+        # A lost reply's retry meets its own result, or another writer got there first:
+        # the next reconcile reads AWS again, so retry soon rather than in ten minutes.
+        ("PriorityInUse", True),
+        ("DuplicateListener", True),
+        ("DuplicateLoadBalancerName", True),
+        ("InvalidGroup.Duplicate", True),
+        # A person must change something.
+        ("ValidationError", False),
+        ("TooManyRules", False),
+        ("RulesPerSecurityGroupLimitExceeded", False),
+    ],
+)
+def test_conflicts_with_aws_state_are_retried_and_mistakes_are_not(
+    code: str, retryable: bool
+) -> None:
+    response: Any = {"Error": {"Code": code, "Message": "m"},
+                     "ResponseMetadata": {"HTTPStatusCode": 400}}  # fmt: skip
+    error = ClientError(response, "CreateRule")
+    assert is_retryable(error) is retryable

@@ -40,10 +40,12 @@ from sandbox.awsproxy import (
     FaultRule,
     LatencyProfile,
     LatencyRule,
+    fault_mix,
     identify,
     start_moto_with_proxy,
 )
 from sandbox.awsproxy.buckets import BucketSet
+from sandbox.awsproxy.faults import FaultInjector
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 SERVICES = ("elbv2", "ec2", "route53", "acm", "resourcegroupstaggingapi")
@@ -642,3 +644,23 @@ def test_profiles_and_fault_rules_reject_bad_input_naming_the_field() -> None:
     with pytest.raises(ValueError, match="latency_scale"):
         AwsProxyThread("http://127.0.0.1:1", latency_scale=-1)
     assert NO_LATENCY.range_ms(Call("elbv2", "DescribeLoadBalancers", "query")) == (0.0, 0.0)
+
+
+def test_a_fault_mix_hits_its_rate_of_each_service_evenly_over_five_kinds() -> None:
+    injector = FaultInjector(seed=7)
+    for rule in fault_mix(0.2, services=("elbv2", "route53")):
+        injector.add(rule)
+    calls = 20_000
+    fired: dict[tuple[str, str, bool], int] = {}
+    for i in range(calls):
+        service = ("elbv2", "route53")[i % 2]
+        rule = injector.pick(Call(service, "CreateRule", "query", "eu-west-1"))
+        if rule is not None:
+            kind = (rule.service, rule.action, rule.after_upstream)
+            fired[kind] = fired.get(kind, 0) + 1
+    per_service = calls / 2
+    for service in ("elbv2", "route53"):
+        hits = sum(n for (s, _, _), n in fired.items() if s == service)
+        assert 0.18 < hits / per_service < 0.22, (service, hits)
+    assert len(fired) == 10  # five kinds for each service
+    assert all(0.03 < n / per_service < 0.05 for n in fired.values()), fired

@@ -1,4 +1,5 @@
-"""The sandbox's moto server takes a reorder AWS takes (`sandbox.motofixes`).
+"""The sandbox's moto server answers as AWS does where plain moto does not
+(`sandbox.motofixes`): a reorder AWS takes, and creates AWS makes once.
 
 Removing a member from the middle of a group moves every later rule up one and the removed
 rule out of the way in one SetRulePriorities call. AWS checks the final order and accepts
@@ -25,13 +26,17 @@ def elbv2() -> Iterator[Any]:
         moto.stop()
 
 
-def _listener(elbv2: Any, ec2: Any) -> str:
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24",
+def _subnets(ec2: Any, second: int) -> list[str]:
+    vpc = ec2.create_vpc(CidrBlock=f"10.{second}.0.0/16")["Vpc"]["VpcId"]
+    return [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{second}.{i}.0/24",
                           AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
         for i, z in ((1, "a"), (2, "b"))
     ]  # fmt: skip
+
+
+def _listener(elbv2: Any, ec2: Any) -> str:
+    subnets = _subnets(ec2, 9)
     lb = elbv2.create_load_balancer(Name="reorder", Subnets=subnets)["LoadBalancers"][0]
     return str(elbv2.create_listener(
         LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
@@ -59,3 +64,23 @@ def test_a_rule_may_move_into_the_slot_of_one_moving_away(elbv2: Any) -> None:
     # A clash with a rule that stays put is still refused, as AWS does.
     with pytest.raises(ClientError, match="PriorityInUse"):
         elbv2.set_rule_priorities(RulePriorities=[{"RuleArn": arns[2], "Priority": 1}])
+
+
+def test_a_repeated_create_returns_the_first_load_balancer_and_listener(elbv2: Any) -> None:
+    """botocore retries a create whose reply was lost; AWS then hands back the first one."""
+    subnets = _subnets(aws_client("ec2", elbv2.meta.endpoint_url), 8)
+    made = [elbv2.create_load_balancer(Name="twice", Subnets=subnets)["LoadBalancers"][0]
+            for _ in range(2)]  # fmt: skip
+    assert made[0]["LoadBalancerArn"] == made[1]["LoadBalancerArn"]
+    with pytest.raises(ClientError, match="DuplicateLoadBalancerName"):
+        elbv2.create_load_balancer(Name="twice", Subnets=subnets, Scheme="internal")
+    lb = made[0]["LoadBalancerArn"]
+    action = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}]
+    listeners = [elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                                       DefaultActions=action)["Listeners"][0]
+                 for _ in range(2)]  # fmt: skip
+    assert listeners[0]["ListenerArn"] == listeners[1]["ListenerArn"]
+    assert len(elbv2.describe_listeners(LoadBalancerArn=lb)["Listeners"]) == 1
+    with pytest.raises(ClientError, match="DuplicateListener"):
+        elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=80, DefaultActions=action,
+                              Certificates=[{"CertificateArn": "arn:x"}])  # fmt: skip

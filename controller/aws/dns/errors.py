@@ -17,6 +17,11 @@ from controller.aws.errors import AwsError
 # change to the same zone is still being processed (changes to a zone are serialised).
 # A stale cached zone list (NoSuchHostedZone) also heals: the next attempt lists zones again.
 RETRYABLE_CODES = AWS_RETRYABLE_CODES | {"NoSuchHostedZone"}
+# An InvalidChangeBatch that only says our read of the zone is out of date: a change whose
+# reply was lost took effect (botocore's retry then meets its own CREATE), or another writer
+# was quicker. The next attempt reads the zone again. Other InvalidChangeBatch errors (a bad
+# value, a CNAME beside other records) fail the same way again.
+STALE_VIEW_MESSAGES = ("but it already exists", "but it was not found")
 
 
 class DnsError(AwsError):
@@ -45,7 +50,8 @@ def from_exception(error: Exception, *, action: str, zone: str, hosts: list[str]
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
-        retryable = code in RETRYABLE_CODES or status >= 500
+        stale = code == "InvalidChangeBatch" and any(m in message for m in STALE_VIEW_MESSAGES)
+        retryable = code in RETRYABLE_CODES or status >= 500 or stale
         return DnsError(
             f"Route 53 {subject} failed: {code}: {message}", retryable=retryable, code=code
         )

@@ -40,6 +40,29 @@ def test_route53_errors_say_whether_to_retry(code: str, status: int, retryable: 
     assert "a.example.com, b.example.com" in str(error)
 
 
+@pytest.mark.parametrize(
+    ("message", "retryable"),
+    [
+        ("Tried to create resource record set [name='a.example.com.', type='A'] but it "
+         "already exists", True),
+        ("Tried to delete resource record set [name='a.example.com.', type='A'] but it was "
+         "not found", True),
+        ("RRSet of type CNAME with DNS name a.example.com. is not permitted as it conflicts "
+         "with other records with the same DNS name", False),
+    ],
+)  # fmt: skip
+def test_a_change_batch_refused_for_a_stale_read_is_retried(message: str, retryable: bool) -> None:
+    """A CREATE whose reply was lost, retried by botocore, meets its own record: the next
+    attempt reads the zone again. A record that cannot be made never will be."""
+    error = from_exception(
+        client_error("InvalidChangeBatch", message, "ChangeResourceRecordSets", 400),
+        action="changing records",
+        zone="example.com",
+        hosts=["a.example.com"],
+    )
+    assert error.retryable is retryable
+
+
 def test_a_lost_connection_is_retryable() -> None:
     error = from_exception(
         EndpointConnectionError(endpoint_url="https://route53.amazonaws.com"),
@@ -133,7 +156,7 @@ def test_a_refused_batch_changes_nothing_at_all(world: World) -> None:
     with pytest.raises(DnsError) as raised:
         dns.sync(make_stack(["a.example.com", "b.example.com"]), *ALB)
 
-    assert not raised.value.retryable
+    assert raised.value.retryable  # soon: the next attempt reads the zone again
     assert "InvalidChangeBatch" in str(raised.value)
     assert "a.example.com, b.example.com" in str(raised.value)
     assert [r["Name"] for r in world.records("public")] == ["b.example.com."]
