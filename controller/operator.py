@@ -37,7 +37,7 @@ from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
-from controller.kube.sync import ApiLister, InitialSync, Lister
+from controller.kube.sync import ApiLister, CacheAudit, InitialSync, Lister
 from controller.kube.writer import ApiWriter, KubeWriter
 from controller.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
 
@@ -78,7 +78,10 @@ class Runtime:
     scheduler: GroupScheduler
     # None: start at once (tests that feed the cache themselves); `run` always has one.
     initial_sync: InitialSync | None = None
+    audit: CacheAudit | None = None  # with `initial_sync`: what watch gaps hide
+    synced: bool = False  # the initial sync is over: an untyped event now is a replay
     leading: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at cleanup
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
@@ -111,12 +114,17 @@ class Runtime:
             return outcome
 
         scheduler = GroupScheduler(reconcile, workers=settings.workers)
-        sync = InitialSync(lister, cache, WATCHED) if lister is not None else None
-        return cls(settings, cache, reconciler, scheduler, sync)
+        if lister is None:
+            return cls(settings, cache, reconciler, scheduler)
+        runtime = cls(settings, cache, reconciler, scheduler, InitialSync(lister, cache, WATCHED))
+        runtime.audit = CacheAudit(lister, cache, WATCHED, on_gone=runtime.forget)
+        return runtime
 
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
         """Feed one watch event in and queue the reconciles it calls for."""
         key = (kind, object_key(body))
+        if event_type is None and self.synced and self.audit is not None:
+            self.audit.replayed(kind)  # kopf lists again after a watch gap
         fingerprint = "" if event_type == "DELETED" else _essential(kind, body)
         if self._seen.get(key) == fingerprint and kind != "Ingress":
             return
@@ -148,6 +156,12 @@ class Runtime:
         if kind == "Node":
             return [(g, Mode.TARGETS) for g in self.cache.groups_using_instance_targets()]
         return [(g, Mode.FULL) for g in self.cache.groups()]  # IngressClass
+
+    def forget(self, kind: str, key: str) -> None:
+        """An object the cluster no longer has, though no watch said so: a deletion."""
+        body = self.cache.get(kind, key)
+        if body is not None:
+            self.observe(kind, "DELETED", body)
 
     async def resync_forever(self) -> None:
         """The periodic drift check: deploy every group even if its model is unchanged."""
@@ -200,6 +214,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
             task = memo.get(name)
             if isinstance(task, asyncio.Task):
                 task.cancel()
+        for task in runtime.tasks:
+            task.cancel()
         await runtime.scheduler.stop()
 
 
@@ -207,6 +223,10 @@ async def _start_when_leading(runtime: Runtime) -> None:
     # The sync comes first: a standby finished it long before it starts to lead.
     if runtime.initial_sync is not None:
         await runtime.initial_sync.wait()
+    runtime.synced = True
+    if runtime.audit is not None:
+        audit = asyncio.create_task(runtime.audit.run())
+        runtime.tasks.append(audit)
     await runtime.leading.wait()
     logger.info("leading: reconciling %d groups", len(runtime.cache.groups()))
     runtime.scheduler.start()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,10 +110,16 @@ class Membership:
 class ClusterCache:
     """The watched objects by kind and key, plus group and Service indexes."""
 
-    def __init__(self, defaults: ModelDefaults) -> None:
+    def __init__(
+        self, defaults: ModelDefaults, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._defaults = defaults
+        self._clock = clock
         self._lock = threading.RLock()
         self._objects: dict[str, dict[str, Body]] = {kind: {} for kind in KINDS}
+        # When each object last changed here: the cache audit (`kube.sync`) drops only what
+        # no event touched since its list began.
+        self._changed_at: dict[str, dict[str, float]] = {kind: {} for kind in KINDS}
         self._membership: dict[str, Membership] = {}
         self._ingress_services: dict[str, frozenset[str]] = {}  # Ingress -> Services it uses
         self._service_users: dict[str, set[str]] = {}  # Service -> Ingresses using it
@@ -124,8 +131,10 @@ class ClusterCache:
         with self._lock:
             if event_type == "DELETED":
                 self._objects[kind].pop(key, None)
+                self._changed_at[kind].pop(key, None)
             else:
                 self._objects[kind][key] = body
+                self._changed_at[kind][key] = self._clock()
             if kind == "Ingress":
                 self._index_ingress(key, None if event_type == "DELETED" else body)
             elif kind == "IngressClass":
@@ -166,6 +175,15 @@ class ClusterCache:
     def keys(self, kind: str) -> set[str]:
         with self._lock:
             return set(self._objects[kind])
+
+    def get(self, kind: str, key: str) -> Body | None:
+        with self._lock:
+            return self._objects[kind].get(key)
+
+    def changed_before(self, kind: str, when: float) -> set[str]:
+        """Keys of `kind` no event has touched since `when` (a `clock()` reading)."""
+        with self._lock:
+            return {key for key, at in self._changed_at[kind].items() if at < when}
 
     def membership(self, ingress_key: str) -> Membership | None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""No reconcile before the cache holds the cluster: the initial-sync barrier.
+"""The cache against the cluster: the initial-sync barrier, and the audit for missed deletions.
 
 kopf lists every watched kind, then watches it, and hands each listed object to our
 handlers one by one; it says nothing when a kind's initial list is done. A reconcile that
@@ -12,11 +12,22 @@ until the watch-fed cache holds every listed key. An object deleted between our 
 kopf's never reaches the cache, so a kind still missing keys after a while is listed again
 and only keys present in both lists are waited for. Objects created after our list are not
 waited for: kopf delivers them like any other change.
+
+After that, `CacheAudit` catches what a watch gap hides. When a watch cannot resume (410
+Gone: its resourceVersion was compacted away, as after an API server restart), kopf lists the
+kind again and replays every object, but says nothing of the objects deleted during the gap:
+client-go's reflector diffs the new list against its store, kopf does not. Without the diff,
+a Service deleted while the watch was down stays in the cache and its target group in AWS
+for as long as the process lives. The audit lists the kind (metadata only) shortly after kopf
+replays it, and every `AUDIT_EVERY` seconds anyway (a kind whose objects were all deleted is
+replayed as nothing at all), and hands each cached object missing from the list, untouched
+since the list began, to `on_gone` as a deletion.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -29,6 +40,10 @@ logger = logging.getLogger(__name__)
 
 PAGE = 500
 RELIST_AFTER = 5.0  # seconds a kind may miss listed keys before it is listed again
+AUDIT_EVERY = 60.0  # seconds between audits of every kind
+AUDIT_SETTLE = 2.0  # seconds after the last replayed object before a replayed kind is audited
+# Lists read object metadata only: the audit needs keys, not EndpointSlices' endpoints.
+METADATA_ONLY = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
 
 
 class Lister(Protocol):
@@ -45,7 +60,8 @@ class CacheView(Protocol):
 
 class ApiLister:
     """Lists watched kinds through the API (the ClusterRole's `list`, which the watches use
-    too), keys only: the bodies are read as JSON, never built into client models."""
+    too), keys only: metadata is asked for and read as JSON, never built into client
+    models."""
 
     def __init__(self, api: Any, namespaces: Iterable[str] = ()) -> None:
         core, networking = k8s.CoreV1Api(api), k8s.NetworkingV1Api(api)
@@ -76,7 +92,9 @@ class ApiLister:
         keys: set[str] = set()
         token: str | None = None
         while True:
-            response = call(*args, limit=PAGE, _continue=token, _preload_content=False)
+            response = call(
+                *args, limit=PAGE, _continue=token, _preload_content=False, _headers=METADATA_ONLY
+            )
             try:
                 page = json.loads(response.data)
             finally:
@@ -125,3 +143,81 @@ class InitialSync:
             await asyncio.sleep(self._interval)
         counts = ", ".join(f"{len(wanted[k])} {k}" for k in self._kinds)
         logger.info("cache synced in %.1fs: %s", self._clock() - started, counts)
+
+
+class AuditedCache(CacheView, Protocol):
+    def changed_before(self, kind: str, when: float) -> set[str]:
+        """Keys of `kind` no event has touched since `when`."""
+        ...
+
+
+class CacheAudit:
+    """Finds cached objects the cluster no longer has, and reports them to `on_gone`.
+
+    `replayed(kind)` is called for every object kopf replays after the initial sync (an
+    event without a type); `run()` audits a replayed kind once replays stop for
+    `AUDIT_SETTLE` seconds, and every kind every `AUDIT_EVERY` seconds.
+    """
+
+    def __init__(
+        self,
+        lister: Lister,
+        cache: AuditedCache,
+        kinds: Iterable[str],
+        on_gone: Callable[[str, str], None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = AUDIT_EVERY,
+        settle: float = AUDIT_SETTLE,
+    ) -> None:
+        self._lister = lister
+        self._cache = cache
+        self._kinds = list(kinds)
+        self._on_gone = on_gone
+        self._clock = clock
+        self._every = every
+        self._settle = settle
+        self._replayed: dict[str, float] = {}  # kind -> when its last replayed object came
+        self._wake = asyncio.Event()
+
+    def replayed(self, kind: str) -> None:
+        self._replayed[kind] = self._clock()
+        self._wake.set()
+
+    async def run(self) -> None:
+        next_full = self._clock() + self._every
+        while True:
+            now = self._clock()
+            if now >= next_full:
+                for kind in self._kinds:
+                    await self.audit(kind)
+                self._replayed.clear()
+                next_full = self._clock() + self._every
+                continue
+            settled = [k for k, at in self._replayed.items() if now - at >= self._settle]
+            for kind in settled:
+                del self._replayed[kind]
+                await self.audit(kind)
+            waits = [next_full - now]
+            waits += [self._settle - (now - at) for at in self._replayed.values()]
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, min(waits)))
+
+    async def audit(self, kind: str) -> int:
+        """Report every object of `kind` gone from the cluster; returns how many."""
+        started = self._clock()
+        try:
+            listed = await asyncio.to_thread(self._lister.keys, kind)
+        except Exception as error:  # an API outage: the next audit tries again
+            logger.warning("cache audit: cannot list %s: %s", kind, error)
+            return 0
+        # No await from here on: the handlers run on this loop, so nothing changes between
+        # the comparison and the reports.
+        gone = sorted(self._cache.changed_before(kind, started) - listed)
+        for key in gone:
+            logger.warning(
+                "cache audit: %s %s was deleted while the watch was down; dropping it", kind, key
+            )
+            self._on_gone(kind, key)
+        return len(gone)

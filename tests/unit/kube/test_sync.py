@@ -89,3 +89,79 @@ async def test_no_group_is_reconciled_before_the_cache_is_synced() -> None:
     await runtime.scheduler.stop()
     [stack] = deployer.deployed
     assert [tg.name for tg in stack.target_groups], "deployed without the member's backend"
+
+
+# --- the audit: deletions a watch gap hid ---------------------------------------------------
+
+
+class FakeAuditedCache:
+    """Keys with the time each was last changed."""
+
+    def __init__(self, changed: dict[str, dict[str, float]]) -> None:
+        self.changed = changed
+
+    def keys(self, kind: str) -> set[str]:
+        return set(self.changed.get(kind, {}))
+
+    def changed_before(self, kind: str, when: float) -> set[str]:
+        return {k for k, at in self.changed.get(kind, {}).items() if at < when}
+
+
+async def test_the_audit_reports_what_the_cluster_lost_and_keeps_what_changed_since() -> None:
+    now = [10.0]
+    lister = FakeLister({"Service": {"shop/web"}})
+    # shop/gone was deleted during the gap; shop/new arrived after the list began.
+    cache = FakeAuditedCache({"Service": {"shop/web": 1.0, "shop/gone": 2.0, "shop/new": 11.0}})
+    gone: list[tuple[str, str]] = []
+    audit = sync.CacheAudit(lister, cache, ["Service"], lambda k, n: gone.append((k, n)),
+                            clock=lambda: now[0])  # fmt: skip
+    assert await audit.audit("Service") == 1
+    assert gone == [("Service", "shop/gone")]
+
+
+async def test_a_replayed_kind_is_audited_once_the_replay_settles() -> None:
+    lister = FakeLister({"Service": {"shop/web"}})
+    cache = FakeAuditedCache({"Service": {"shop/web": 0.0, "shop/gone": 0.0}})
+    gone: list[str] = []
+    audit = sync.CacheAudit(lister, cache, ["Service", "Node"], lambda _, key: gone.append(key),
+                            every=3600, settle=0.1)  # fmt: skip
+    running = asyncio.create_task(audit.run())
+    try:
+        await asyncio.sleep(0.2)
+        assert lister.calls == [], "audited before anything was replayed"
+        audit.replayed("Service")
+        await asyncio.sleep(0.4)
+        assert lister.calls == ["Service"], "the replayed kind alone, once"
+        assert gone == ["shop/gone"]
+    finally:
+        running.cancel()
+
+
+async def test_a_service_deleted_during_a_watch_gap_leaves_the_cache_and_redeploys() -> None:
+    """After a 410 kopf replays the Services that exist; the one deleted meanwhile is never
+    reported. The audit finds it, and the group is reconciled: its Ingress now names a
+    missing Service."""
+    lister = FakeLister({"Ingress": {"shop/web"}, "Service": {"shop/web"},
+                         "IngressClass": {"alb"}})  # fmt: skip
+    deployer = FakeDeployer()
+    no_writer: Any = None
+    runtime = Runtime.create(
+        Settings(cluster_name="test"), writer=no_writer, deployer=deployer, lister=lister
+    )
+    cluster = FakeCluster(runtime.cache)
+    runtime.reconciler.writer = cluster
+    runtime.leading.set()
+    runtime.observe("IngressClass", None, INGRESS_CLASS)
+    runtime.observe("Service", None, service())
+    runtime.observe("Ingress", None, ingress())
+    starting = asyncio.create_task(_start_when_leading(runtime))
+    await asyncio.wait_for(starting, 2)
+    await asyncio.sleep(0.5)
+    assert runtime.audit is not None and deployer.deployed
+    lister.answers["Service"] = set()  # deleted while the watch was down
+    assert await runtime.audit.audit("Service") == 1
+    assert runtime.cache.get("Service", "shop/web") is None
+    await asyncio.sleep(0.5)
+    await runtime.scheduler.stop()
+    warnings = [message for _, type_, _, message in cluster.events if type_ == "Warning"]
+    assert any("service 'web' not found" in m for m in warnings), cluster.events
