@@ -654,9 +654,9 @@ def test_a_fault_mix_hits_its_rate_of_each_service_evenly_over_five_kinds() -> N
     fired: dict[tuple[str, str, bool], int] = {}
     for i in range(calls):
         service = ("elbv2", "route53")[i % 2]
-        rule = injector.pick(Call(service, "CreateRule", "query", "eu-west-1"))
-        if rule is not None:
-            kind = (rule.service, rule.action, rule.after_upstream)
+        picked = injector.pick(Call(service, "CreateRule", "query", "eu-west-1"))
+        if picked is not None:
+            kind = (picked.service, picked.action, picked.after_upstream)
             fired[kind] = fired.get(kind, 0) + 1
     per_service = calls / 2
     for service in ("elbv2", "route53"):
