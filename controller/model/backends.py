@@ -166,9 +166,17 @@ class BackendContext:
         interval: int = settings.get("healthcheck-interval-seconds", 15)
         timeout: int = settings.get("healthcheck-timeout-seconds", 5)
         if timeout >= interval:
+            # Blame an annotation that is set: with the timeout left at its default, the
+            # interval is what went too low.
+            timeout_set = settings.has("healthcheck-timeout-seconds")
+            blamed = (
+                "healthcheck-timeout-seconds" if timeout_set else "healthcheck-interval-seconds"
+            )
             raise FieldError(
-                settings.field("healthcheck-timeout-seconds"),
-                f"timeout ({timeout}s) must be less than the interval ({interval}s)",
+                settings.field(blamed),
+                f"timeout ({timeout}s{'' if timeout_set else ', the default'}) must be less "
+                f"than the interval ({interval}s"
+                f"{'' if settings.has('healthcheck-interval-seconds') else ', the default'})",
             )
         matcher: str = settings.get("success-codes", GRPC_MATCHER if grpc else "200")
         low, high = (0, 99) if grpc else (200, 499)
@@ -228,6 +236,10 @@ class _TargetGroupSettings:
         if name in self.service:
             return self.service[name]
         return self.ingress.get(name, default)
+
+    def has(self, name: str) -> bool:
+        """Whether the Service or the Ingress sets `name` (else its default applies)."""
+        return name in self.service or name in self.ingress
 
     def field(self, name: str) -> str:
         """The annotation that set `name`, for error messages."""

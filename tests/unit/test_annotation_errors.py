@@ -226,6 +226,17 @@ def test_all_errors_of_one_ingress_are_reported_together() -> None:
             "healthcheck-timeout-seconds",
             "must be less than the interval",
         ),
+        # Only one of the two set: the error names that one, never an annotation not there.
+        (
+            {"healthcheck-interval-seconds": "5"},
+            "healthcheck-interval-seconds",
+            "timeout (5s, the default) must be less than the interval (5s)",
+        ),
+        (
+            {"healthcheck-timeout-seconds": "20"},
+            "healthcheck-timeout-seconds",
+            "timeout (20s) must be less than the interval (15s, the default)",
+        ),
         ({"success-codes": "200,500"}, "success-codes", "code 500 is out of range"),
         (
             {"backend-protocol-version": "GRPC", "success-codes": "200"},
@@ -242,6 +253,17 @@ def test_target_group_settings_checked_together(
     [error] = result.errors
     assert error.field == f"metadata.annotations[{PREFIX}{field}]"
     assert fragment in error.message
+
+
+def test_a_too_short_interval_on_the_service_names_the_service_annotation() -> None:
+    result = plan(
+        ingress(annotations={PREFIX + "healthcheck-timeout-seconds": "4"}),
+        service(annotations={PREFIX + "healthcheck-interval-seconds": "5"}),
+    )
+    assert result.errors == ()  # 4 < 5
+    result = plan(ingress(), service(annotations={PREFIX + "healthcheck-interval-seconds": "5"}))
+    [error] = result.errors
+    assert error.field == f"service/svc.metadata.annotations[{PREFIX}healthcheck-interval-seconds]"
 
 
 def test_locations_are_declared_for_every_annotation() -> None:
