@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install binaries test lint typecheck layers unit plan clean lock docs bench bench-quick
+.PHONY: install binaries test lint typecheck layers unit plan clean lock docs bench bench-quick chart
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The sandbox's control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, kwok), built from the Go module proxy into ~/.cache/alb-ingress-controller once:
-# about 10 minutes the first time, a no-op after. Progress goes to the terminal.
+# kubectl, kwok) and helm, built from the Go module proxy into ~/.cache/alb-ingress-controller
+# once: about 10 minutes the first time, a no-op after. Progress goes to the terminal.
 binaries:
 	bash scripts/k8s-binaries.sh >/dev/null
+
+# The Helm chart (deploy/helm/alb-ingress-controller), linted and packaged into dist/ with the
+# helm `binaries` builds. `make test` lints, renders and installs it (tests/ship/test_helm.py).
+CHART := deploy/helm/alb-ingress-controller
+chart: binaries
+	$$(bash scripts/k8s-binaries.sh)/helm lint --strict $(CHART)
+	$$(bash scripts/k8s-binaries.sh)/helm package $(CHART) --destination dist
 
 lint: $(STAMP)
 	$(BIN)/ruff check controller sandbox tests bench

@@ -1,9 +1,9 @@
 """Where the control plane's binaries are: built once by `scripts/k8s-binaries.sh`.
 
-The script builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and
-kwok from the Go module proxy into a cache outside the work tree, keyed by version, and is a
-no-op when they are there. Its progress (minutes, the first time) goes straight to our
-stderr so a first `make demo` or `make test` never looks hung.
+The script builds kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd,
+kwok and helm (for the chart's tests) from the Go module proxy into a cache outside the work
+tree, keyed by version, and is a no-op when they are there. Its progress (minutes, the first
+time) goes straight to our stderr so a first `make demo` or `make test` never looks hung.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "k8s-binaries.sh"
-NAMES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok")
+NAMES = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok",
+    "helm",
+)  # fmt: skip
 
 
 class BinariesError(Exception):

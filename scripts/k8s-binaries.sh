@@ -8,9 +8,13 @@
 #
 # What it builds: kube-apiserver, kube-controller-manager, kube-scheduler and kubectl of one
 # Kubernetes release; the etcd that release pairs with; kwok (fake Nodes and Pods through the
-# API) with its stage manifests. A no-op when the stamp of a finished build is there. Progress
+# API) with its stage manifests; helm (the chart in deploy/helm is linted, rendered and
+# installed by the tests). A no-op when the stamps of a finished build are there. Progress
 # and the time of each step go to stderr: a first build takes about 10 minutes on two idle
 # cores, and a silent minute reads as a hang.
+#
+# helm has a stamp of its own, so a cache built before helm was added gets helm alone (about
+# 1.5 minutes on two busy cores) instead of everything again.
 #
 # Why a throwaway module per binary: k8s.io/kubernetes is not meant to be required; its go.mod
 # replaces every k8s.io/* staging module with a relative path, so our go.mod pins each of those
@@ -21,14 +25,16 @@ set -euo pipefail
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.3}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 
 CACHE_ROOT="${K8S_BIN_CACHE:-${XDG_CACHE_HOME:-${HOME}/.cache}/alb-ingress-controller}"
 DEST="${CACHE_ROOT}/k8s-${K8S_VERSION}"
 STAMP="${DEST}/.complete-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}"
+HELM_STAMP="${DEST}/.complete-helm-${HELM_VERSION}"
 
 log() { printf '[k8s-binaries] %s\n' "$*" >&2; }
 
-if [[ -f "${STAMP}" ]]; then
+if [[ -f "${STAMP}" && -f "${HELM_STAMP}" ]]; then
   printf '%s\n' "${DEST}"
   exit 0
 fi
@@ -42,14 +48,14 @@ if ! flock -n 9; then
   log "another build of ${K8S_VERSION} is running; waiting for it"
   flock 9
 fi
-if [[ -f "${STAMP}" ]]; then
+if [[ -f "${STAMP}" && -f "${HELM_STAMP}" ]]; then
   printf '%s\n' "${DEST}"
   exit 0
 fi
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 WORK="${CACHE_ROOT}/build-${K8S_VERSION}"
-mkdir -p "${WORK}" "${DEST}.partial"
+mkdir -p "${WORK}"
 TOTAL_START=${SECONDS}
 
 step() {  # step NAME COMMAND...: run it, say how long it took, show its log tail on failure
@@ -142,18 +148,47 @@ kwok_build() {
   chmod -R u+w "${DEST}.partial/kwok-stages"
 }
 
-log "building the control plane ${K8S_VERSION} (etcd ${ETCD_VERSION}, kwok ${KWOK_VERSION}) into ${DEST}"
-log "first time only: about 10 minutes on two idle cores, ~750 MiB of modules, ~3 GB of memory"
-step "kubernetes modules" k8s_module
-for binary in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-  [[ -x "${DEST}.partial/${binary}" ]] || step "build ${binary}" k8s_build "${binary}"
-done
-[[ -x "${DEST}.partial/etcd" ]] || step "build etcd ${ETCD_VERSION}" etcd_build
-[[ -x "${DEST}.partial/kwok" ]] || step "build kwok ${KWOK_VERSION}" kwok_build
+helm_build() {
+  # helm's go.mod has no relative replaces, so `go install` builds it as released, with the
+  # ldflags of helm's own Makefile: its version, and the Kubernetes version it renders for
+  # (`.Capabilities.KubeVersion`, checked against a chart's kubeVersion; v1.20 otherwise),
+  # the one of the client-go it is built with.
+  local gomod minor bin="${WORK}/helm-bin"
+  cd "${WORK}"
+  gomod="$(go mod download -json "helm.sh/helm/v3@${HELM_VERSION}" |
+    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+  minor="$(sed -n 's#^[[:space:]]*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "${gomod}")"
+  [[ -n "${minor}" ]] || { echo "no k8s.io/client-go in ${gomod}"; return 1; }
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  local pkg
+  for pkg in pkg/chartutil pkg/lint/rules; do
+    ldflags+=" -X helm.sh/helm/v3/${pkg}.k8sVersionMajor=1 -X helm.sh/helm/v3/${pkg}.k8sVersionMinor=${minor}"
+  done
+  rm -rf "${bin}"
+  GOBIN="${bin}" go install -trimpath -ldflags "${ldflags}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+  mv "${bin}/helm" "${DEST}/helm"
+}
 
-rm -rf "${DEST}"
-mv "${DEST}.partial" "${DEST}"
-touch "${STAMP}"
+if [[ ! -f "${STAMP}" ]]; then
+  log "building the control plane ${K8S_VERSION} (etcd ${ETCD_VERSION}, kwok ${KWOK_VERSION}) into ${DEST}"
+  log "first time only: about 10 minutes on two idle cores, ~750 MiB of modules, ~3 GB of memory"
+  mkdir -p "${DEST}.partial"
+  step "kubernetes modules" k8s_module
+  for binary in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    [[ -x "${DEST}.partial/${binary}" ]] || step "build ${binary}" k8s_build "${binary}"
+  done
+  [[ -x "${DEST}.partial/etcd" ]] || step "build etcd ${ETCD_VERSION}" etcd_build
+  [[ -x "${DEST}.partial/kwok" ]] || step "build kwok ${KWOK_VERSION}" kwok_build
+
+  rm -rf "${DEST}"
+  mv "${DEST}.partial" "${DEST}"
+  touch "${STAMP}"
+fi
+# Into the finished directory, after the rest: an existing cache gets helm alone.
+if [[ ! -f "${HELM_STAMP}" ]]; then
+  step "build helm ${HELM_VERSION}" helm_build
+  touch "${HELM_STAMP}"
+fi
 rm -rf "${WORK}"
 log "all binaries in ${DEST} ($((SECONDS - TOTAL_START)) s)"
 printf '%s\n' "${DEST}"
