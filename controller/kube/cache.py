@@ -215,23 +215,13 @@ class ClusterCache:
         """Groups a Node change may affect: every group (target type is decided per TG)."""
         return self.groups()
 
-    def state(self, namespaces: Iterable[str] | None = None) -> ClusterState:
-        """A snapshot for the model builder; `namespaces` narrows the namespaced kinds."""
+    def state(self) -> ClusterState:
+        """A snapshot for the model builder."""
         with self._lock:
-            wanted = set(namespaces) if namespaces is not None else None
-
-            def pick(kind: str) -> tuple[Body, ...]:
-                bodies = self._objects[kind].values()
-                if wanted is None:
-                    return tuple(bodies)
-                return tuple(
-                    b for b in bodies if (b.get("metadata") or {}).get("namespace") in wanted
-                )
-
             return ClusterState(
-                ingresses=pick("Ingress"),
-                services=pick("Service"),
-                endpoint_slices=pick("EndpointSlice"),
+                ingresses=tuple(self._objects["Ingress"].values()),
+                services=tuple(self._objects["Service"].values()),
+                endpoint_slices=tuple(self._objects["EndpointSlice"].values()),
                 nodes=tuple(self._objects["Node"].values()),
                 ingress_classes=tuple(self._objects["IngressClass"].values()),
             )

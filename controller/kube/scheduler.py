@@ -46,11 +46,13 @@ class GroupScheduler:
         workers: int = 4,
         debounce: float = 0.2,
         max_backoff: float = 300.0,
+        first_backoff: float = 1.0,
     ) -> None:
         self._reconcile = reconcile
         self._workers = workers
         self._debounce = debounce
         self._max_backoff = max_backoff
+        self._first_backoff = first_backoff
         self._pending: dict[str, Mode] = {}
         self._queued: set[str] = set()
         self._running: set[str] = set()
@@ -92,10 +94,6 @@ class GroupScheduler:
         """Wait until nothing is pending, queued or running (for tests and benchmarks)."""
         await self._idle.wait()
 
-    @property
-    def busy_groups(self) -> set[str]:
-        return set(self._pending) | self._running
-
     def _enqueue(self, group: str) -> None:
         self._timers.pop(group, None)
         if group in self._running or group in self._queued or group not in self._pending:
@@ -125,7 +123,7 @@ class GroupScheduler:
         except Exception:
             failures = self._failures.get(group, 0) + 1
             self._failures[group] = failures
-            delay = min(self._max_backoff, 2.0 ** (failures - 1))
+            delay = min(self._max_backoff, self._first_backoff * 2.0 ** (failures - 1))
             logger.exception("reconcile of group %s failed; retrying in %.0fs", group, delay)
             return Outcome(retry_after=delay)
         self._failures.pop(group, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
 
@@ -10,7 +11,9 @@ from controller.kube.scheduler import GroupScheduler, Mode, Outcome
 class Recorder:
     def __init__(self, hold: float = 0.0, fail_times: int = 0) -> None:
         self.calls: list[tuple[str, Mode]] = []
+        self.times: list[tuple[str, float]] = []  # (group, loop time) of each run's start
         self.running: set[str] = set()
+        self.most_at_once = 0
         self.overlaps = 0
         self.hold = hold
         self.fail_times = fail_times
@@ -19,10 +22,12 @@ class Recorder:
         if group in self.running:
             self.overlaps += 1
         self.running.add(group)
+        self.most_at_once = max(self.most_at_once, len(self.running))
         self.calls.append((group, mode))
+        self.times.append((group, asyncio.get_running_loop().time()))
         await asyncio.sleep(self.hold)
         self.running.discard(group)
-        if self.fail_times:
+        if self.fail_times and group != "good":
             self.fail_times -= 1
             raise RuntimeError("boom")
         return Outcome()
@@ -58,24 +63,31 @@ async def test_groups_run_in_parallel_on_separate_workers() -> None:
     recorder = Recorder(hold=0.2)
     scheduler = GroupScheduler(recorder, workers=4, debounce=0.0)
     scheduler.start()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     for group in ("a", "b", "c", "d"):
         scheduler.request(group, Mode.FULL)
     await asyncio.wait_for(scheduler.wait_idle(), 2)
     await scheduler.stop()
     assert sorted(g for g, _ in recorder.calls) == ["a", "b", "c", "d"]
-    assert loop.time() - started < 0.6  # four 0.2 s runs at once, not one after another
+    assert recorder.most_at_once == 4  # at once, not one after another
 
 
 async def test_a_failing_group_is_retried_with_backoff_and_others_go_on() -> None:
-    recorder = Recorder(fail_times=1)
-    scheduler = GroupScheduler(recorder, workers=1, debounce=0.0, max_backoff=0.05)
+    recorder = Recorder(fail_times=3)
+    # One worker: while "bad" waits out its backoff, the worker is free for "good".
+    scheduler = GroupScheduler(recorder, workers=1, debounce=0.0, first_backoff=0.05)
     scheduler.start()
     scheduler.request("bad", Mode.FULL)
-    await asyncio.wait_for(scheduler.wait_idle(), 2)
+    await asyncio.sleep(0.01)
+    scheduler.request("good", Mode.FULL)
+    await asyncio.wait_for(scheduler.wait_idle(), 5)
     await scheduler.stop()
-    assert recorder.calls == [("bad", Mode.FULL), ("bad", Mode.FULL)]
+    order = [g for g, _ in recorder.times]
+    assert order == ["bad", "good", "bad", "bad", "bad"], order
+    bad = [t for g, t in recorder.times if g == "bad"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(bad)]
+    # Doubling from the first backoff; a timer never fires early, so these lower bounds hold
+    # however loaded the machine is.
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2, gaps
 
 
 async def test_an_outcome_with_retry_after_runs_again_later() -> None:
