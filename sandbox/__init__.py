@@ -9,5 +9,6 @@ Modules: `binaries` (the control plane's binaries, built by `scripts/k8s-binarie
 `pki` (certificates), `kubeconfig`, `controlplane` (etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler, kwok as child processes), `aws` (moto, its seed and
 the leak scan), `awsproxy` (AWS's latency, rate limits and faults in front of moto),
-`runner` (all of it in one object), `demo`, `cli`.
+`runner` (all of it in one object), `converged` (does AWS hold the plan of the cluster),
+`soak` (the seeded random soak), `demo`, `cli`.
 """

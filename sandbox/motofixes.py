@@ -18,6 +18,14 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
   second load balancer of the same name, and a second listener on the same port, each time.
   A create whose reply is lost is retried by botocore, so the AWS fault tests hit this.
 
+- Route 53 CREATE: AWS refuses it only when a record set of that name and type (and set
+  identifier) exists. moto, once the same CREATE had been made before (the record since
+  deleted), refused it whenever any record set sorted at or after that name existed (it
+  asks for the records *from* that name on), so re-adding a host the controller had
+  removed failed for good with InvalidChangeBatch ("already exists"); and moto never
+  refused a CREATE of a record that did exist unless that exact CREATE was in its journal.
+  Found by the soak (`sandbox.soak`).
+
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
 
@@ -33,9 +41,12 @@ from moto.elbv2.exceptions import (
     RuleNotFoundError,
 )
 from moto.elbv2.models import ELBv2Backend
+from moto.route53.exceptions import ResourceRecordAlreadyExists
+from moto.route53.models import ChangeList, Route53Backend
 
 _create_load_balancer = ELBv2Backend.create_load_balancer
 _create_listener = ELBv2Backend.create_listener
+_change_resource_record_sets = Route53Backend.change_resource_record_sets
 
 
 def set_rule_priorities(self: ELBv2Backend, rule_priorities: list[dict[str, Any]]) -> list[Any]:
@@ -104,11 +115,39 @@ def create_listener(
     return taken[0]
 
 
+def change_resource_record_sets(
+    self: Route53Backend, zoneid: str, change_list: list[dict[str, Any]]
+) -> None:
+    """AWS's CREATE: refused exactly when the record set exists (name, type, set id)."""
+    zone = self.get_hosted_zone(zoneid)
+    for change in change_list:
+        if change["Action"] != "CREATE":
+            continue
+        record = change["ResourceRecordSet"]
+        name = str(record["Name"]).rstrip(".").lower()
+        for live in zone.rrsets:
+            if (
+                str(live.name).rstrip(".").lower() == name
+                and live.type == record["Type"]
+                and live.set_identifier == record.get("SetIdentifier")
+            ):
+                raise ResourceRecordAlreadyExists(name=f"{name}.", _type=str(record["Type"]))
+    _change_resource_record_sets(self, zoneid, change_list)
+
+
+def _journal_never_matches(self: ChangeList, item: Any) -> bool:
+    """moto's own CREATE check is `change in journal` then a by-prefix lookup; it is
+    replaced by the exact one above, so the journal never matches."""
+    return False
+
+
 def apply() -> None:
     """Correct moto in this process (its in-process server shares the backends)."""
     ELBv2Backend.set_rule_priorities = set_rule_priorities  # type: ignore[method-assign]
     ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
     ELBv2Backend.create_listener = create_listener  # type: ignore[method-assign]
+    Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
+    ChangeList.__contains__ = _journal_never_matches  # type: ignore[method-assign]
 
 
 def main() -> None:

@@ -1,11 +1,14 @@
 """One boto3 session and its clients, with client-side rate limits and the call counter.
 
-Every AWS call the controller makes goes through a client made here, so two botocore event
-hooks see all of them:
+Every AWS call the controller makes goes through a client made here, so botocore event hooks
+see all of them:
 - `before-send` takes a token from the (service, bucket) token bucket before each HTTP
   attempt (retries included), keeping us at or below AWS's documented per-account buckets so
   one busy cluster does not throttle every other tool in the account. botocore's `adaptive`
   retry mode handles the throttling that still happens.
+- `before-call` and `before-send` ask `write_guard` (the leader elector's `may_write`) before
+  each mutating call and each of its attempts, so a replica that lost the lead sends
+  nothing more, retries included.
 - `after-call` / `after-call-error` count each API call by service, operation and error code
   in a `CallCounter`, which tests, metrics and benchmarks read, and log it (with its
   parameters, never credentials) when debug is on.
@@ -244,8 +247,9 @@ class AwsClients:
         self._buckets = {key: TokenBucket(limit) for key, limit in rate_limits.items()}
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        # Asked before every mutating call; False refuses it (a leader that could not renew
-        # its Lease in time must not write while another replica may be taking over).
+        # Asked before every mutating call and each of its attempts; False refuses it (a
+        # leader that could not renew its Lease in time must not write while another replica
+        # may be taking over).
         self.write_guard: Callable[[], bool] | None = None
 
     @property
@@ -330,8 +334,12 @@ class AwsClients:
             if guard is not None and is_mutating(operation) and not guard():
                 raise WritesFencedError(f"{service} {operation} refused: not the leader now")
 
+        # Once per call, before anything is built, and again before every attempt, after its
+        # rate-limit wait: botocore retries a call up to 10 times with backoff, and an attempt
+        # that waited past the renew deadline (or in a stopped process) must not go out.
         events.register("before-call", fence)
         events.register("before-send", throttle)
+        events.register("before-send", fence)
         events.register("before-parameter-build", remember_params)
         events.register("after-call", count)
         events.register("after-call-error", count)

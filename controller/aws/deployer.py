@@ -19,8 +19,10 @@ its own target groups, DNS moves, then the old one and its target groups go.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -79,6 +81,10 @@ class DnsHook(Protocol):
         """Remove the records we own for the stack; returns warnings."""
         ...
 
+    def contested(self, stack_id: str) -> bool:
+        """Whether the stack's last sync left a host another stack of this cluster holds."""
+        ...
+
 
 @dataclass(frozen=True)
 class DeployResult:
@@ -87,6 +93,9 @@ class DeployResult:
     load_balancer_arn: str
     target_group_arns: dict[str, str]  # TargetGroup.id -> ARN
     warnings: tuple[str, ...] = ()
+    # False: something the stack wants is held by another stack of this cluster for now (a
+    # host, while an Ingress moves between groups): deploy again on the next reconcile.
+    complete: bool = True
 
 
 @dataclass
@@ -158,6 +167,12 @@ class Deployer:
             clients, cluster_name, sleep, sg_delete_timeout, rules_limit=rules_per_sg_limit
         )
         self._discover_node_sgs = discover_node_security_groups
+        # Deploys that may attach the shared backend group, and whether a teardown is
+        # deleting it: workers deploy and tear down distinct groups at once (see
+        # `_attaching_backend`).
+        self._backend_state = threading.Condition()
+        self._backend_users = 0
+        self._backend_releasing = False
 
     # --- deploy --------------------------------------------------------------------------
 
@@ -166,8 +181,34 @@ class Deployer:
         mutating call."""
         validate(stack)
         # Steps name their resource in errors; anything that slips through names the stack.
-        with about(f"stack {stack.id}"):
+        with about(f"stack {stack.id}"), self._attaching_backend(stack.backend_security_group):
             return self._deploy(stack, targets)
+
+    @contextlib.contextmanager
+    def _attaching_backend(self, attaching: bool) -> Iterator[None]:
+        """Hold the shared backend group for a deploy, from its lookup until the load
+        balancer carries it (the whole deploy).
+
+        A teardown deletes the group once no load balancer of the cluster uses it; without
+        this, a teardown running beside a deploy that had found the group but not yet made
+        its load balancer deleted it under that deploy (found by the soak: both deploys of
+        a new leader's first round then failed with InvalidGroup.NotFound). So a release
+        is skipped while a deploy holds the group, and a deploy that starts during a
+        release waits for it to finish, then makes the group again. (One process writes at
+        a time: the leader.)
+        """
+        if not attaching:
+            yield
+            return
+        with self._backend_state:
+            self._backend_state.wait_for(lambda: not self._backend_releasing)
+            self._backend_users += 1
+        try:
+            yield
+        finally:
+            with self._backend_state:
+                self._backend_users -= 1
+                self._backend_state.notify_all()
 
     def _deploy(self, stack: Stack, targets: DesiredTargets) -> DeployResult:
         run = _Run(stack=stack, live=find_stack(self._clients, self._cluster, stack.id))
@@ -199,8 +240,10 @@ class Deployer:
 
         dns_name = str(keeper.data["DNSName"]).lower()
         zone_id = str(keeper.data["CanonicalHostedZoneId"])
+        complete = True
         if self._dns is not None:
             run.warnings += self._dns.sync(stack, dns_name, zone_id)
+            complete = not self._dns.contested(stack.id)
 
         for old in old_lbs:
             lbs.delete(old.arn)
@@ -216,6 +259,7 @@ class Deployer:
             load_balancer_arn=keeper.arn,
             target_group_arns=dict(run.tg_arns),
             warnings=tuple(run.warnings),
+            complete=complete,
         )
 
     def _tags(
@@ -512,7 +556,23 @@ class Deployer:
             raise errors[0]
 
     def _release_backend_if_unused(self) -> None:
-        """Delete the cluster's backend group once no load balancer of the cluster uses it."""
+        """Delete the cluster's backend group once no load balancer of the cluster uses it
+        and no deploy of this process is about to attach it; one release at a time (two
+        teardowns releasing together failed: one revoked the node group's rule after the
+        other had deleted the group)."""
+        with self._backend_state:
+            self._backend_state.wait_for(lambda: not self._backend_releasing)
+            if self._backend_users:
+                return  # a deploy holds it: its load balancer will use it
+            self._backend_releasing = True
+        try:
+            self._release_backend()
+        finally:
+            with self._backend_state:
+                self._backend_releasing = False
+                self._backend_state.notify_all()
+
+    def _release_backend(self) -> None:
         backends = self._sgs.find_backend()
         if not backends:
             return

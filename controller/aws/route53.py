@@ -33,7 +33,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from controller.aws.dns.errors import DnsError
@@ -69,6 +69,7 @@ class _Outcome:
     warnings: list[str]
     owned: set[OwnedKey]
     errors: list[DnsError]
+    contested: set[OwnedKey] = field(default_factory=set)
 
 
 class Route53Dns:
@@ -93,6 +94,8 @@ class Route53Dns:
         self._index_at = 0.0
         # kopf runs sync handlers in threads: stacks seen together share one scan.
         self._scan_lock = threading.Lock()
+        # Stacks whose last sync left a host that another stack of this cluster holds.
+        self._contested: set[str] = set()
 
     # --- the DnsHook protocol ----------------------------------------------------------
 
@@ -114,8 +117,14 @@ class Route53Dns:
         owned = memory.owned if memory else self._scanned(stack.id, zones, listed)
         outcome = self._apply(stack.id, desired, owned, alias, zones=zones, listed=listed)
         all_warnings = tuple(warnings + outcome.warnings)
+        # A host another stack of ours holds is read again next time, not remembered: that
+        # stack lets it go when it next reconciles (an Ingress moving between groups).
+        if outcome.contested:
+            self._contested.add(stack.id)
+        else:
+            self._contested.discard(stack.id)
         self._memory[stack.id] = _StackMemory(
-            fingerprint=None if outcome.errors else fingerprint,
+            fingerprint=None if outcome.errors or outcome.contested else fingerprint,
             verified_at=now,
             owned=frozenset(outcome.owned),
             warnings=all_warnings,
@@ -123,8 +132,14 @@ class Route53Dns:
         _raise_if_failed(outcome.errors, all_warnings)
         return all_warnings
 
+    def contested(self, stack_id: str) -> bool:
+        """Whether the stack's last sync left a host that another stack of this cluster
+        holds (and so is worth syncing again once that stack has let it go)."""
+        return stack_id in self._contested
+
     def delete(self, stack_id: str) -> tuple[str, ...]:
         """Remove every record (and ownership record) this cluster's stack owns."""
+        self._contested.discard(stack_id)
         _check_label(stack_id, "stack ID")
         zones = self._zones.get()
         listed: dict[str, list[RRSet]] = {}
@@ -237,6 +252,7 @@ class Route53Dns:
                 outcome.owned.update((zone_id, host, rtype) for host, rtype in keys)
                 continue
             outcome.owned.update((zone_id, host, rtype) for host, rtype in plan.owned)
+            outcome.contested.update((zone_id, host, rtype) for host, rtype in plan.contested)
         return outcome
 
 

@@ -224,9 +224,14 @@ class SecurityGroups:
                     if not has_code(error, "InvalidPermission.Duplicate"):
                         raise
             if extra:
-                self._ec2.revoke_security_group_ingress(
-                    GroupId=sg_id, IpPermissions=unflatten(extra)
-                )
+                try:
+                    self._ec2.revoke_security_group_ingress(
+                        GroupId=sg_id, IpPermissions=unflatten(extra)
+                    )
+                except ClientError as error:
+                    # Gone already: a revoke whose reply was lost, retried by botocore.
+                    if not has_code(error, "InvalidPermission.NotFound"):
+                        raise
             if not created:
                 self._sync_tags(sg_id, from_aws(current.get("Tags")), tags)
         return sg_id

@@ -112,9 +112,12 @@ class TargetGroups:
             except ClientError as error:
                 if not has_code(error, "DuplicateTargetGroupName"):
                     raise
-                # Ours if it carries our tags (the tag lookup missed it); else not ours to touch.
-                arn = self._adopt_by_name(name, error, what)
-                return arn
+                # Ours if it carries our tags (the tag lookup missed it, or a create whose
+                # reply was lost made it); else not ours to touch. Adopted, it gets what a
+                # create would have set: the deploy that follows counts as done.
+                live = self._adopt_by_name(name, error, what)
+                self.update(tg, live, tags)
+                return live.arn
             if tg.attributes:
                 self._elbv2.modify_target_group_attributes(
                     TargetGroupArn=arn,
@@ -122,7 +125,7 @@ class TargetGroups:
                 )
         return arn
 
-    def _adopt_by_name(self, name: str, error: ClientError, what: str) -> str:
+    def _adopt_by_name(self, name: str, error: ClientError, what: str) -> LiveTargetGroup:
         found = self._elbv2.describe_target_groups(Names=[name])["TargetGroups"]
         tags = (
             from_aws(
@@ -135,7 +138,7 @@ class TargetGroups:
         )
         if not found or not is_ours(tags, self._cluster, self._stack_id):
             raise translate(error, what) from error
-        return str(found[0]["TargetGroupArn"])
+        return LiveTargetGroup(dict(found[0]), tags)
 
     def update(self, tg: TargetGroup, live: LiveTargetGroup, tags: dict[str, str]) -> None:
         """Bring health check, attributes and tags in line; no call when they already are."""

@@ -28,7 +28,7 @@ from controller.aws import AwsError, DeployResult
 from controller.config import ModelDefaults
 from controller.kube.cache import Body, ClusterCache
 from controller.kube.scheduler import Mode, Outcome
-from controller.kube.writer import KubeWriter
+from controller.kube.writer import KubeWriter, StaleCopyError
 from controller.model import BuildError, GroupRef, build_group, build_targets
 from controller.model.stack import DesiredTargets, Stack
 
@@ -46,6 +46,7 @@ REASON_DNS = "DNSRecordSkipped"
 
 RETRYABLE_BACKOFF = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PERMANENT_RETRY = 600.0  # a validation error from AWS: retry rarely, the object may be fixed
+STALE_RETRY = 1.0  # a finalizer edit met a newer copy of its Ingress: the watch is on its way
 
 
 class StackDeployer(Protocol):
@@ -148,7 +149,13 @@ class GroupReconciler:
                 targets = build_targets(result.stack, state)
                 self._deploy(group_id, result.stack, targets, mode, bodies=bodies, active=active)
                 self._release(group_id, bodies, inactive)
+        except StaleCopyError as error:
+            # Another group's reconcile edited the same Ingress (one moving between groups):
+            # the watch brings the new copy within moments.
+            logger.info("group %s: %s; trying again", group_id, error, extra={"group": group_id})
+            return Outcome(retry_after=STALE_RETRY)
         except AwsError as error:
+            self._forget_applied(group_id, bodies)
             reason = REASON_DEPLOY if result.stack is not None else REASON_CLEANUP
             return self._aws_failure(group_id, bodies, active or list(bodies), error, reason)
         self._failures.pop(group_id, None)
@@ -218,7 +225,9 @@ class GroupReconciler:
         for key in active:
             self.writer.event(bodies[key], "Normal", REASON_OK, "Successfully reconciled")
         return Applied(
-            digest=digest,
+            # Incomplete (a host another group still holds): no digest, so the next reconcile
+            # deploys again; the other group letting the host go queues this one.
+            digest=digest if result.complete else "",
             hostname=result.dns_name.lower(),
             target_groups=dict(result.target_group_arns),
             targets_digest=targets_digest(targets),
@@ -259,6 +268,16 @@ class GroupReconciler:
             self.writer.remove_finalizer(body, finalizer)
 
     # --- errors -------------------------------------------------------------------------
+
+    def _forget_applied(self, group_id: str, bodies: dict[str, Body]) -> None:
+        """A failed deploy may have changed AWS part way, so what was last applied is no
+        longer what AWS holds: drop the record (memory and annotation) so that the next
+        reconcile deploys in full, even if the model is back to what was applied (the soak
+        saw a member join, the deploy fail half done, the member go: its rules stayed)."""
+        self.applied.pop(group_id, None)
+        for body in bodies.values():
+            if APPLIED_ANNOTATION in (_meta(body).get("annotations") or {}):
+                self.writer.set_annotations(body, {APPLIED_ANNOTATION: None})
 
     def _report_build_errors(self, bodies: dict[str, Body], errors: tuple[BuildError, ...]) -> None:
         by_ingress: dict[str, list[BuildError]] = {}

@@ -177,6 +177,9 @@ class FakeDns:
         self.synced.append((alias_dns_name, alias_zone_id, names))
         return ("a warning from dns",)
 
+    def contested(self, stack_id: str) -> bool:
+        return False
+
     def delete(self, stack_id: str) -> tuple[str, ...]:
         ours = [
             lb

@@ -119,6 +119,9 @@ class ZonePlan:
     warnings: list[str] = field(default_factory=list)
     # The keys that are ours once the changes apply (or stay ours if they cannot be removed).
     owned: set[RecordKey] = field(default_factory=set)
+    # Desired keys another stack of our cluster holds: theirs until that stack lets them go
+    # (an Ingress moving between groups), so worth trying again, unlike other owners'.
+    contested: set[RecordKey] = field(default_factory=set)
 
 
 def names_to_read(keys: Iterable[RecordKey]) -> set[str]:
@@ -216,6 +219,8 @@ def _plan_desired(
                 f"{where}: left unchanged: its ownership record {owner_name} names {who}, "
                 f"not cluster {owner.cluster!r}, stack {owner.stack!r}"
             )
+            if current_owner is not None and current_owner.cluster == owner.cluster:
+                plan.contested.add(record.key)
             return
         plan.owned.add(record.key)
         if cnames:
@@ -242,15 +247,19 @@ def _plan_desired(
         return
     claim = _other_claim(host, rtype, live, owner)
     if claim:
-        plan.warnings.append(f"{where}: not created: {claim}")
+        message, ours = claim
+        plan.warnings.append(f"{where}: not created: {message}")
+        if ours:
+            plan.contested.add(record.key)
         return
     plan.changes.append(Change("CREATE", alias_rrset, host))
     plan.changes.append(Change("CREATE", ownership_rrset(host, rtype, owner), host))
     plan.owned.add(record.key)
 
 
-def _other_claim(host: str, rtype: str, live: LiveRecords, owner: Owner) -> str | None:
-    """Why the host belongs to someone else in its other alias type, if it does.
+def _other_claim(host: str, rtype: str, live: LiveRecords, owner: Owner) -> tuple[str, bool] | None:
+    """Why the host belongs to someone else in its other alias type, if it does, and whether
+    that is another stack of our cluster.
 
     Adding our AAAA next to someone else's A (or the reverse) would take over part of
     their name's traffic, so a host is only ours to add to when no one else holds it.
@@ -262,9 +271,10 @@ def _other_claim(host: str, rtype: str, live: LiveRecords, owner: Owner) -> str 
         other_owner = _owner_of(other_txts)
         if other_txts and not owner.owns(other_owner):
             who = other_owner.describe() if other_owner else "something else"
-            return f"its {other} record is owned by {who}"
+            same_cluster = other_owner is not None and other_owner.cluster == owner.cluster
+            return f"its {other} record is owned by {who}", same_cluster
         if live.get(host, other) and not other_txts:
-            return f"an {other} record without an ownership record has that name"
+            return f"an {other} record without an ownership record has that name", False
     return None
 
 

@@ -158,6 +158,7 @@ class FakeDeployer:
     torn_down: list[str] = field(default_factory=list)
     fail_with: AwsError | None = None
     warnings: tuple[str, ...] = ()
+    complete: bool = True
 
     def deploy(self, stack: Stack, targets: DesiredTargets) -> DeployResult:
         if self.fail_with is not None:
@@ -169,6 +170,7 @@ class FakeDeployer:
             load_balancer_arn=f"arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/{stack.load_balancer.name}/1",
             target_group_arns={tg.id: f"arn:tg/{tg.name}" for tg in stack.target_groups},
             warnings=self.warnings,
+            complete=self.complete,
         )
 
     def sync_targets(self, target_group_arns: Mapping[str, str], targets: DesiredTargets) -> int:

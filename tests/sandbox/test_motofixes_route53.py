@@ -1,0 +1,60 @@
+"""The sandbox's moto answers Route 53 CREATE as AWS does (`sandbox.motofixes`): refused
+exactly when the record set exists.
+
+Found by the soak: plain moto refused to create again a record it had deleted (when any
+record sorted after it existed), so a host removed from an Ingress and added back never got
+its alias again; and it made a duplicate of a record that did exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.aws import MotoProcess, aws_client
+
+
+@pytest.fixture(scope="module")
+def route53() -> Iterator[Any]:
+    moto = MotoProcess().start()
+    try:
+        yield aws_client("route53", moto.url)
+    finally:
+        moto.stop()
+
+
+def _zone(route53: Any, name: str) -> str:
+    return str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"])
+
+
+def _change(route53: Any, zone: str, action: str, name: str, value: str) -> None:
+    record = {"Name": name, "Type": "TXT", "TTL": 300, "ResourceRecords": [{"Value": value}]}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]},
+    )
+
+
+def _names(route53: Any, zone: str) -> list[str]:
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    return sorted(r["Name"] for r in records if r["Type"] == "TXT")
+
+
+def test_a_deleted_record_can_be_created_again(route53: Any) -> None:
+    zone = _zone(route53, "again.example.com")
+    _change(route53, zone, "CREATE", "a.again.example.com", '"one"')
+    _change(route53, zone, "CREATE", "z.again.example.com", '"other"')  # sorts after it
+    _change(route53, zone, "DELETE", "a.again.example.com", '"one"')
+    _change(route53, zone, "CREATE", "a.again.example.com", '"one"')
+    assert _names(route53, zone) == ["a.again.example.com.", "z.again.example.com."]
+
+
+def test_creating_a_record_that_exists_is_refused(route53: Any) -> None:
+    zone = _zone(route53, "twice.example.com")
+    _change(route53, zone, "CREATE", "a.twice.example.com", '"one"')
+    with pytest.raises(ClientError, match="already exists"):
+        _change(route53, zone, "CREATE", "a.twice.example.com", '"two"')
+    assert _names(route53, zone) == ["a.twice.example.com."]
