@@ -1,4 +1,5 @@
 """The six scenarios of the benchmark issue, each returning its figures as plain numbers.
+Scenario 7, the reliability soak, is `bench.soak.soak` (registered in `bench.__main__`).
 
 Definitions the figures rest on (also in bench/README.md):
 - "seconds to hostname/DNS": from the instant the last create call to the API server
