@@ -4,7 +4,9 @@ Reads come from kopf's watch streams (see `cache`); writes are rare and each has
 add or remove our finalizer, set the status hostname, record what was applied in an
 annotation, post an Event. They are synchronous because reconciles run in worker threads
 next to boto3. Finalizers are edited with JSON patches that `test` the list element first,
-so a concurrent edit by another controller fails loudly instead of being overwritten.
+so a concurrent edit (another controller, or another group's reconcile of an Ingress moving
+between groups) fails with `StaleCopyError` instead of being overwritten; the reconciler
+tries again once the watch has brought the new copy.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ logger = logging.getLogger(__name__)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 COMPONENT = "alb-ingress-controller"
+
+
+class StaleCopyError(Exception):
+    """A finalizer edit refused because the Ingress changed since the copy it was computed
+    from (its JSON patch `test` failed): the watch brings the new copy, then try again."""
 
 
 class KubeWriter(Protocol):
@@ -189,6 +196,15 @@ class ApiWriter:
 
     def _patch(self, ingress: Mapping[str, Any], patch: Any, content_type: str) -> None:
         meta = _meta(ingress)
-        self._networking.patch_namespaced_ingress(
-            meta["name"], meta["namespace"], patch, _content_type=content_type
-        )
+        try:
+            self._networking.patch_namespaced_ingress(
+                meta["name"], meta["namespace"], patch, _content_type=content_type
+            )
+        except ApiException as error:
+            # A failed `test` (422), or a conflict (409): another writer got there first.
+            if content_type == JSON_PATCH and error.status in (409, 422):
+                raise StaleCopyError(
+                    f"Ingress {meta.get('namespace')}/{meta.get('name')} changed since "
+                    f"resourceVersion {meta.get('resourceVersion')}"
+                ) from error
+            raise

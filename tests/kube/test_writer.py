@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from controller.kube.writer import ApiWriter
+from controller.kube.writer import ApiWriter, StaleCopyError
 from tests.unit.kube.fakes import ingress
 
 
@@ -58,9 +58,10 @@ def test_adding_the_first_finalizer_to_a_stale_copy_fails_instead_of_overwriting
     writer = ApiWriter(api.client)
     stale = create(api, "race")
     writer.add_finalizer(read(api, "race"), "example.com/theirs")  # someone else, meanwhile
-    with pytest.raises(ApiException) as raised:
+    with pytest.raises(StaleCopyError) as raised:
         writer.add_finalizer(stale, "ingress.k8s.aws/resources")
-    assert raised.value.status in (409, 422)
+    cause = raised.value.__cause__
+    assert isinstance(cause, ApiException) and cause.status in (409, 422)
     assert read(api, "race")["metadata"]["finalizers"] == ["example.com/theirs"]
 
 
@@ -76,7 +77,7 @@ def test_removing_a_finalizer_whose_position_moved_fails_safely(api: Api) -> Non
         [{"op": "remove", "path": "/metadata/finalizers/0"}],
         _content_type="application/json-patch+json",
     )
-    with pytest.raises(ApiException):
+    with pytest.raises(StaleCopyError):
         writer.remove_finalizer(stale, "ingress.k8s.aws/resources")
     assert read(api, "moved")["metadata"]["finalizers"] == ["ingress.k8s.aws/resources"]
 
