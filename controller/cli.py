@@ -18,9 +18,9 @@ from pydantic import ValidationError
 
 from controller.config import Settings
 from controller.kube.incumbent import IncumbentActiveError
+from controller.kube.operator import SetupError, run
 from controller.logs import configure_logging
 from controller.manifests import ManifestError, load_manifests
-from controller.operator import SetupError, run
 from controller.plan import plan_objects, render_json, render_text
 
 EXIT_OK = 0

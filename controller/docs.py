@@ -1,5 +1,5 @@
 """The README's generated tables: annotations from `controller.model.ANNOTATIONS`, settings from
-`controller.config.Settings`, and the metric names from `controller.metrics`.
+`controller.config.Settings`, and the metric names from `controller.kube.metrics`.
 
 Each table lives in README.md between `<!-- NAME:start -->` and `<!-- NAME:end -->` markers;
 `python -m controller.docs` (`make docs`) rewrites them in place, and
@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import AliasChoices
 
 from controller.config import Settings
-from controller.metrics import Metrics
+from controller.kube.metrics import Metrics
 from controller.model import ANNOTATIONS
 from controller.model.annotations import PREFIX, Scope
 

@@ -15,7 +15,7 @@ from typing import Any
 from controller.config import INGRESS_CLASS_CONTROLLER, ModelDefaults
 from controller.model import ClusterState, Plan, build
 from controller.model.backends import UNALLOCATED_PORT
-from controller.model.kube import metadata_of
+from controller.model.inputs import metadata_of
 from controller.model.stack import (
     Action,
     Condition,

@@ -47,7 +47,7 @@ from controller.aws.load_balancers import LoadBalancers
 from controller.aws.rules import DesiredRule, LiveRule, Rules, plan_rules
 from controller.aws.security_groups import DEFAULT_RULES_PER_SG, SecurityGroups
 from controller.aws.shapes import actions_to_aws, condition_to_aws
-from controller.aws.tags import is_ours, stack_tags
+from controller.aws.tags import carries_stack_tags, stack_tags
 from controller.aws.target_groups import TargetGroups, fresh_name, matches_immutable
 from controller.aws.targets import sync_target_group
 from controller.model.stack import (
@@ -371,7 +371,7 @@ class Deployer:
         if existing is None:
             return None, old_lbs
         rest = [lb for lb in old_lbs if lb.arn != existing.arn]
-        if not is_ours(existing.tags, self._cluster, run.stack.id):
+        if not carries_stack_tags(existing.tags, self._cluster, run.stack.id):
             raise AwsError(
                 f"load balancer {wanted.name}",
                 "DuplicateLoadBalancerName",

@@ -81,6 +81,6 @@ def changed_attributes(
     return [{"Key": k, "Value": v} for k, v in sorted(desired.items()) if have.get(k) != v]
 
 
-def is_ours(tags: Mapping[str, str], cluster: str, stack_id: str) -> bool:
+def carries_stack_tags(tags: Mapping[str, str], cluster: str, stack_id: str) -> bool:
     """Whether a resource carries this cluster's and stack's tags (whoever created it)."""
     return tags.get(TAG_CLUSTER) == cluster and tags.get(TAG_STACK) == stack_id

@@ -19,7 +19,13 @@ from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code, translate
 from controller.aws.live import LiveTargetGroup, describe_target_groups
 from controller.aws.security_groups import backoff
-from controller.aws.tags import changed_attributes, from_aws, is_ours, sync_elbv2_tags, to_aws
+from controller.aws.tags import (
+    carries_stack_tags,
+    changed_attributes,
+    from_aws,
+    sync_elbv2_tags,
+    to_aws,
+)
 from controller.model.stack import TAG_RESOURCE, TargetGroup
 
 # Fields AWS will not modify in place.
@@ -136,7 +142,7 @@ class TargetGroups:
             if found
             else {}
         )
-        if not found or not is_ours(tags, self._cluster, self._stack_id):
+        if not found or not carries_stack_tags(tags, self._cluster, self._stack_id):
             raise translate(error, what) from error
         return LiveTargetGroup(dict(found[0]), tags)
 

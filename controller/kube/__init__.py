@@ -1,4 +1,4 @@
-"""The kube layer's helpers: what the kopf handlers in `controller.operator` lean on.
+"""The kube layer's helpers: what the kopf handlers in `controller.kube.operator` lean on.
 
 `cache` holds the watched objects and which groups use what, `scheduler` runs one reconcile
 per group at a time, `reconciler` turns a group into model -> AWS -> status, `writer` makes

@@ -1,7 +1,7 @@
 """Reconcile one Ingress group: model -> AWS -> finalizers, status and Events.
 
 This is the heart of the kube layer, and it holds no kopf: the handlers in
-`controller.operator` only feed the cache and ask the scheduler for a group; the scheduler
+`controller.kube.operator` only feed the cache and ask the scheduler for a group; the scheduler
 calls `GroupReconciler.reconcile` in a worker thread. The steps follow LBC's group
 controller, with two differences users asked for:
 - an invalid member is left out of the stack with its own Warning Event, and the rest of the
@@ -119,7 +119,7 @@ class GroupReconciler:
     writer: KubeWriter
     deployer: StackDeployer
     defaults: ModelDefaults
-    # Times a stage (`controller.metrics.Metrics.stage`); the others are timed by wrappers.
+    # Times a stage (`controller.kube.metrics.Metrics.stage`); the others are timed by wrappers.
     stage: Callable[[str], contextlib.AbstractContextManager[None]] = _untimed
     applied: dict[str, Applied] = field(default_factory=dict)
     # Last build error reported per Ingress, so an unchanged error is not re-posted.

@@ -9,8 +9,8 @@ groups), `ingress` (one Ingress's contribution), `assemble` (merging a group), `
 
 from controller.model.annotations import ANNOTATIONS, AnnotationSpec, Location, Scope
 from controller.model.builder import GroupResult, build, build_group
-from controller.model.groups import GroupRef, group_of, is_ours
-from controller.model.kube import ClusterState
+from controller.model.groups import GroupRef, group_of, is_our_class
+from controller.model.inputs import ClusterState
 from controller.model.stack import BuildError, ModelError, Plan, Stack
 from controller.model.targets import build_targets
 
@@ -30,5 +30,5 @@ __all__ = [
     "build_group",
     "build_targets",
     "group_of",
-    "is_ours",
+    "is_our_class",
 ]

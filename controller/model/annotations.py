@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
-from controller.model.kube import format_location
+from controller.model.inputs import format_location
 from controller.model.values import (
     ActionValue,
     CidrSet,

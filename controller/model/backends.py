@@ -24,7 +24,7 @@ from controller.model.annotations import (
     describe_validation_error,
     read_annotations,
 )
-from controller.model.kube import ServicePort, ServiceSpec, metadata_of, spec_of
+from controller.model.inputs import ServicePort, ServiceSpec, metadata_of, spec_of
 from controller.model.names import target_group_name
 from controller.model.stack import (
     TAG_CLUSTER,

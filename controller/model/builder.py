@@ -16,7 +16,7 @@ from controller.config import ModelDefaults
 from controller.model.assemble import assemble
 from controller.model.groups import GroupRef, group_of
 from controller.model.ingress import ParsedIngress, parse_ingress
-from controller.model.kube import ClusterState, metadata_of
+from controller.model.inputs import ClusterState, metadata_of
 from controller.model.stack import BuildError, Plan, Stack
 
 

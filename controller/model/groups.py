@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from controller.config import INGRESS_CLASS_CONTROLLER, ModelDefaults
 from controller.model.annotations import SPECS, Location, read_annotations
-from controller.model.kube import IngressClassSpec, metadata_of, spec_of
+from controller.model.inputs import IngressClassSpec, metadata_of, spec_of
 from controller.model.stack import BuildError
 
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
@@ -42,7 +42,7 @@ class GroupRef:
         return IMPLICIT_FINALIZER
 
 
-def is_ours(
+def is_our_class(
     ingress: Mapping[str, Any],
     ingress_classes: Sequence[Mapping[str, Any]],
     defaults: ModelDefaults,
@@ -72,7 +72,7 @@ def group_of(
     Deleted Ingresses (deletionTimestamp set) are classified like any other; the caller
     decides what that means.
     """
-    if not is_ours(ingress, ingress_classes, defaults):
+    if not is_our_class(ingress, ingress_classes, defaults):
         return None
     meta = metadata_of(ingress)
     key = f"{meta.namespace}/{meta.name}"

@@ -25,7 +25,7 @@ from controller.model.annotations import (
 )
 from controller.model.backends import BackendContext, FieldError
 from controller.model.groups import GroupRef
-from controller.model.kube import (
+from controller.model.inputs import (
     HTTPIngressPath,
     IngressBackend,
     IngressSpec,

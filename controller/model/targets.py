@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from controller.model.kube import (
+from controller.model.inputs import (
     ClusterState,
     EndpointSlice,
     NodeSpec,

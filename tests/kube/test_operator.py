@@ -18,7 +18,7 @@ from kubernetes import client as k8s
 
 from controller.config import Settings
 from controller.kube.writer import ApiWriter
-from controller.operator import Runtime, register
+from controller.kube.operator import Runtime, register
 from sandbox.controlplane import ControlPlane
 from tests.unit.kube.fakes import INGRESS_CLASS, FakeDeployer, ingress, node, service
 

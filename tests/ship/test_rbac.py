@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from controller.kube.leader import LEASE_NAME
-from controller.operator import WATCHED
+from controller.kube.operator import WATCHED
 
 from .artefacts import APP, NAMESPACE, objects, the_object
 from .kube_access import Access, Grant, access, flatten, grants, used

@@ -1,4 +1,4 @@
-"""Class selection (`group_of`, `is_ours`), group ids, finalizers and `build_group`."""
+"""Class selection (`group_of`, `is_our_class`), group ids, finalizers and `build_group`."""
 
 from __future__ import annotations
 

@@ -19,9 +19,9 @@ from prometheus_client import CollectorRegistry
 from controller.aws import AwsClients, AwsError
 from controller.aws.clients import UNLIMITED
 from controller.config import Settings
+from controller.kube.metrics import METRIC_NAMES, STAGES, Metrics
+from controller.kube.operator import Runtime
 from controller.kube.scheduler import Mode
-from controller.metrics import METRIC_NAMES, STAGES, Metrics
-from controller.operator import Runtime
 from tests.unit.kube.fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, node, service
 
 README = Path(__file__).resolve().parents[2] / "README.md"

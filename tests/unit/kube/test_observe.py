@@ -6,8 +6,8 @@ import asyncio
 import copy
 
 from controller.config import Settings
+from controller.kube.operator import Runtime
 from controller.kube.scheduler import Mode
-from controller.operator import Runtime
 
 from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, node, service
 

@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 import pytest
 
-from controller.operator import WATCHED, register
+from controller.kube.operator import WATCHED, register
 
 
 def test_watch_handlers_run_in_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:

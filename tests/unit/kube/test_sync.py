@@ -11,8 +11,8 @@ from typing import Any
 
 from controller.config import Settings
 from controller.kube import sync
+from controller.kube.operator import Runtime, _start_when_leading
 from controller.kube.sync import InitialSync
-from controller.operator import Runtime, _start_when_leading
 
 from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, service
 

@@ -35,11 +35,11 @@ from controller.config import Settings
 from controller.kube.cache import ClusterCache, Membership, object_key
 from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
+from controller.kube.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
 from controller.kube.sync import ApiLister, CacheAudit, InitialSync, Lister
 from controller.kube.writer import ApiWriter, KubeWriter
-from controller.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
 
 logger = logging.getLogger(__name__)
 
