@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from controller.limits import DEFAULT_RULES_PER_SG
+
 INGRESS_CLASS_CONTROLLER = "ingress.k8s.aws/alb"
 
 
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
     # Reconciles of distinct groups that may run at once (AWS calls are rate-limited anyway).
     workers: int = 4
     # Inbound rules a security group may hold (AWS's default quota; accounts can raise it).
-    rules_per_sg_limit: int = Field(default=60, ge=1)
+    rules_per_sg_limit: int = Field(default=DEFAULT_RULES_PER_SG, ge=1)
     # Two or more replicas: elect one active controller on a Lease in this namespace.
     leader_elect: bool = False
     leader_namespace: str = Field(

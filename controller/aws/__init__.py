@@ -9,9 +9,11 @@ package (and the sandbox, which seeds moto) imports boto3; it never reads Kubern
 from __future__ import annotations
 
 from controller.aws.clients import AwsClients, CallCounter
-from controller.aws.deployer import Deployer, DeployResult, DnsHook
+from controller.aws.deployer import Deployer, DeployResult
 from controller.aws.errors import AwsError
 from controller.aws.route53 import Route53Dns
+from controller.aws.steps import DnsHook
+from controller.aws.warnings import DeployWarning
 from controller.config import Settings
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "AwsError",
     "CallCounter",
     "DeployResult",
+    "DeployWarning",
     "Deployer",
     "DnsHook",
     "Route53Dns",

@@ -22,6 +22,8 @@ from typing import Any
 
 from controller.aws.clients import AwsClients
 from controller.aws.errors import AwsError, about
+from controller.aws.live import chunks
+from controller.limits import FILTER_VALUES
 
 ROLE_TAG = {
     "internet-facing": "kubernetes.io/role/elb",
@@ -206,6 +208,22 @@ class Discovery:
                 retryable=False,
             )
         return tuple(g if g.startswith("sg-") else by_name[g] for g in given)
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    def instance_security_groups(self, instance_ids: Sequence[str]) -> tuple[str, ...]:
+        """The security groups of these EC2 instances (the nodes of instance targets)."""
+        found: set[str] = set()
+        with about("node instances"):
+            for chunk in chunks(instance_ids, FILTER_VALUES):
+                pages = self._ec2.get_paginator("describe_instances").paginate(
+                    Filters=[{"Name": "instance-id", "Values": list(chunk)}]
+                )
+                for page in pages:
+                    for reservation in page["Reservations"]:
+                        for instance in reservation["Instances"]:
+                            found |= {g["GroupId"] for g in instance.get("SecurityGroups") or ()}
+        return tuple(sorted(found))
 
     # --- certificates --------------------------------------------------------------------
 

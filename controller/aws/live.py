@@ -18,11 +18,11 @@ from botocore.exceptions import ClientError
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.tags import from_aws
+from controller.limits import DESCRIBE_CHUNK
 from controller.model.stack import TAG_CLUSTER, TAG_STACK
 
 LB_TYPE = "elasticloadbalancing:loadbalancer"
 TG_TYPE = "elasticloadbalancing:targetgroup"
-DESCRIBE_CHUNK = 20
 
 
 @dataclass

@@ -47,6 +47,7 @@ from controller.aws.dns.plan import (
 from controller.aws.dns.provider import Route53Provider
 from controller.aws.dns.registry import check_label_value, parse_txt_name, parse_txt_values
 from controller.aws.dns.zones import HostedZone, ZoneCache, normalize_name, pick_zone
+from controller.aws.warnings import DNS_RECORD_SKIPPED, DeployWarning
 from controller.model.stack import Stack
 
 __all__ = ["DnsError", "Route53Dns"]
@@ -61,12 +62,12 @@ class _StackMemory:
     fingerprint: str | None  # None after a failure: the next sync must read again
     verified_at: float
     owned: frozenset[OwnedKey]
-    warnings: tuple[str, ...]
+    warnings: tuple[DeployWarning, ...]
 
 
 @dataclass
 class _Outcome:
-    warnings: list[str]
+    warnings: list[DeployWarning]
     owned: set[OwnedKey]
     errors: list[DnsError]
     contested: set[OwnedKey] = field(default_factory=set)
@@ -99,7 +100,9 @@ class Route53Dns:
 
     # --- the DnsHook protocol ----------------------------------------------------------
 
-    def sync(self, stack: Stack, alias_dns_name: str, alias_zone_id: str) -> tuple[str, ...]:
+    def sync(
+        self, stack: Stack, alias_dns_name: str, alias_zone_id: str
+    ) -> tuple[DeployWarning, ...]:
         """Make Route 53 hold the stack's records; returns warnings for Events.
 
         Raises `DnsError` when Route 53 fails (`retryable` says whether to back off and retry).
@@ -137,7 +140,7 @@ class Route53Dns:
         holds (and so is worth syncing again once that stack has let it go)."""
         return stack_id in self._contested
 
-    def delete(self, stack_id: str) -> tuple[str, ...]:
+    def delete(self, stack_id: str) -> tuple[DeployWarning, ...]:
         """Remove every record (and ownership record) this cluster's stack owns."""
         self._contested.discard(stack_id)
         _check_label(stack_id, "stack ID")
@@ -163,10 +166,10 @@ class Route53Dns:
 
     def _desired(
         self, stack: Stack, zones: list[HostedZone]
-    ) -> tuple[dict[str, list[DesiredRecord]], list[str]]:
+    ) -> tuple[dict[str, list[DesiredRecord]], list[DeployWarning]]:
         """The stack's records grouped by the zone that should hold them, and zone warnings."""
         by_zone: dict[str, list[DesiredRecord]] = {}
-        warnings: list[str] = []
+        warnings: list[DeployWarning] = []
         seen: set[tuple[str, str]] = set()
         for record in stack.dns_records:
             host = normalize_name(record.name)
@@ -175,7 +178,8 @@ class Route53Dns:
             seen.add((host, record.type))
             choice = pick_zone(host, stack.load_balancer.scheme, zones)
             if choice.zone is None:
-                warnings.append(f"{host}: no {record.type} record made: {choice.problem}")
+                message = f"{host}: no {record.type} record made: {choice.problem}"
+                warnings.append(DeployWarning(DNS_RECORD_SKIPPED, message))
                 continue
             ingress = record.ingress or (stack.ingresses[0] if stack.ingresses else "")
             resource = f"ingress/{ingress}"
@@ -268,7 +272,7 @@ def _fingerprint(
     stack_id: str,
     desired: dict[str, list[DesiredRecord]],
     alias: AliasTarget,
-    warnings: list[str],
+    warnings: list[DeployWarning],
 ) -> str:
     data = {
         "stack": stack_id,
@@ -276,12 +280,12 @@ def _fingerprint(
             [zone_id, r.host, r.type, r.resource] for zone_id, rs in desired.items() for r in rs
         ),
         "alias": [normalize_name(alias.dns_name), alias.zone_id],
-        "warnings": warnings,
+        "warnings": [[w.reason, w.message] for w in warnings],
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _raise_if_failed(errors: list[DnsError], warnings: tuple[str, ...]) -> None:
+def _raise_if_failed(errors: list[DnsError], warnings: tuple[DeployWarning, ...]) -> None:
     if not errors:
         return
     # Retry when any part can succeed later; a permanent error alone waits for a change.

@@ -29,9 +29,10 @@ from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.shapes import canonical_actions, canonical_conditions
 from controller.aws.tags import sync_elbv2_tags, to_aws
+from controller.limits import MAX_PRIORITY
 from controller.model.stack import TAG_RESOURCE
 
-BOTTOM_PRIORITY = 50000
+BOTTOM_PRIORITY = MAX_PRIORITY
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from controller.aws.clients import AwsClients
 from controller.aws.errors import AwsError, about, has_code, translate
+from controller.aws.retry import delete_waiting
 from controller.aws.tags import BACKEND_SG_VALUE, TAG_BACKEND_SG, diff, from_aws, to_aws
+from controller.limits import DEFAULT_RULES_PER_SG
 from controller.model.stack import (
     MANAGED_SG_RESOURCE_ID,
     TAG_CLUSTER,
@@ -57,26 +59,12 @@ def backend_sg_name(cluster: str) -> str:
     return f"k8s-traffic-{safe}-{digest}"
 
 
-def backoff(
-    total: float, first: float = 2.0, factor: float = 1.5, cap: float = 30.0
-) -> Iterator[float]:
-    """Delays growing from `first` by `factor` up to `cap`, summing to about `total`."""
-    spent, delay = 0.0, first
-    while spent < total:
-        step = min(delay, cap, total - spent)
-        yield step
-        spent += step
-        delay *= factor
-
-
 # Kubernetes' NodePort range. Instance targets are NodePorts, so the backend group gets one
 # rule for the whole range into each node group (as the incumbent does), however many
 # Services there are: a rule per port filled the node group's 60 inbound rules at ~60
 # NodePort Services (LBC #3538, #4800) and, with three groups deploying at once, stopped a
 # 100-Ingress fleet for good.
 NODE_PORTS = (30000, 32767)
-# AWS's default inbound rules per security group; accounts can raise it (RULES_PER_SG_LIMIT).
-DEFAULT_RULES_PER_SG = 60
 
 Range = tuple[int, int]
 
@@ -381,15 +369,11 @@ class SecurityGroups:
 
     def delete(self, sg_id: str) -> None:
         """Delete a group, waiting out `DependencyViolation`; a group already gone is fine."""
-        delays = backoff(self._delete_timeout)
-        while True:
-            try:
-                self._ec2.delete_security_group(GroupId=sg_id)
-                return
-            except ClientError as error:
-                if has_code(error, "InvalidGroup.NotFound"):
-                    return
-                delay = next(delays, None)
-                if not has_code(error, "DependencyViolation") or delay is None:
-                    raise translate(error, f"security group {sg_id}") from error
-                self._sleep(delay)
+        delete_waiting(
+            lambda: self._ec2.delete_security_group(GroupId=sg_id),
+            what=f"security group {sg_id}",
+            gone="InvalidGroup.NotFound",
+            busy="DependencyViolation",
+            timeout=self._delete_timeout,
+            sleep=self._sleep,
+        )

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code, translate
 from controller.aws.live import LiveTargetGroup, describe_target_groups
-from controller.aws.security_groups import backoff
+from controller.aws.retry import delete_waiting
 from controller.aws.tags import (
     carries_stack_tags,
     changed_attributes,
@@ -164,21 +164,25 @@ class TargetGroups:
 
     def delete(self, arn: str, timeout: float = 120.0) -> None:
         """Delete a target group; gone is fine; `ResourceInUse` (an LB still letting go) waits."""
-        delays = backoff(timeout, first=1.0)
-        while True:
-            try:
-                self._elbv2.delete_target_group(TargetGroupArn=arn)
-                return
-            except ClientError as error:
-                if has_code(error, "TargetGroupNotFound"):
-                    return
-                delay = next(delays, None)
-                if not has_code(error, "ResourceInUse") or delay is None:
-                    raise translate(error, f"target group {arn}") from error
-                self._sleep(delay)
+        delete_waiting(
+            lambda: self._elbv2.delete_target_group(TargetGroupArn=arn),
+            what=f"target group {arn}",
+            gone="TargetGroupNotFound",
+            busy="ResourceInUse",
+            timeout=timeout,
+            sleep=self._sleep,
+            first=1.0,
+        )
 
     def describe(self, arns: list[str]) -> list[dict[str, Any]]:
         return describe_target_groups(self._clients, arns)
+
+
+def arn_by_name(clients: AwsClients, name: str) -> str:
+    """The ARN of a target group an Ingress names (`targetGroupName` in an action)."""
+    with about(f"target group {name}"):
+        found = clients.elbv2.describe_target_groups(Names=[name])["TargetGroups"]
+    return str(found[0]["TargetGroupArn"])
 
 
 def resource_id(live: LiveTargetGroup) -> str:

@@ -14,9 +14,8 @@ from typing import Any
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about
 from controller.aws.live import chunks
+from controller.limits import REGISTER_BATCH
 from controller.model.stack import Target
-
-BATCH = 200
 
 
 def registered(clients: AwsClients, tg_arn: str) -> frozenset[Target]:
@@ -40,10 +39,10 @@ def sync_target_group(clients: AwsClients, tg_arn: str, desired: frozenset[Targe
     calls = 0
     with about(f"targets of target group {tg_arn}"):
         # Register first so a target group never runs empty during a replacement.
-        for chunk in chunks(_payload(desired - current), BATCH):
+        for chunk in chunks(_payload(desired - current), REGISTER_BATCH):
             clients.elbv2.register_targets(TargetGroupArn=tg_arn, Targets=list(chunk))
             calls += 1
-        for chunk in chunks(_payload(current - desired), BATCH):
+        for chunk in chunks(_payload(current - desired), REGISTER_BATCH):
             clients.elbv2.deregister_targets(TargetGroupArn=tg_arn, Targets=list(chunk))
             calls += 1
     return calls

@@ -42,7 +42,7 @@ REASON_OK = "SuccessfullyReconciled"
 REASON_BUILD = "FailedBuildModel"
 REASON_DEPLOY = "FailedDeployModel"
 REASON_CLEANUP = "FailedCleanup"
-REASON_DNS = "DNSRecordSkipped"
+# A deploy's warnings carry their own reasons (`controller.aws.warnings`).
 
 RETRYABLE_BACKOFF = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PERMANENT_RETRY = 600.0  # a validation error from AWS: retry rarely, the object may be fixed
@@ -219,9 +219,15 @@ class GroupReconciler:
         )
         result = self.deployer.deploy(stack, targets)
         for warning in result.warnings:
-            logger.warning("group %s: %s", group_id, warning, extra={"group": group_id})
+            logger.warning(
+                "group %s: %s: %s",
+                group_id,
+                warning.reason,
+                warning.message,
+                extra={"group": group_id},
+            )
             for key in active:
-                self.writer.event(bodies[key], "Warning", REASON_DNS, warning)
+                self.writer.event(bodies[key], "Warning", warning.reason, warning.message)
         for key in active:
             self.writer.event(bodies[key], "Normal", REASON_OK, "Successfully reconciled")
         return Applied(

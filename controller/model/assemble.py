@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config import ModelDefaults
+from controller.limits import MAX_CERTIFICATES, MAX_LISTENERS, MAX_RULES, MAX_TARGET_GROUPS
 from controller.model.annotations import SPECS, annotation_field
 from controller.model.backends import stack_tags
 from controller.model.ingress import ParsedIngress, RouteRule
@@ -43,10 +44,6 @@ from controller.model.stack import (
     TargetGroup,
 )
 
-MAX_RULES = 100  # per ALB, default rules excluded (adjustable quota; LBC counts per ALB)
-MAX_TARGET_GROUPS = 100  # per ALB
-MAX_LISTENERS = 50  # per ALB
-MAX_CERTIFICATES = 25  # per ALB, default certificates excluded
 MANAGED_SG_DESCRIPTION = "[k8s] Managed SecurityGroup for LoadBalancer"
 NOT_FOUND = FixedResponseAction(
     fixed_response_config=FixedResponseConfig(status_code="404", content_type="text/plain")

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config import ModelDefaults
+from controller.limits import MAX_CONDITION_VALUES, MAX_TARGET_GROUPS_PER_ACTION
 from controller.model.annotations import (
     SPECS,
     AnnotationValues,
@@ -50,8 +51,6 @@ from controller.model.stack import (
 from controller.model.values import ActionValue, ConditionValue
 
 USE_ANNOTATION = "use-annotation"
-MAX_CONDITION_VALUES = 5  # per rule, across its conditions (AWS, not adjustable)
-MAX_TARGET_GROUPS_PER_ACTION = 5  # AWS, not adjustable
 EXCLUSIVE = tuple(spec.name for spec in SPECS.values() if spec.scope is Scope.EXCLUSIVE)
 
 

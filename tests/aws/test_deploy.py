@@ -12,10 +12,13 @@ from controller.aws.clients import AwsClients
 from controller.aws.deployer import Deployer
 from controller.aws.errors import AwsError
 from controller.aws.target_groups import fresh_name
+from controller.aws.warnings import DNS_RECORD_SKIPPED, LOAD_BALANCER_REPLACED, DeployWarning
 from controller.model.stack import Stack, Target
 from tests.aws.conftest import World
 from tests.aws.stacks import CLUSTER, SVC_2048, Svc, make_stack, merge, targets
 from tests.aws.state import actual, expected
+
+DNS_WARNING = DeployWarning(DNS_RECORD_SKIPPED, "a warning from dns")
 
 CREATE_2048 = [
     "CreateSecurityGroup",  # managed frontend group, tags on create
@@ -170,17 +173,19 @@ class FakeDns:
     synced: list[tuple[str, str, list[str]]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
 
-    def sync(self, stack: Stack, alias_dns_name: str, alias_zone_id: str) -> tuple[str, ...]:
+    def sync(
+        self, stack: Stack, alias_dns_name: str, alias_zone_id: str
+    ) -> tuple[DeployWarning, ...]:
         names = [
             lb["DNSName"] for lb in self.world.elbv2.describe_load_balancers()["LoadBalancers"]
         ]
         self.synced.append((alias_dns_name, alias_zone_id, names))
-        return ("a warning from dns",)
+        return (DNS_WARNING,)
 
     def contested(self, stack_id: str) -> bool:
         return False
 
-    def delete(self, stack_id: str) -> tuple[str, ...]:
+    def delete(self, stack_id: str) -> tuple[DeployWarning, ...]:
         ours = [
             lb
             for lb in self.world.elbv2.describe_load_balancers()["LoadBalancers"]
@@ -213,7 +218,7 @@ def test_scheme_change_brings_the_new_load_balancer_up_before_the_old_one_goes(
     new_name, zone, present = dns.synced[-1]
     assert new_name == result.dns_name != first.dns_name
     assert first.dns_name in [n.lower() for n in present]
-    assert "a warning from dns" in result.warnings
+    assert DNS_WARNING in result.warnings
     lb = world.elbv2.describe_load_balancers(LoadBalancerArns=[result.load_balancer_arn])[
         "LoadBalancers"
     ][0]
@@ -414,7 +419,8 @@ def test_scheme_change_with_a_fixed_name_replaces_break_before_make(
     deployer.deploy(make_stack(name="my-fixed-alb"), desired)
     stack = make_stack(name="my-fixed-alb", scheme="internal")
     result = deployer.deploy(stack, desired)
-    assert any("replaced in place" in w for w in result.warnings)
+    assert [w.reason for w in result.warnings] == [LOAD_BALANCER_REPLACED]
+    assert "replaced in place" in result.warnings[0].message
     assert actual(world, stack.id) == expected(stack, desired)
     assert deploy(deployer, clients, stack, desired) == []
 

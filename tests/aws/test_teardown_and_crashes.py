@@ -20,10 +20,10 @@ from tests.aws.test_deploy import CREATE_2048, FakeDns
 
 TEARDOWN_2048 = [
     "DeleteLoadBalancer",  # its listeners and rules go with it
+    "DeleteTargetGroup",  # free once the load balancer is gone
     "DeleteSecurityGroup",  # managed frontend group
     "RevokeSecurityGroupIngress",  # the node group's rule naming the backend group
     "DeleteSecurityGroup",  # backend group: no load balancer of the cluster uses it now
-    "DeleteTargetGroup",
 ]
 
 

@@ -12,6 +12,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from controller.aws.errors import RETRYABLE_CODES as AWS_RETRYABLE_CODES
 from controller.aws.errors import AwsError
+from controller.aws.warnings import DeployWarning
 
 # Route 53 asks us to come back later: the account's request bucket is empty, or another
 # change to the same zone is still being processed (changes to a zone are serialised).
@@ -31,7 +32,12 @@ class DnsError(AwsError):
     """
 
     def __init__(
-        self, message: str, *, retryable: bool, code: str = "", warnings: tuple[str, ...] = ()
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        code: str = "",
+        warnings: tuple[DeployWarning, ...] = (),
     ) -> None:
         Exception.__init__(self, message)  # the message already names zone and hosts
         self.resource = "route53"

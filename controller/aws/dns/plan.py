@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from controller.aws.dns.registry import Owner, name_problem, parse_txt_values, txt_name, txt_value
 from controller.aws.dns.zones import normalize_name
+from controller.aws.warnings import DNS_RECORD_NOT_OWNED, DNS_RECORD_SKIPPED, DeployWarning
+from controller.limits import MAX_BATCH_CHARS, MAX_BATCH_RECORDS
 
 RRSet = dict[str, Any]  # one record set, shaped as ListResourceRecordSets returns it
 RecordKey = tuple[str, str]  # (host, record type)
@@ -27,8 +29,6 @@ Action = Literal["CREATE", "UPSERT", "DELETE"]
 OWNERSHIP_TTL = 300
 ALIAS_TYPES = ("A", "AAAA")
 # ChangeResourceRecordSets limits per request (UPSERT counts twice towards both).
-MAX_BATCH_RECORDS = 1000
-MAX_BATCH_CHARS = 32000
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,15 @@ class Change:
 @dataclass
 class ZonePlan:
     changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[DeployWarning] = field(default_factory=list)
     # The keys that are ours once the changes apply (or stay ours if they cannot be removed).
     owned: set[RecordKey] = field(default_factory=set)
     # Desired keys another stack of our cluster holds: theirs until that stack lets them go
     # (an Ingress moving between groups), so worth trying again, unlike other owners'.
     contested: set[RecordKey] = field(default_factory=set)
+
+    def warn(self, reason: str, message: str) -> None:
+        self.warnings.append(DeployWarning(reason, message))
 
 
 def names_to_read(keys: Iterable[RecordKey]) -> set[str]:
@@ -199,8 +202,9 @@ def _plan_desired(
     owner_name = txt_name(host, rtype)
     problem = name_problem(owner_name)
     if problem:
-        plan.warnings.append(
-            f"{where}: not managed: its ownership record cannot be made: {problem}"
+        plan.warn(
+            DNS_RECORD_SKIPPED,
+            f"{where}: not managed: its ownership record cannot be made: {problem}",
         )
         return
     records = live.get(host, rtype)
@@ -215,22 +219,24 @@ def _plan_desired(
                 if current_owner
                 else "something else (not this controller)"
             )
-            plan.warnings.append(
+            plan.warn(
+                DNS_RECORD_NOT_OWNED,
                 f"{where}: left unchanged: its ownership record {owner_name} names {who}, "
-                f"not cluster {owner.cluster!r}, stack {owner.stack!r}"
+                f"not cluster {owner.cluster!r}, stack {owner.stack!r}",
             )
             if current_owner is not None and current_owner.cluster == owner.cluster:
                 plan.contested.add(record.key)
             return
         plan.owned.add(record.key)
         if cnames:
-            plan.warnings.append(f"{where}: not created: a CNAME record has that name")
+            plan.warn(DNS_RECORD_SKIPPED, f"{where}: not created: a CNAME record has that name")
         elif not records:
             plan.changes.append(Change("CREATE", alias_rrset, host))
         elif not _is_simple(records):
-            plan.warnings.append(
+            plan.warn(
+                DNS_RECORD_SKIPPED,
                 f"{where}: left unchanged: it has several record sets (weighted or other "
-                "routing policy), which this controller does not manage"
+                "routing policy), which this controller does not manage",
             )
         elif not alias.matches(records[0]):
             plan.changes.append(Change("UPSERT", alias_rrset, host))
@@ -240,15 +246,16 @@ def _plan_desired(
         return
     if records or cnames:
         kind = rtype if records else "CNAME"
-        plan.warnings.append(
+        plan.warn(
+            DNS_RECORD_NOT_OWNED,
             f"{where}: left unchanged: a {kind} record already exists without an ownership "
-            f"record ({owner_name}), so it is not ours"
+            f"record ({owner_name}), so it is not ours",
         )
         return
     claim = _other_claim(host, rtype, live, owner)
     if claim:
         message, ours = claim
-        plan.warnings.append(f"{where}: not created: {message}")
+        plan.warn(DNS_RECORD_NOT_OWNED, f"{where}: not created: {message}")
         if ours:
             plan.contested.add(record.key)
         return
@@ -287,9 +294,10 @@ def _plan_removal(
         return  # not ours (any more): nothing to remove
     records = live.get(host, rtype)
     if records and not _is_simple(records):
-        plan.warnings.append(
+        plan.warn(
+            DNS_RECORD_SKIPPED,
             f"{host} ({rtype} in hosted zone {zone_name}): not deleted: it has several record "
-            "sets (weighted or other routing policy), which this controller does not manage"
+            "sets (weighted or other routing policy), which this controller does not manage",
         )
         plan.owned.add(key)
         return

@@ -21,7 +21,7 @@ def test_a_held_host_is_contested_and_taken_once_released(world: World) -> None:
     dns.sync(make_stack({HOST: "shop/web"}, stack_id="group-b"), *ALB)
 
     warnings = dns.sync(make_stack({HOST: "shop/web"}, stack_id="group-a"), *ALB2)
-    assert any("stack 'group-b'" in w for w in warnings)
+    assert any("stack 'group-b'" in w.message for w in warnings)
     assert dns.contested("group-a") and not dns.contested("group-b")
 
     dns.sync(make_stack([], stack_id="group-b"), *ALB)  # b lets the host go
@@ -38,5 +38,5 @@ def test_a_host_of_another_cluster_or_tool_is_not_contested(world: World) -> Non
     Route53Dns(world.strict, "staging").sync(make_stack([HOST], stack_id="group-b"), *ALB)
     dns = world.dns()
     warnings = dns.sync(make_stack([HOST], stack_id="group-a"), *ALB2)
-    assert any("cluster 'staging'" in w for w in warnings)
+    assert any("cluster 'staging'" in w.message for w in warnings)
     assert not dns.contested("group-a")  # not ours to wait for: it stays a warning

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from controller.aws.route53 import Route53Dns
+from controller.aws.warnings import DeployWarning
 from tests.aws.dns.conftest import (
     ALB,
     ALB2,
@@ -61,7 +62,7 @@ def _foreign(world: World) -> list[dict[str, Any]]:
     return [r for r in world.records("public") if r["Name"] not in ours]
 
 
-Scenario = Callable[[Route53Dns], tuple[str, ...]]
+Scenario = Callable[[Route53Dns], tuple[DeployWarning, ...]]
 
 SCENARIOS: dict[str, Scenario] = {
     "create": lambda dns: dns.sync(make_stack([MINE, *FOREIGN_HOSTS]), *ALB),
@@ -94,7 +95,7 @@ def test_foreign_records_are_never_changed(world: World, scenario: str) -> None:
     assert world.strict.rejected == []
     if scenario != "delete-by-a-fresh-process":
         for host in FOREIGN_HOSTS:
-            assert any(host in w for w in warnings), f"no warning names {host}: {warnings}"
+            assert any(host in w.message for w in warnings), f"no warning names {host}: {warnings}"
 
 
 def test_warnings_say_why_each_record_is_not_ours(world: World) -> None:
@@ -103,7 +104,10 @@ def test_warnings_say_why_each_record_is_not_ours(world: World) -> None:
 
     warnings = world.dns().sync(make_stack([MINE, *FOREIGN_HOSTS]), *ALB)
 
-    by_host = {host: next(w for w in warnings if w.startswith(host)) for host in FOREIGN_HOSTS}
+    by_host = {
+        host: next(w.message for w in warnings if w.message.startswith(host))
+        for host in FOREIGN_HOSTS
+    }
     assert "without an ownership record" in by_host[NO_TXT]
     assert "cluster 'staging'" in by_host[OTHER_CLUSTER]
     assert "stack 'another-group'" in by_host[OTHER_STACK]
@@ -129,4 +133,4 @@ def test_a_record_whose_owner_record_was_removed_by_hand_is_no_longer_ours(world
     warnings += dns.delete(STACK_2048)
 
     assert world.named("public", MINE, "A") == record
-    assert any("without an ownership record" in w for w in warnings)
+    assert any("without an ownership record" in w.message for w in warnings)

@@ -16,6 +16,8 @@ from controller.aws.dns.plan import (
     split_batches,
 )
 from controller.aws.dns.registry import Owner, txt_value
+from controller.aws.warnings import DNS_RECORD_NOT_OWNED as NOT_OWNED
+from controller.aws.warnings import DNS_RECORD_SKIPPED as SKIPPED
 
 ALIAS = AliasTarget("lb-1.us-east-1.elb.amazonaws.com", "Z35SXDOTRQ7X7K")
 HOST = "app.example.com"
@@ -96,33 +98,52 @@ def test_a_host_moved_to_another_ingress_rewrites_the_owner() -> None:
 
 
 @pytest.mark.parametrize(
-    ("live", "reason"),
+    ("live", "why", "reason"),
     [
-        ([_alias()], "without an ownership record"),
-        ([_alias(), _txt(f"_alb-a.{HOST}", txt_value(Owner("staging", "web")))], "'staging'"),
-        ([_alias(), _txt(f"_alb-a.{HOST}", txt_value(Owner("prod", "api")))], "'api'"),
-        ([_txt(f"_alb-a.{HOST}", '"heritage=external-dns,external-dns/owner=x"')], "not this"),
+        ([_alias()], "without an ownership record", NOT_OWNED),
+        (
+            [_alias(), _txt(f"_alb-a.{HOST}", txt_value(Owner("staging", "web")))],
+            "'staging'",
+            NOT_OWNED,
+        ),
+        (
+            [_alias(), _txt(f"_alb-a.{HOST}", txt_value(Owner("prod", "api")))],
+            "'api'",
+            NOT_OWNED,
+        ),
+        (
+            [_txt(f"_alb-a.{HOST}", '"heritage=external-dns,external-dns/owner=x"')],
+            "not this",
+            NOT_OWNED,
+        ),
         (
             [{"Name": f"{HOST}.", "Type": "CNAME", "TTL": 1, "ResourceRecords": [{"Value": "x"}]}],
             "CNAME",
+            NOT_OWNED,  # a CNAME without an ownership record: someone else's
         ),
-        ([{**_alias(), "SetIdentifier": "blue", "Weight": 1}, _txt(f"_alb-a.{HOST}")], "weighted"),
+        (
+            [{**_alias(), "SetIdentifier": "blue", "Weight": 1}, _txt(f"_alb-a.{HOST}")],
+            "weighted",
+            SKIPPED,
+        ),
     ],
 )
 def test_records_not_ours_are_left_alone_with_a_warning(
-    live: list[dict[str, Any]], reason: str
+    live: list[dict[str, Any]], why: str, reason: str
 ) -> None:
     plan = _plan(live)
     assert plan.changes == []
     assert len(plan.warnings) == 1
-    assert plan.warnings[0].startswith(f"{HOST} (A in hosted zone example.com)")
-    assert reason in plan.warnings[0]
+    assert plan.warnings[0].message.startswith(f"{HOST} (A in hosted zone example.com)")
+    assert why in plan.warnings[0].message
+    assert plan.warnings[0].reason == reason
 
 
 def test_no_aaaa_is_added_next_to_someone_elses_a() -> None:
     plan = _plan([_alias()], desired=[(HOST, "A"), (HOST, "AAAA")])
     assert plan.changes == []
-    assert "A record without an ownership record" in plan.warnings[1]
+    assert "A record without an ownership record" in plan.warnings[1].message
+    assert plan.warnings[1].reason == NOT_OWNED
 
 
 def test_a_record_no_longer_desired_is_deleted_with_its_live_values() -> None:

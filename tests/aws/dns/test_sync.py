@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from controller.aws.route53 import Route53Dns
+from controller.aws.warnings import DNS_RECORD_SKIPPED
 from tests.aws.dns.conftest import (
     ALB,
     ALB2,
@@ -264,8 +265,9 @@ def test_a_host_without_a_zone_is_a_warning_and_the_others_still_sync(world: Wor
     warnings = world.dns().sync(make_stack([HOST, "shop.example.org"]), *ALB)
 
     assert len(warnings) == 1
-    assert "shop.example.org" in warnings[0]
-    assert "no hosted zone" in warnings[0]
+    assert "shop.example.org" in warnings[0].message
+    assert "no hosted zone" in warnings[0].message
+    assert warnings[0].reason == DNS_RECORD_SKIPPED
     assert len(world.named("public", HOST, "A")) == 1
 
 

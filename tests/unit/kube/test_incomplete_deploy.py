@@ -9,6 +9,7 @@ the deploy and the host had no record until the drift check.
 
 from __future__ import annotations
 
+from controller.aws.warnings import DNS_RECORD_NOT_OWNED, DeployWarning
 from controller.config import ModelDefaults
 from controller.kube.cache import ClusterCache
 from controller.kube.reconciler import APPLIED_ANNOTATION, Applied, GroupReconciler
@@ -25,7 +26,8 @@ def test_an_incomplete_deploy_is_done_again_on_the_next_reconcile() -> None:
     for kind, obj in (("IngressClass", INGRESS_CLASS), ("Service", service()),
                        ("Node", node("n1", "i-0000000000000001"))):  # fmt: skip
         cache.apply_event(kind, None, obj)
-    deployer = FakeDeployer(complete=False, warnings=("web.example.com: held by group b",))
+    held = DeployWarning(DNS_RECORD_NOT_OWNED, "web.example.com: held by group b")
+    deployer = FakeDeployer(complete=False, warnings=(held,))
     reconciler = GroupReconciler(cache, FakeCluster(cache), deployer, DEFAULTS)
     cache.apply_event("Ingress", "ADDED", ingress())
 

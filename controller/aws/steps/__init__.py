@@ -1,0 +1,41 @@
+"""The deploy, one kind of AWS resource per step, in the order AWS changes are made.
+
+`ORDER` is the order a newcomer needs to know: security groups -> target groups -> load
+balancer -> listeners and rules -> targets -> DNS. A deploy applies every step forward,
+then cleans up in reverse (DNS has moved before a replaced load balancer goes, rules have
+moved before an old target group goes); a teardown runs in reverse (DNS first, then the load
+balancer with its listeners and rules, then target groups and security groups). Each step
+is in its own module with its apply, cleanup and teardown side by side (`run.Step`); the
+raw AWS calls are in the service modules one level up.
+"""
+
+from __future__ import annotations
+
+from controller.aws.steps.balancer import LoadBalancerStep
+from controller.aws.steps.dns import DnsHook, DnsStep
+from controller.aws.steps.routing import ListenersStep
+from controller.aws.steps.run import DeployRun, Step
+from controller.aws.steps.security import SecurityGroupsStep
+from controller.aws.steps.targeting import TargetGroupsStep, TargetsStep
+
+ORDER = (
+    SecurityGroupsStep,
+    TargetGroupsStep,
+    LoadBalancerStep,
+    ListenersStep,
+    TargetsStep,
+    DnsStep,
+)
+
+__all__ = [
+    "ORDER",
+    "DeployRun",
+    "DnsHook",
+    "DnsStep",
+    "ListenersStep",
+    "LoadBalancerStep",
+    "SecurityGroupsStep",
+    "Step",
+    "TargetGroupsStep",
+    "TargetsStep",
+]

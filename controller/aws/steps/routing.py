@@ -1,0 +1,136 @@
+"""The listeners and rules step: one listener per port, its rules changed in place.
+
+Listeners are matched by port, rules by what they are (`rules.plan_rules`): reorders are one
+SetRulePriorities call, and only rules that differ are modified, created or deleted. Actions
+name target groups by the ARNs the target group step recorded, or by an ARN or name the
+Ingress gave. A listener on a port the stack no longer has goes in cleanup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.aws.clients import AwsClients
+from controller.aws.discovery import Discovery
+from controller.aws.listeners import Listeners
+from controller.aws.live import LiveStack, describe_tags, listeners, rules
+from controller.aws.rules import DesiredRule, LiveRule, Rules, plan_rules
+from controller.aws.shapes import actions_to_aws, condition_to_aws
+from controller.aws.steps.run import DeployRun
+from controller.aws.target_groups import arn_by_name
+from controller.model.stack import Listener, TargetGroupTuple
+
+
+class ListenersStep:
+    name = "listeners and rules"
+    gates_teardown = False
+
+    def __init__(self, clients: AwsClients, discovery: Discovery) -> None:
+        self._clients = clients
+        self._discovery = discovery
+        self._listeners = Listeners(clients)
+        self._rules = Rules(clients)
+
+    def apply(self, run: DeployRun) -> None:
+        lb_arn = run.balancer.arn
+        live = [] if run.created_load_balancer else listeners(self._clients, lb_arn)
+        by_port = {int(item["Port"]): item for item in live}
+        wanted_ports = {listener.port for listener in run.stack.listeners}
+        live_rules = {
+            str(item["ListenerArn"]): [
+                r for r in rules(self._clients, item["ListenerArn"]) if not r.get("IsDefault")
+            ]
+            for item in live
+            if int(item["Port"]) in wanted_ports
+        }
+        tag_arns = [item["ListenerArn"] for item in live] + [
+            r["RuleArn"] for rs in live_rules.values() for r in rs
+        ]
+        live_tags = describe_tags(self._clients, tag_arns) if tag_arns else {}
+        resolve = _Resolver(run, self._clients)
+        for listener in run.stack.listeners:
+            existing = by_port.get(listener.port)
+            arn = self._listener(run, listener, existing, live_tags, resolve)
+            current = [
+                LiveRule.from_aws(r, live_tags.get(r["RuleArn"], {}))
+                for r in live_rules.get(arn, [])
+            ]
+            desired = [
+                DesiredRule(
+                    priority=rule.priority,
+                    conditions=[condition_to_aws(c) for c in rule.conditions],
+                    actions=actions_to_aws(rule.actions, resolve),
+                    tags=run.tags(rule.resource_id(listener.port)),
+                )
+                for rule in listener.rules
+            ]
+            self._rules.apply(arn, plan_rules(desired, current))
+        run.unwanted_listeners = [
+            str(item["ListenerArn"])
+            for port, item in sorted(by_port.items())
+            if port not in wanted_ports
+        ]
+
+    def cleanup(self, run: DeployRun) -> None:
+        for arn in run.unwanted_listeners:
+            self._listeners.delete(arn)
+
+    def teardown(self, stack_id: str, live: LiveStack) -> None:
+        return None  # listeners and rules go with their load balancer
+
+    def _listener(
+        self,
+        run: DeployRun,
+        listener: Listener,
+        existing: dict[str, Any] | None,
+        live_tags: dict[str, dict[str, str]],
+        resolve: _Resolver,
+    ) -> str:
+        """Create or update one listener; returns its ARN."""
+        certificates = self._certificates(listener)
+        default_actions = actions_to_aws(listener.default_actions, resolve)
+        tags = run.tags(listener.resource_id)
+        if existing is None:
+            return self._listeners.create(
+                run.balancer.arn,
+                listener,
+                certificates=certificates,
+                default_actions=default_actions,
+                tags=tags,
+            )
+        arn = str(existing["ListenerArn"])
+        self._listeners.update(
+            existing,
+            live_tags.get(arn, {}),
+            listener=listener,
+            certificates=certificates,
+            default_actions=default_actions,
+            tags=tags,
+        )
+        return arn
+
+    def _certificates(self, listener: Listener) -> tuple[str, ...]:
+        if listener.protocol != "HTTPS":
+            return ()
+        if listener.certificates:
+            return listener.certificates
+        return self._discovery.certificates(listener.certificate_hosts)
+
+
+class _Resolver:
+    """The ARN an action's target group tuple means: ours by model ID, or as given."""
+
+    def __init__(self, run: DeployRun, clients: AwsClients) -> None:
+        self._run = run
+        self._clients = clients
+        self._by_name: dict[str, str] = {}
+
+    def __call__(self, tuple_: TargetGroupTuple) -> str:
+        if tuple_.id is not None:
+            return self._run.target_group_arns[tuple_.id]
+        if tuple_.target_group_arn is not None:
+            return tuple_.target_group_arn
+        name = str(tuple_.target_group_name)
+        if name not in self._by_name:
+            self._by_name[name] = arn_by_name(self._clients, name)
+        return self._by_name[name]

@@ -1,0 +1,31 @@
+"""AWS's limits, defined once: settings, the model and the AWS layer all read them here.
+
+The model builder checks the quotas on what a stack may hold, so a breach is reported as a
+`BuildError` naming the Ingress and field instead of a 400 from AWS after half a deploy; the
+AWS layer checks the fixed ones again before any call (a `Stack` may come from elsewhere)
+and sizes its requests by the API's limits. Figures are from the Elastic Load Balancing,
+EC2 and Route 53 quota pages; "adjustable" ones can be raised per account.
+"""
+
+from __future__ import annotations
+
+# --- what one Application Load Balancer may hold ----------------------------------------
+MAX_RULES = 100  # per ALB, default rules excluded (adjustable; LBC counts per ALB too)
+MAX_TARGET_GROUPS = 100  # per ALB (adjustable)
+MAX_LISTENERS = 50  # per ALB (adjustable)
+MAX_CERTIFICATES = 25  # per ALB, default certificates excluded (adjustable)
+
+# --- what one rule or action may hold (fixed) -------------------------------------------
+MAX_CONDITION_VALUES = 5  # per rule, across its conditions
+MAX_TARGET_GROUPS_PER_ACTION = 5  # per forward action
+MAX_PRIORITY = 50000  # rule priorities are 1..50000
+
+# --- security groups --------------------------------------------------------------------
+DEFAULT_RULES_PER_SG = 60  # inbound rules per group (adjustable: RULES_PER_SG_LIMIT)
+
+# --- request sizes ----------------------------------------------------------------------
+FILTER_VALUES = 200  # values in one EC2 Describe* filter
+REGISTER_BATCH = 200  # targets in one RegisterTargets / DeregisterTargets call
+DESCRIBE_CHUNK = 20  # ARNs in one DescribeLoadBalancers / DescribeTargetGroups / DescribeTags
+MAX_BATCH_RECORDS = 1000  # records in one Route 53 ChangeResourceRecordSets batch
+MAX_BATCH_CHARS = 32000  # characters of record values in one batch
