@@ -237,6 +237,8 @@ class AwsClients:
         rate_limits: Mapping[tuple[str, str], RateLimit] = DEFAULT_RATE_LIMITS,
         counter: CallCounter | None = None,
         session: boto3.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url
@@ -244,7 +246,10 @@ class AwsClients:
         self.counter = counter or CallCounter()
         self._session = session or boto3.Session(region_name=region)
         self._config = Config(region_name=region, retries={"mode": "adaptive", "max_attempts": 10})
-        self._buckets = {key: TokenBucket(limit) for key, limit in rate_limits.items()}
+        # `clock` and `sleep` pace the rate limits (tests pass a clock that only sleeps move).
+        self._buckets = {
+            key: TokenBucket(limit, clock=clock, sleep=sleep) for key, limit in rate_limits.items()
+        }
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         # Asked before every mutating call and each of its attempts; False refuses it (a

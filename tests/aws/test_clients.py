@@ -120,7 +120,6 @@ def test_token_bucket_allows_the_burst_then_paces() -> None:
 
 
 def test_rate_limits_apply_to_real_calls(world: World) -> None:
-    clients = AwsClients("us-east-1", session=SESSION)
     slept: list[float] = []
     # A bucket of one token refilled every 2 s, on a clock that stands still but for sleeps.
     now = [0.0]
@@ -129,8 +128,12 @@ def test_rate_limits_apply_to_real_calls(world: World) -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    clients._buckets[("ec2", "describe")] = TokenBucket(
-        RateLimit(rate=0.5, burst=1), clock=lambda: now[0], sleep=sleep
+    clients = AwsClients(
+        "us-east-1",
+        session=SESSION,
+        rate_limits={("ec2", "describe"): RateLimit(rate=0.5, burst=1)},
+        clock=lambda: now[0],
+        sleep=sleep,
     )
     clients.ec2.describe_vpcs()
     clients.ec2.describe_vpcs()
