@@ -11,10 +11,11 @@
 - `TimedProxy` is `AwsProxy` with a timestamped log of every call it receives, so scenarios
   can measure when a call arrived (target churn) and when AWS traffic stopped (restart).
   Its latency and token buckets are the proxy's defaults, as `make bench` promises.
-- `ControllerProcess` is `alb-ingress-controller run` as a subprocess whose environment is
-  the sandbox's `controller_env()` (the shipped ServiceAccount's kubeconfig, so the shipped
-  RBAC) with `AWS_ENDPOINT_URL` pointed at the proxy; `RssSampler` samples its resident set
-  from `/proc/<pid>/status` (no psutil dependency).
+- `BenchController` is `alb-ingress-controller run` as a subprocess
+  (`sandbox.controller_process.ControllerProcess`) whose environment is the sandbox's
+  `controller_env()` (the shipped ServiceAccount's kubeconfig, so the shipped RBAC) with
+  `AWS_ENDPOINT_URL` pointed at the proxy; `RssSampler` samples its resident set from
+  `/proc/<pid>/status` (no psutil dependency). Waits are `sandbox.waiting.wait_until`.
 - Route 53 is read straight from moto, never through the proxy, so polling for DNS records
   does not spend the controller's Route 53 budget.
 """
@@ -24,58 +25,29 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client
 
 from bench.kube import Obj, kube_client, list_all
 from sandbox.aws import MotoProcess, aws_client
 from sandbox.awsproxy.timed import TimedProxyThread
-from sandbox.processes import answers, die_with_parent
+from sandbox.controller_process import ControllerProcess
 from sandbox.runner import Sandbox
 
-T = TypeVar("T")
-REPO = Path(__file__).resolve().parents[1]
 PROFILE_ENV = "BENCH_PROFILE_DIR"
 
 
 class BenchError(Exception):
-    """A scenario step that did not happen in time, or a process that died."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(
-    check: Callable[[], T | None],
-    what: str,
-    timeout: float,
-    interval: float = 0.2,
-    alive: Callable[[], None] | None = None,
-) -> T:
-    """Poll `check` until it returns something truthy; `alive` raises if a process died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if alive is not None:
-            alive()
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    """A scenario step that did not happen as it should."""
 
 
 # --- memory ------------------------------------------------------------------------------
@@ -164,49 +136,24 @@ class BenchSandbox(Sandbox):
 
 
 @dataclass
-class ControllerProcess:
-    """`alb-ingress-controller run` as a subprocess, its log in a file, its RSS sampled."""
+class BenchController(ControllerProcess):
+    """`sandbox.controller_process.ControllerProcess` with JSON logs and a liveness endpoint
+    (`start` waits for it), its RSS sampled, and py-spy attached with $BENCH_PROFILE_DIR."""
 
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
+    log_format: str | None = "json"
+    liveness: bool = True
     sampler: RssSampler | None = None
-    started_at: float = 0.0
-    log_offset: int = 0
     peak_mib: float = 0.0  # the highest peak of any run of this controller
-    extra_env: dict[str, str] = field(default_factory=dict)
     profiler: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
-        assert self.proc is None, "controller already running"
-        liveness = f"http://127.0.0.1:{free_port()}/healthz"
-        # A free metrics port: the default (8081) may be taken on a shared machine.
-        ports = {"METRICS_PORT": str(free_port())}
-        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "controller.cli", "run", "--log-format", "json",
-                 "--liveness", liveness],
-                env={**os.environ, **self.env, **ports, **self.extra_env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 (a killed run leaves none behind)
-            )  # fmt: skip
-        self.started_at = time.monotonic()
+        super().start()
+        assert self.proc is not None
         self.sampler = RssSampler(self.proc.pid)
         self._start_profiler(self.proc.pid)
-        wait_until(lambda: answers(liveness), "the controller's liveness endpoint", timeout,
-                   alive=self.check_alive)  # fmt: skip
+        self.wait_ready(timeout)
 
-    def check_alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise BenchError(
-                f"the controller exited with status {self.proc.returncode}; log tail:\n"
-                + "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
-            )
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         """Stop with `sig` (SIGKILL: a crash); records the run's peak RSS first."""
         if self.proc is None:
             return
@@ -214,13 +161,7 @@ class ControllerProcess:
             self.peak_mib = max(self.peak_mib, self.sampler.stop())
             self.sampler = None
         self._stop_profiler()
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
+        super().stop(sig, timeout)
 
     def _start_profiler(self, pid: int) -> None:
         """With $BENCH_PROFILE_DIR set, py-spy samples this run (collapsed stacks, one file
@@ -290,7 +231,7 @@ class BenchEnv:
         self.sandbox = BenchSandbox(nodes=nodes)
         self.resync_seconds = resync_seconds
         self.proxy: TimedProxyThread | None = None
-        self.controller: ControllerProcess | None = None
+        self.controller: BenchController | None = None
         self._route53: Any = None
 
     def __enter__(self) -> BenchEnv:
@@ -303,7 +244,7 @@ class BenchEnv:
                 "AWS_ENDPOINT_URL": self.proxy.url,
                 "RESYNC_SECONDS": str(self.resync_seconds),
             }
-            self.controller = ControllerProcess(env, self.workdir / "controller.log")
+            self.controller = BenchController(env, self.workdir / "controller.log")
             self._route53 = aws_client("route53", self.sandbox.aws_endpoint_url)
         except BaseException:
             self.__exit__()
@@ -327,7 +268,7 @@ class BenchEnv:
         assert self.sandbox.kube is not None, "not entered"
         return self.sandbox.kube
 
-    def require(self) -> tuple[TimedProxyThread, ControllerProcess]:
+    def require(self) -> tuple[TimedProxyThread, BenchController]:
         assert self.proxy is not None and self.controller is not None, "not entered"
         return self.proxy, self.controller
 

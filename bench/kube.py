@@ -26,6 +26,8 @@ from typing import Any
 
 from kubernetes import client, config, watch
 
+from sandbox.waiting import wait_until
+
 Obj = dict[str, Any]
 CREATE_WORKERS = 8
 PAGE = 500  # items per list page
@@ -99,22 +101,25 @@ def wait_for_default_accounts(api: Any, namespaces: Iterable[str], timeout: floa
     """Wait until kube-controller-manager has made each namespace's `default` ServiceAccount
     (Pods are refused without it, and the ReplicaSet controller would back off)."""
     core = client.CoreV1Api(api)
-    deadline = time.monotonic() + timeout
-    for namespace in namespaces:
-        while True:
+    pending = list(namespaces)
+
+    def made() -> bool:
+        """Whether each pending namespace has it now (a namespace found is not asked again)."""
+        while pending:
             try:
                 read_json(
                     core.read_namespaced_service_account(
-                        "default", namespace, _preload_content=False
+                        "default", pending[0], _preload_content=False
                     )
                 )
-                break
             except client.ApiException as error:
                 if error.status != 404:
                     raise
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no default ServiceAccount in {namespace} after {timeout}s")
-            time.sleep(0.1)
+                return False
+            pending.pop(0)
+        return True
+
+    wait_until(made, "the default ServiceAccount of every namespace", timeout, 0.1)
 
 
 def create_all(api: Any, objects: list[Obj], workers: int = CREATE_WORKERS) -> None:

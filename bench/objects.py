@@ -4,7 +4,8 @@ A fleet is IngressGroups of `group_size` members (one ALB each, under the 100-ru
 plus lone Ingresses (one ALB each); every Ingress has its own host under example.com (so the
 controller writes a Route 53 alias record for it), its own Service and its own Deployment.
 They are created as the cluster admin on a few threads (`bench.kube.create_all`: Namespaces
-first), so "the objects exist" is the instant the last create call returned.
+first), so "the objects exist" is the instant the last create call returned. The bodies are
+`sandbox.objects`', as the tests' are.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.kube import Obj, create_all
+from sandbox import objects
 
 VERSION_ANNOTATION = "bench/version"  # on the Pod template: changing it rolls the Deployment
 
@@ -79,68 +81,26 @@ def fleet_of(prefix: str, ingresses: int, group_size: int = 20) -> Fleet:
 
 
 def deployment(namespace: str, name: str, replicas: int, version: str = "1") -> Obj:
-    labels = {"app": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels, "annotations": {VERSION_ANNOTATION: version}},
-                "spec": {
-                    "containers": [
-                        {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}
-                    ]
-                },
-            },
-        },
-    }
-
-
-def service(namespace: str, name: str, service_type: str = "NodePort") -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "type": service_type,
-            "selector": {"app": name},
-            "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}],
-        },
-    }
+    """`sandbox.objects.deployment` with the version annotation on its Pod template."""
+    return objects.deployment(
+        name, namespace, replicas, template_annotations={VERSION_ANNOTATION: version}
+    )
 
 
 def ingress(app: App, target_type: str = "instance") -> Obj:
+    """The app's internet-facing Ingress: its host, `/` -> its Service port 80."""
     annotations = {
         "alb.ingress.kubernetes.io/scheme": "internet-facing",
         "alb.ingress.kubernetes.io/target-type": target_type,
     }
     if app.group is not None:
         annotations[GROUP_ANNOTATION] = app.group
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": app.name, "namespace": app.namespace, "annotations": annotations},
-        "spec": {
-            "ingressClassName": "alb",
-            "rules": [
-                {
-                    "host": app.host,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": app.name, "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ],
-        },
-    }
+    return objects.ingress(
+        app.name,
+        app.namespace,
+        annotations=annotations,
+        rules=[objects.rule(app.host, objects.path("/", app.name))],
+    )
 
 
 def namespace(name: str) -> Obj:
@@ -149,11 +109,11 @@ def namespace(name: str) -> Obj:
 
 def create_workloads(api: Any, apps: list[App], replicas: int, service_type: str) -> None:
     """Namespaces, Deployments and Services for `apps` (not their Ingresses)."""
-    objects = [namespace(ns) for ns in sorted({a.namespace for a in apps})]
+    made = [namespace(ns) for ns in sorted({a.namespace for a in apps})]
     for app in apps:
-        objects.append(deployment(app.namespace, app.name, replicas))
-        objects.append(service(app.namespace, app.name, service_type))
-    create_all(api, objects)
+        made.append(deployment(app.namespace, app.name, replicas))
+        made.append(objects.app_service(app.name, app.namespace, type_=service_type))
+    create_all(api, made)
 
 
 def create_ingresses(api: Any, apps: list[App], target_type: str = "instance") -> None:

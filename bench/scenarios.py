@@ -32,7 +32,7 @@ from typing import Any
 
 from kubernetes import client
 
-from bench.env import BenchEnv, BenchError, status_kib, wait_until
+from bench.env import BenchEnv, BenchError, status_kib
 from bench.kube import ReadyAddressWatch, create_all, read_json
 from bench.objects import VERSION_ANNOTATION, App, Fleet, create_ingresses, create_workloads
 from bench.sizes import Size
@@ -40,6 +40,7 @@ from controller.manifests import load_manifests
 from sandbox.awsproxy import ProxyStats
 from sandbox.awsproxy.timed import TimedProxyThread
 from sandbox.demo import EXAMPLE
+from sandbox.waiting import WaitTimeoutError, wait_until
 
 QUIET_SECONDS = 3.0
 REGISTRATION_OPS = ("RegisterTargets", "DeregisterTargets")
@@ -88,10 +89,10 @@ def create_2048_and_noop(size: Size, say: Progress) -> tuple[dict[str, Any], dic
         namespaces = {o["metadata"]["namespace"] for o in objects if o["kind"] == "Ingress"}
         n_ingresses = sum(1 for o in objects if o["kind"] == "Ingress")
         wait_until(lambda: len(env.hostnames(namespaces)) == n_ingresses, "2048's hostname",
-                   120, 0.05, env.check_alive)  # fmt: skip
+                   120, 0.05, alive=env.check_alive)  # fmt: skip
         t_host = time.monotonic() - t0
         wait_until(lambda: hosts <= set(env.alias_records()), "2048's DNS record", 120, 0.1,
-                   env.check_alive)  # fmt: skip
+                   alive=env.check_alive)  # fmt: skip
         t_dns = time.monotonic() - t0
         wait_quiet(proxy, timeout=120)
         stats = proxy.stats()
@@ -123,7 +124,7 @@ def measure_noop(env: BenchEnv, groups: int, period: float, say: Progress) -> di
     # Start just after a drift check has ended, so the window holds exactly one check.
     seen = _count_deploy_lines(controller)
     wait_until(lambda: _count_deploy_lines(controller) >= seen + groups, "a drift check",
-               2 * period + 300, 0.25, env.check_alive)  # fmt: skip
+               2 * period + 300, 0.25, alive=env.check_alive)  # fmt: skip
     wait_quiet(proxy, timeout=300)
     deploys_before = _count_deploy_lines(controller)
     proxy.reset_stats()
@@ -158,10 +159,10 @@ def wait_converged(
     namespaces = {fleet.namespace}
     hosts = {a.host for a in apps}
     wait_until(lambda: len(env.hostnames(namespaces)) >= len(apps), "every hostname",
-               timeout, 0.5, env.check_alive)  # fmt: skip
+               timeout, 0.5, alive=env.check_alive)  # fmt: skip
     t_host = time.monotonic()
     wait_until(lambda: hosts <= set(env.alias_records()), "every DNS record", timeout, 1.0,
-               env.check_alive)  # fmt: skip
+               alive=env.check_alive)  # fmt: skip
     return t_host, time.monotonic()
 
 
@@ -171,7 +172,7 @@ def scale_out(env: BenchEnv, fleet: Fleet, size: Size, say: Progress) -> dict[st
     create_workloads(env.api, apps, replicas=1, service_type="NodePort")
     # kube-controller-manager makes the ReplicaSets and Pods at its client's rate limit.
     wait_until(lambda: env.pods_running({fleet.namespace}) >= len(apps), "the fleet's pods",
-               120 + 0.5 * len(apps), 1.0, env.check_alive)  # fmt: skip
+               120 + 0.5 * len(apps), 1.0, alive=env.check_alive)  # fmt: skip
     controller.start()
     wait_quiet(proxy, timeout=120)
     proxy.reset_stats()
@@ -251,7 +252,7 @@ def restart(env: BenchEnv, fleet: Fleet, size: Size, say: Progress) -> dict[str,
 
     timeout = size.timeout_per_ingress * fleet.ingresses
     wait_until(lambda: groups <= verified(), "every group to be verified", timeout, 0.5,
-               env.check_alive)  # fmt: skip
+               alive=env.check_alive)  # fmt: skip
     last_log = max(
         (_log_time(e) for e in controller.log_entries() if _SYNCED.match(str(e.get("message")))),
         default=wall0,
@@ -303,7 +304,7 @@ def _churn(
     create_workloads(env.api, [app], replicas=low, service_type="ClusterIP")
     create_ingresses(env.api, [app], target_type="ip")
     wait_until(lambda: env.hostnames({app.namespace}), "the churn app's hostname", 300, 0.2,
-               env.check_alive)  # fmt: skip
+               alive=env.check_alive)  # fmt: skip
     elbv2 = env.sandbox.aws.client("elbv2") if env.sandbox.aws else None
     assert elbv2 is not None
 
@@ -328,8 +329,8 @@ def _churn(
 
         try:
             wait_until(lambda: len(watch.changes) > seen, f"an EndpointSlice change ({what})",
-                       NO_CHANGE_SECONDS, 0.1, env.check_alive)  # fmt: skip
-        except BenchError:
+                       NO_CHANGE_SECONDS, 0.1, alive=env.check_alive)  # fmt: skip
+        except WaitTimeoutError:
             # A roll of one pod may reuse the old pod's IP: no address changed, nothing to do.
             say(f"    {what}: the ready addresses did not change")
             return
@@ -338,7 +339,7 @@ def _churn(
             want = watch.changes[-1][1]
             return bool(want) and registered() == want
 
-        wait_until(matches, what, 120, 0.25, env.check_alive)
+        wait_until(matches, what, 120, 0.25, alive=env.check_alive)
         wait_quiet(proxy, timeout=120, quiet=1.5)
 
     settle("the initial targets", 0)

@@ -90,7 +90,7 @@ def figures(result: SoakResult) -> dict[str, Any]:
         "two_writer_in_flight": result.two_writer_in_flight,
         "crashes": result.crashes,
         "tracebacks": result.tracebacks,
-        "fenced_tracebacks": result.fenced_tracebacks,
+        "fenced_writes": result.fenced_writes,
         "leaks": len(result.leaks),
         "plan_errors": len(result.plan_errors),
         "findings": {

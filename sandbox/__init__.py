@@ -10,5 +10,8 @@ Modules: `binaries` (the control plane's binaries, built by `scripts/k8s-binarie
 kube-controller-manager, kube-scheduler, kwok as child processes), `aws` (moto, its seed and
 the leak scan), `awsproxy` (AWS's latency, rate limits and faults in front of moto),
 `runner` (all of it in one object), `converged` (does AWS hold the plan of the cluster),
-`soak` (the seeded random soak), `demo`, `cli`.
+`soak` (the seeded random soak), `demo`, `cli`; and the helpers the sandbox, the tests and
+the benchmarks share: `processes` (free ports, dying with the parent), `waiting` (the one
+poll loop), `controller_process` (the controller as a child process), `objects` (Kubernetes
+object builders), `loopthread` (an asyncio loop in a daemon thread), `netproxy`.
 """

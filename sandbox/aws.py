@@ -24,7 +24,6 @@ import datetime
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from moto.server import ThreadedMotoServer
 
 from sandbox import motofixes
 from sandbox.processes import answers, die_with_parent, free_port
+from sandbox.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
@@ -344,13 +344,14 @@ class MotoProcess(MotoServer):
             preexec_fn=die_with_parent,  # noqa: PLW1509
             cwd=REPO,  # `sandbox` is a package of the repository, not an installed one
         )
-        deadline = time.monotonic() + 60
-        while not answers(self.url + "/moto-api/data.json"):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto exited with status {self.proc.returncode} at start")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"moto did not answer on {self.url} within 60s")
-            time.sleep(0.1)
+        proc = self.proc
+
+        def running() -> None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto exited with status {proc.returncode} at start")
+
+        wait_until(lambda: answers(self.url + "/moto-api/data.json"),
+                   f"moto to answer on {self.url}", 60, 0.1, alive=running)  # fmt: skip
         return self
 
     def stop(self) -> None:

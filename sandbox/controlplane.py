@@ -42,6 +42,7 @@ from sandbox.binaries import Binaries, binaries
 from sandbox.kubeconfig import cert_user, kubeconfig, write_kubeconfig
 from sandbox.pki import Pki, make_pki
 from sandbox.processes import answers, die_with_parent, free_port
+from sandbox.waiting import WaitTimeoutError, wait_until
 
 START_TIMEOUT = 90.0
 LOG_TAIL_LINES = 25
@@ -90,17 +91,20 @@ class Component:
                 stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent,  # noqa: PLW1509 (no threads touch it)
             )
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def running() -> None:
+            if proc.poll() is not None:
                 raise ControlPlaneError(
-                    f"{self.name} exited with status {self.proc.returncode} at start\n{self.tail()}"
+                    f"{self.name} exited with status {proc.returncode} at start\n{self.tail()}"
                 )
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(
-                    f"{self.name} was not ready after {timeout:.0f}s\n{self.tail()}"
-                )
-            time.sleep(0.2)
+
+        try:
+            wait_until(self._ready, f"{self.name} to be ready", timeout, alive=running)
+        except WaitTimeoutError:
+            raise ControlPlaneError(
+                f"{self.name} was not ready after {timeout:.0f}s\n{self.tail()}"
+            ) from None
         self.starts.append((launched, datetime.datetime.now(datetime.UTC)))
 
     def starting_at(self, when: datetime.datetime, slack: float = 2.0) -> bool:

@@ -16,10 +16,6 @@ happen and the tail of the controller's log, and a non-zero exit status.
 from __future__ import annotations
 
 import functools
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,8 +28,10 @@ from kubernetes import client, config, utils
 
 from controller.manifests import ManifestError, load_manifests
 from sandbox.aws import CLUSTER_TAG, leaks
-from sandbox.processes import answers, die_with_parent, free_port
+from sandbox.controller_process import ControllerProcess
+from sandbox.processes import answers
 from sandbox.runner import Sandbox
+from sandbox.waiting import WaitTimeoutError, wait_until
 
 T = TypeVar("T")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "2048"
@@ -63,7 +61,7 @@ class Demo:
         self.workdir = Path(tempfile.mkdtemp(prefix="alb-demo-"))
         self.log_path = self.workdir / "controller.log"
         self.sandbox: Sandbox | None = None
-        self.controller: subprocess.Popen[bytes] | None = None
+        self.controller: ControllerProcess | None = None
         self.api: Any = None
         self.started = time.monotonic()
 
@@ -126,19 +124,12 @@ class Demo:
             "(public + private), ACM *.example.com"
         )
         self.api = config.new_client_from_config(config_file=str(sb.kubeconfig))  # type: ignore[no-untyped-call]
-        liveness = f"http://127.0.0.1:{free_port()}/healthz"
+        controller = ControllerProcess(sb.controller_env(), self.log_path, liveness=True)
         with self.step(f"Starting the controller (log: {self.log_path})"):
-            with self.log_path.open("wb") as log:
-                self.controller = subprocess.Popen(
-                    [sys.executable, "-m", "controller.cli", "run", "--log-format", "text",
-                     "--liveness", liveness],
-                    # A free metrics port: the default (8081) may be taken.
-                    env={**os.environ, **sb.controller_env(), "METRICS_PORT": str(free_port())},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=die_with_parent,  # noqa: PLW1509
-                )  # fmt: skip
-            self._wait(lambda: answers(liveness), "the controller's liveness endpoint", 30)
+            self.controller = controller
+            controller.start()
+            url = controller.liveness_url or ""
+            self._wait(lambda: answers(url), "the controller's liveness endpoint", 30)
 
     def _apply(self, objects: list[dict[str, Any]]) -> list[tuple[str, str]]:
         names = ", ".join(f"{o['kind']} {o['metadata']['name']}" for o in objects)
@@ -287,20 +278,22 @@ class Demo:
     # Helpers -----------------------------------------------------------------------------
 
     def _wait(self, check: Callable[[], T | None], what: str, timeout: float | None = None) -> T:
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while time.monotonic() < deadline:
-            if self.controller is not None and self.controller.poll() is not None:
+        """`sandbox.waiting.wait_until`, ended early by the controller's exit or Ctrl-C; every
+        failure is a `DemoError`."""
+
+        def alive() -> None:
+            code = self.controller.exit_code() if self.controller is not None else None
+            if code is not None:
                 raise DemoError(
-                    f"the controller exited with status {self.controller.returncode} "
-                    f"while waiting for {what}"
+                    f"the controller exited with status {code} while waiting for {what}"
                 )
             if self.stop.is_set():
                 raise DemoError(f"interrupted while waiting for {what}")
-            result = check()
-            if result:
-                return result
-            time.sleep(0.2)
-        raise DemoError(f"timed out after {timeout or self.timeout:.0f}s waiting for {what}")
+
+        try:
+            return wait_until(check, what, timeout or self.timeout, alive=alive)
+        except WaitTimeoutError as error:
+            raise DemoError(str(error)) from None
 
     def _fail_on_warning(self, namespace: str, name: str) -> None:
         """A Warning Event on the Ingress ends the wait at once, with its message."""
@@ -323,24 +316,17 @@ class Demo:
             raise
         return False
 
-    def _log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def _log_tail(self) -> None:
-        lines = self._log().splitlines()[-LOG_TAIL_LINES:]
+        tail = self.controller.tail(LOG_TAIL_LINES) if self.controller is not None else ""
+        lines = tail.splitlines()
         if lines:
             self.say(f"\nLast {len(lines)} lines of the controller log ({self.log_path}):")
             for line in lines:
                 self.say(f"  {line}")
 
     def _shutdown(self) -> None:
-        if self.controller is not None and self.controller.poll() is None:
-            self.controller.send_signal(signal.SIGTERM)
-            try:
-                self.controller.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.controller.kill()
-                self.controller.wait()
+        if self.controller is not None:
+            self.controller.stop()
         if self.api is not None:
             self.api.close()
         if self.sandbox is not None:

@@ -14,21 +14,22 @@ this proxy, which relays bytes (TLS passes through untouched; the serving certif
 - ``delay(seconds)``: every chunk waits that long before it is relayed, in order;
 - ``heal()``: back to plain relaying (frozen bytes then flow; cut connections stay closed).
 
-It runs on its own event loop in a daemon thread; its methods may be called from any thread.
+It runs on its own event loop in a daemon thread (`sandbox.loopthread.LoopThread`); its
+methods may be called from any thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 import yaml
+
+from sandbox.loopthread import LoopThread
 
 Mode = Literal["open", "cut", "frozen"]
 _CHUNK = 64 * 1024
@@ -40,9 +41,7 @@ class TcpProxy:
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self._upstream = (upstream_host, upstream_port)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="netproxy", daemon=True)
-        self._started: Future[int] = Future()
+        self._loop = LoopThread("netproxy")
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._mode: Mode = "open"
@@ -84,16 +83,19 @@ class TcpProxy:
     # Lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> TcpProxy:
-        self._thread.start()
-        self.port = self._started.result(timeout=_START_TIMEOUT_S)
+        self._loop.start()
+        try:
+            self.port = self._loop.call(self._serve(), timeout=_START_TIMEOUT_S)
+        except BaseException:
+            self._loop.stop()
+            raise
         return self
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
+        if not self._loop.running:
             return
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
+        self._loop.call(self._shutdown(), timeout=10)
+        self._loop.stop()
 
     def __enter__(self) -> TcpProxy:
         return self.start()
@@ -109,10 +111,7 @@ class TcpProxy:
     # On the loop -------------------------------------------------------------------------
 
     def _call(self, fn: Callable[[], object]) -> None:
-        async def call() -> None:
-            fn()
-
-        asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=10)
+        self._loop.call_sync(fn, timeout=10)
 
     def _set(self, mode: Mode) -> None:
         self._mode = mode
@@ -131,22 +130,11 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._accept, "127.0.0.1", 0)
-            )
-        except BaseException as exc:
-            self._started.set_exception(exc)
-            self._loop.close()
-            return
+    async def _serve(self) -> int:
+        """Listen on a free port of 127.0.0.1; returns the port."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self._open.set()
-        self._started.set_result(self._server.sockets[0].getsockname()[1])
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.close()
+        return int(self._server.sockets[0].getsockname()[1])
 
     async def _shutdown(self) -> None:
         if self._server is not None:

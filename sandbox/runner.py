@@ -19,7 +19,6 @@ import ipaddress
 import shlex
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,6 +38,7 @@ from sandbox.aws import (
 )
 from sandbox.controlplane import KWOK_NODE_ANNOTATION, ControlPlane
 from sandbox.kubeconfig import kubeconfig, token_user, write_kubeconfig
+from sandbox.waiting import wait_until
 
 DEFAULT_CLUSTER = "sandbox"
 REPO = Path(__file__).resolve().parents[1]
@@ -58,17 +58,6 @@ CONTROLLER_ACCOUNT = "alb-ingress-controller"
 CONTROLLER_USER = f"system:serviceaccount:{CONTROLLER_NAMESPACE}:{CONTROLLER_ACCOUNT}"
 TOKEN_SECONDS = 48 * 3600
 READY_TIMEOUT = 60.0
-
-
-def wait_for(check: Any, what: str, timeout: float = READY_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def apply(api: client.ApiClient, objects: list[dict[str, Any]]) -> None:
@@ -143,7 +132,11 @@ class Sandbox:
             self._install_controller_identity()
             # Pods need their namespace's `default` ServiceAccount, which the controller
             # manager makes: it is up and working once that exists.
-            wait_for(self._default_account, "kube-controller-manager to create ServiceAccounts")
+            wait_until(
+                self._default_account,
+                "kube-controller-manager to create ServiceAccounts",
+                READY_TIMEOUT,
+            )
             for _ in range(self.node_count):
                 self.add_node()
         except BaseException:
@@ -235,7 +228,9 @@ class Sandbox:
         }
         core: Any = client.CoreV1Api(api)
         core.create_node(node)
-        wait_for(lambda: _node_ready(core, spec.name), f"Node {spec.name} to be Ready")
+        wait_until(
+            lambda: _node_ready(core, spec.name), f"Node {spec.name} to be Ready", READY_TIMEOUT
+        )
         self.nodes[spec.name] = spec
         return spec
 

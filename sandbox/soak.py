@@ -49,11 +49,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -68,7 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controller.config import ModelDefaults
 from controller.model import ClusterState, build
-from sandbox import converged
+from sandbox import converged, objects
 from sandbox.aws import leaks
 from sandbox.awsproxy import (
     DEFAULT_BUCKETS,
@@ -79,15 +75,16 @@ from sandbox.awsproxy import (
 )
 from sandbox.awsproxy.faults import FaultAction
 from sandbox.awsproxy.timed import TimedProxyThread
-from sandbox.processes import die_with_parent, free_port
+from sandbox.controller_process import ControllerProcess
 from sandbox.runner import Sandbox
+from sandbox.waiting import wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 LEASE_NAME = "alb-ingress-controller-leader"
 PREFIX = "alb.ingress.kubernetes.io/"
 OTHER_CONTROLLER = "example.com/not-alb"
 IN_FLIGHT = "in flight at the stop"  # marks two-writer calls a frozen leader had already sent
 FAULT_SERVICES = ("elbv2", "ec2", "route53", "resourcegroupstaggingapi", "acm")
+WAIT_INTERVAL = 0.25  # seconds between the checks of a wait
 OPERATIONS = (
     "create",
     "edit_annotations",
@@ -206,9 +203,9 @@ class SoakResult(BaseModel):
     leadership: list[str]  # when the soak saw each new Lease holder
     crashes: int
     crash_details: list[str]
-    tracebacks: int  # in the controllers' logs, not counting the fenced ones
+    tracebacks: int  # in the controllers' logs
     traceback_details: list[str]  # log file: the exception line
-    fenced_tracebacks: int  # WritesFencedError in a deposed leader: expected
+    fenced_writes: int  # writes a deposed leader's fence refused (one log line each)
     leaks: list[str]
     plan_errors: list[str]
     rejected_candidates: int  # edits the model refused, drawn again
@@ -247,25 +244,15 @@ class Slot:
         return f"{self.namespace}/{self.name}"
 
 
-def _deployment(app: str, replicas: int) -> Obj:
+def _deployment(app: str, namespace: str, replicas: int) -> Obj:
     """An app's Deployment: kwok runs its Pods (Ready at once), on ports 80 and 8080."""
-    labels = {"app": app}
-    container = {"name": "web", "image": "nginx",
-                 "ports": [{"containerPort": 80}, {"containerPort": 8080}]}  # fmt: skip
-    return {
-        "metadata": {"name": app},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [container]}}},
-    }  # fmt: skip
+    return objects.deployment(app, namespace, replicas, ports=(80, 8080))
 
 
-def _service(app: str) -> Obj:
+def _service(app: str, namespace: str) -> Obj:
     """An app's NodePort Service: `http` (80) and `alt` (8080)."""
-    ports = [{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"},
-             {"name": "alt", "port": 8080, "targetPort": 8080, "protocol": "TCP"}]  # fmt: skip
-    return {"metadata": {"name": app},
-            "spec": {"type": "NodePort", "selector": {"app": app}, "ports": ports}}  # fmt: skip
+    ports = [objects.tcp_port(name="http"), objects.tcp_port(8080, 8080, name="alt")]
+    return objects.app_service(app, namespace, ports=ports)
 
 
 def _describe(body: Obj) -> str:
@@ -292,18 +279,17 @@ def _annotations(body: Obj) -> dict[str, str]:
 
 @dataclass
 class Replica:
-    """One controller process slot; each (re)start is a new process, identity and log."""
+    """One controller process slot; each (re)start is a new process (a `ControllerProcess`),
+    identity and log."""
 
     slot: str
     env: dict[str, str]
     workdir: Path
     proxy: TimedProxyThread
     prefix: str
-    proc: subprocess.Popen[bytes] | None = None
+    process: ControllerProcess | None = None
     generation: int = 0
     identity: str = ""
-    log_path: Path | None = None
-    stopped: bool = False
     expect_exit: bool = False
     logs: list[Path] = field(default_factory=list)
     starts: list[tuple[float, str]] = field(default_factory=list)  # (when, identity)
@@ -312,54 +298,38 @@ class Replica:
         self.generation += 1
         self.identity = f"{self.prefix}-{self.slot}-{self.generation}"
         self.starts.append((time.monotonic(), self.identity))
-        self.log_path = self.workdir / f"{self.identity}.log"
-        self.logs.append(self.log_path)
-        env = {
-            **os.environ,
-            **self.env,
-            "POD_NAME": self.identity,
-            "AWS_ENDPOINT_URL": self.proxy.url,
-            "METRICS_PORT": str(free_port()),
-        }
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "controller.cli", "run", "--log-format", "text"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 (a killed run leaves none behind)
-            )
-        self.stopped = False
+        log_path = self.workdir / f"{self.identity}.log"
+        self.logs.append(log_path)
+        env = {**self.env, "POD_NAME": self.identity, "AWS_ENDPOINT_URL": self.proxy.url}
+        self.process = ControllerProcess(env, log_path)
+        self.process.start()
         self.expect_exit = False
 
+    @property
+    def stopped(self) -> bool:
+        """SIGSTOPped (a kill that freezes the leader) and not resumed yet."""
+        return self.process is not None and self.process.paused
+
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process is not None and self.process.running()
+
+    def exit_code(self) -> int | None:
+        """The status of a process that ended by itself (None: running, or none started)."""
+        return self.process.exit_code() if self.process is not None else None
 
     def kill(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None:
-            if self.stopped:
-                proc.send_signal(signal.SIGCONT)
-            proc.kill()
-            proc.wait()
-        self.stopped = False
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
 
     def terminate(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if self.stopped:
-            proc.send_signal(signal.SIGCONT)
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        process, self.process = self.process, None
+        if process is not None:
+            process.stop()  # SIGCONT first, should it be stopped
 
     def text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path else ""
+        log = self.logs[-1] if self.logs else None
+        return log.read_text(errors="replace") if log is not None and log.exists() else ""
 
     def leading(self) -> bool:
         return self.running() and not self.stopped and "leading: reconciling" in self.text()
@@ -476,9 +446,11 @@ class Soak:
                 faults[op.service] += op.faults
         found = [(path.name, line) for replica in self.replicas for path in replica.logs
                  for line in tracebacks_in(path.read_text(errors="replace"))]  # fmt: skip
-        # A deposed leader's reconcile ends in WritesFencedError: the fence at work.
-        fenced = [f for f in found if "WritesFencedError" in f[1]]
-        tracebacks = [f"{name}: {line}" for name, line in found if (name, line) not in fenced]
+        tracebacks = [f"{name}: {line}" for name, line in found]
+        # A deposed leader's reconcile stops at the fence: one warning line, not a traceback.
+        fenced = [line for replica in self.replicas for path in replica.logs
+                  for line in path.read_text(errors="replace").splitlines()
+                  if "refused: not the leader now" in line]  # fmt: skip
         return SoakResult(
             seed=self.config.seed,
             replicas=self.config.replicas,
@@ -505,7 +477,7 @@ class Soak:
             crash_details=self.crash_details,
             tracebacks=len(tracebacks),
             traceback_details=tracebacks,
-            fenced_tracebacks=len(fenced),
+            fenced_writes=len(fenced),
             leaks=leaked,
             plan_errors=sorted(set(self.plan_errors)),
             rejected_candidates=self.rejected,
@@ -548,14 +520,16 @@ class Soak:
         for ns in self.namespaces:
             core.create_namespace({"metadata": {"name": ns}})
         for ns in self.namespaces:
-            _wait(
+            wait_until(
                 functools.partial(_exists, core.read_namespaced_service_account, "default", ns),
                 f"the default ServiceAccount of {ns}",
                 60,
+                WAIT_INTERVAL,
             )
             for app in self.apps:
-                apps.create_namespaced_deployment(ns, _deployment(app, self.rng.randint(1, 2)))
-                core.create_namespaced_service(ns, _service(app))
+                replicas = self.rng.randint(1, 2)
+                apps.create_namespaced_deployment(ns, _deployment(app, ns, replicas))
+                core.create_namespaced_service(ns, _service(app, ns))
         state = converged.read_cluster(self.api)
         ours = set(self.namespaces)
         self.services = [dict(s) for s in state.services if s["metadata"]["namespace"] in ours]
@@ -619,7 +593,8 @@ class Soak:
             )
             self.replicas.append(replica)
         self.replicas[0].start()
-        _wait(self.replicas[0].leading, "the first replica to lead", self.config.leader_timeout)
+        wait_until(self.replicas[0].leading, "the first replica to lead",
+                   self.config.leader_timeout, WAIT_INTERVAL)  # fmt: skip
         for replica in self.replicas[1:]:
             replica.start()
 
@@ -640,7 +615,9 @@ class Soak:
 
         self._note("delete every Ingress")
         try:
-            _wait(gone, "every Ingress to be deleted", self.config.delete_timeout)
+            wait_until(
+                gone, "every Ingress to be deleted", self.config.delete_timeout, WAIT_INTERVAL
+            )
         except TimeoutError:
             read = networking.read_namespaced_ingress
             stuck = [s.key for s in self.slots if _exists(read, s.name, s.namespace)]
@@ -701,19 +678,10 @@ class Soak:
             value = self.rng.choice(ANNOTATION_VALUES[key])
             if value is not None:
                 annotations[PREFIX + key] = value
-        return {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "Ingress",
-            "metadata": {
-                "name": slot.name,
-                "namespace": slot.namespace,
-                "annotations": annotations,
-            },
-            "spec": {
-                "ingressClassName": "alb" if self.rng.random() < 0.9 else self.other_class,
-                "rules": self._rules(slot),
-            },
-        }
+        # Drawn before the rules, as always: a seed's sequence of draws stays the same.
+        class_name = "alb" if self.rng.random() < 0.9 else self.other_class
+        return objects.ingress(slot.name, slot.namespace, annotations=annotations,
+                               rules=self._rules(slot), class_name=class_name)  # fmt: skip
 
     def _rules(self, slot: Slot) -> list[Obj]:
         rules = []
@@ -866,12 +834,12 @@ class Soak:
                 return leader if leader is not None and calm and leader.leading() else None
 
         timeout = self.config.leader_timeout + self.config.stop_seconds
-        leader: Replica = _wait(settled, "a takeover to finish before the next kill", timeout)
+        leader = wait_until(settled, "a takeover to finish before the next kill", timeout,
+                            WAIT_INTERVAL)  # fmt: skip
         with self.lock:
             if stop:
-                assert leader.proc is not None
-                leader.proc.send_signal(signal.SIGSTOP)
-                leader.stopped = True
+                assert leader.process is not None
+                leader.process.pause()
                 timer = threading.Timer(self.config.stop_seconds, self._resume, (leader,))
                 timer.daemon = True
                 self._timers.append(timer)
@@ -889,11 +857,10 @@ class Soak:
 
     def _resume(self, replica: Replica) -> None:
         with self.lock:
-            if replica.proc is not None and replica.stopped:
+            if replica.process is not None and replica.stopped:
                 replica.expect_exit = True  # it finds another holder, or its deadline passed
-                replica.stopped = False
                 self.resumed.append([time.monotonic(), replica.slot, None])
-                replica.proc.send_signal(signal.SIGCONT)
+                replica.process.resume()
 
     def _leader(self) -> Replica | None:
         holder = self.holders[-1][1] if self.holders else ""
@@ -960,7 +927,7 @@ class Soak:
             last = max([began, *(r.proxy.last_call_at() for r in self.replicas)])
             return time.monotonic() - last >= self.config.quiet_seconds
 
-        _wait(quiet, f"{self.config.quiet_seconds:.0f}s without AWS calls", 600)
+        wait_until(quiet, f"{self.config.quiet_seconds:.0f}s without AWS calls", 600, WAIT_INTERVAL)
 
     def _wait_leader(self) -> None:
         def led() -> bool:
@@ -970,7 +937,9 @@ class Soak:
                 leader = self._leader()
                 return leader is not None and leader.leading()
 
-        _wait(led, "a replica to lead and reconcile", self.config.leader_timeout)
+        wait_until(
+            led, "a replica to lead and reconcile", self.config.leader_timeout, WAIT_INTERVAL
+        )
 
     def _check(self, when: str) -> None:
         """Wait for a quiet point (faults on) and compare; while it differs, clear the
@@ -1013,8 +982,8 @@ class Soak:
         while not self._stop.is_set():
             with self.lock:
                 for replica in self.replicas:
-                    proc = replica.proc
-                    if proc is None or proc.poll() is None or self._closing:
+                    code = replica.exit_code()
+                    if code is None or self._closing:
                         continue
                     for resume in self.resumed:
                         if resume[1] == replica.slot and resume[2] is None:
@@ -1022,9 +991,9 @@ class Soak:
                     if not replica.expect_exit:
                         tail = replica.text().splitlines()[-5:]
                         self.crash_details.append(
-                            f"{replica.identity} exited with {proc.returncode}: " + " | ".join(tail)
+                            f"{replica.identity} exited with {code}: " + " | ".join(tail)
                         )
-                    replica.proc = None
+                    replica.process = None
                     replica.start()
             if self.config.replicas > 1:
                 try:
@@ -1113,17 +1082,6 @@ def tracebacks_in(text: str) -> list[str]:
         following = (x for x in lines[index + 1 :] if x and not x.startswith((" ", "\t")))
         found.append(next(following, "(no exception line)"))
     return found
-
-
-def _wait(check: Callable[[], Any], what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"soak: timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.25)
 
 
 def _exists(read: Callable[..., Any], *args: str) -> bool:

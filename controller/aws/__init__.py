@@ -8,7 +8,7 @@ package (and the sandbox, which seeds moto) imports boto3; it never reads Kubern
 
 from __future__ import annotations
 
-from controller.aws.clients import AwsClients, CallCounter
+from controller.aws.clients import AwsClients, CallCounter, WritesFencedError
 from controller.aws.deployer import Deployer, DeployResult
 from controller.aws.errors import AwsError
 from controller.aws.route53 import Route53Dns
@@ -25,6 +25,7 @@ __all__ = [
     "Deployer",
     "DnsHook",
     "Route53Dns",
+    "WritesFencedError",
     "build_deployer",
 ]
 

@@ -309,13 +309,7 @@ class AwsClients:
 
         def count(event_name: str, context: Any = None, **kwargs: Any) -> None:
             operation = event_name.rsplit(".", 1)[-1]
-            code = ""
-            parsed = kwargs.get("parsed")
-            exception = kwargs.get("exception")
-            if isinstance(parsed, dict) and "Error" in parsed:
-                code = str(parsed["Error"].get("Code", "")) or "Unknown"
-            elif exception is not None:
-                code = type(exception).__name__
+            code = _error_code(kwargs.get("parsed"), kwargs.get("exception"))
             params = (context or {}).get("aws_params", {})
             started = (context or {}).get("aws_started")
             duration = time.monotonic() - started if started is not None else 0.0
@@ -348,3 +342,13 @@ class AwsClients:
         events.register("before-parameter-build", remember_params)
         events.register("after-call", count)
         events.register("after-call-error", count)
+
+
+def _error_code(parsed: Any, exception: Any) -> str:
+    """The AWS error code of a finished call ("" for success), or the exception's name when
+    no reply came back."""
+    if isinstance(parsed, dict) and "Error" in parsed:
+        return str(parsed["Error"].get("Code", "")) or "Unknown"
+    if exception is not None:
+        return type(exception).__name__
+    return ""

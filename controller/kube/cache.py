@@ -9,16 +9,21 @@ the lock.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from controller.config import ModelDefaults
-from controller.model import BuildError, ClusterState, GroupRef, group_of
-from controller.model.groups import EXPLICIT_FINALIZER_PREFIX, IMPLICIT_FINALIZER
+from controller.model import (
+    BuildError,
+    ClusterState,
+    GroupRef,
+    group_of,
+    held_groups,
+    referenced_services,
+)
 
 Body = Mapping[str, Any]
 
@@ -31,64 +36,13 @@ def object_key(body: Body) -> str:
     return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
 
 
-def finalizer_groups(ingress: Body) -> set[str]:
-    """The groups whose finalizer this Ingress carries (it may leave one and keep it)."""
-    groups: set[str] = set()
-    for finalizer in (ingress.get("metadata") or {}).get("finalizers") or ():
-        if finalizer == IMPLICIT_FINALIZER:
-            groups.add(object_key(ingress))
-        elif isinstance(finalizer, str) and finalizer.startswith(EXPLICIT_FINALIZER_PREFIX):
-            groups.add(finalizer.removeprefix(EXPLICIT_FINALIZER_PREFIX))
-    return groups
-
-
-def backend_services(ingress: Body) -> set[str]:
-    """`ns/name` of every Service an Ingress routes to (spec, default backend, actions)."""
-    namespace = (ingress.get("metadata") or {}).get("namespace", "")
-    spec = ingress.get("spec") or {}
-    names: set[str] = set()
-
-    def add(backend: Any) -> None:
-        if isinstance(backend, Mapping):
-            service = backend.get("service")
-            if isinstance(service, Mapping) and isinstance(service.get("name"), str):
-                names.add(f"{namespace}/{service['name']}")
-
-    add(spec.get("defaultBackend"))
-    for rule in spec.get("rules") or ():
-        for path in ((rule or {}).get("http") or {}).get("paths") or ():
-            add((path or {}).get("backend"))
-    # Weighted forward actions name Services too, inside their JSON annotations.
-    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
-    for key, value in annotations.items():
-        if key.startswith("alb.ingress.kubernetes.io/actions.") and isinstance(value, str):
-            try:
-                names.update(f"{namespace}/{n}" for n in _service_names(json.loads(value)))
-            except ValueError:
-                continue  # the model builder reports the bad JSON; nothing to index
-    return names
-
-
-def _service_names(value: Any) -> Iterable[str]:
-    """Every `serviceName` anywhere inside a parsed action annotation."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "serviceName" and isinstance(item, str):
-                yield item
-            else:
-                yield from _service_names(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _service_names(item)
-
-
 @dataclass(frozen=True)
 class Membership:
     """Where one Ingress stands: the group it belongs to now, and those it still holds."""
 
     group: GroupRef | None
     error: BuildError | None
-    held: frozenset[str]  # groups whose finalizer it carries
+    held: frozenset[GroupRef]  # groups whose finalizer it carries
     deleting: bool
     key: str = ""
 
@@ -99,12 +53,28 @@ class Membership:
         An Ingress that fits no group (a bad group.name) is reconciled as its own implicit
         group, so its error is reported and anything it held is released.
         """
-        result = set(self.held)
+        result = {ref.id for ref in self.held}
         if self.group is not None:
             result.add(self.group.id)
         elif self.error is not None:
             result.add(self.key)
         return result
+
+    def ref_for(self, group_id: str) -> GroupRef | None:
+        """This Ingress's view of the group `group_id`: as a member, a holder, or (with a
+        bad group.name) as its own implicit group."""
+        if self.group is not None and self.group.id == group_id:
+            return self.group
+        for ref in self.held:
+            if ref.id == group_id:
+                return ref
+        if self.error is not None and self.key == group_id:
+            return GroupRef(id=group_id, explicit=False)
+        return None
+
+    def is_member(self, group: GroupRef) -> bool:
+        """Whether the Ingress belongs to `group` now (not leaving it, not being deleted)."""
+        return self.group == group and not self.deleting
 
 
 class ClusterCache:
@@ -121,6 +91,7 @@ class ClusterCache:
         # no event touched since its list began.
         self._changed_at: dict[str, dict[str, float]] = {kind: {} for kind in KINDS}
         self._membership: dict[str, Membership] = {}
+        self._group_keys: dict[str, set[str]] = {}  # group id -> Ingresses it affects
         self._ingress_services: dict[str, frozenset[str]] = {}  # Ingress -> Services it uses
         self._service_users: dict[str, set[str]] = {}  # Service -> Ingresses using it
 
@@ -142,21 +113,33 @@ class ClusterCache:
                     self._index_ingress(ingress_key, ingress)
 
     def _index_ingress(self, key: str, body: Body | None) -> None:
+        """Where the Ingress stands and what it uses, as the model says (`group_of`,
+        `held_groups`, `referenced_services`); the indexes change only where it does."""
+        old = self._membership.pop(key, None)
+        for group_id in old.groups if old is not None else ():
+            keys = self._group_keys.get(group_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._group_keys[group_id]
         if body is None:
-            self._membership.pop(key, None)
-        else:
-            classes = list(self._objects["IngressClass"].values())
-            found = group_of(body, classes, self._defaults)
-            self._membership[key] = Membership(
-                group=found if isinstance(found, GroupRef) else None,
-                error=found if isinstance(found, BuildError) else None,
-                held=frozenset(finalizer_groups(body)),
-                deleting=bool((body.get("metadata") or {}).get("deletionTimestamp")),
-                key=key,
-            )
-        self._index_services(key, backend_services(body) if body is not None else set())
+            self._index_services(key, frozenset())
+            return
+        classes = list(self._objects["IngressClass"].values())
+        found = group_of(body, classes, self._defaults)
+        membership = Membership(
+            group=found if isinstance(found, GroupRef) else None,
+            error=found if isinstance(found, BuildError) else None,
+            held=held_groups(body),
+            deleting=bool((body.get("metadata") or {}).get("deletionTimestamp")),
+            key=key,
+        )
+        self._membership[key] = membership
+        for group_id in membership.groups:
+            self._group_keys.setdefault(group_id, set()).add(key)
+        self._index_services(key, referenced_services(body))
 
-    def _index_services(self, key: str, services: set[str]) -> None:
+    def _index_services(self, key: str, services: frozenset[str]) -> None:
         # Incremental, per Ingress: rebuilding a whole index on every Ingress event made a
         # 1,000-Ingress cluster spend a third of its CPU here (bench/README.md).
         for service in self._ingress_services.pop(key, frozenset()) - services:
@@ -168,7 +151,7 @@ class ClusterCache:
         for service in services:
             self._service_users.setdefault(service, set()).add(key)
         if services:
-            self._ingress_services[key] = frozenset(services)
+            self._ingress_services[key] = services
 
     # --- reads ------------------------------------------------------------------------
 
@@ -196,12 +179,22 @@ class ClusterCache:
     def groups(self) -> set[str]:
         """Every group that has a member or a finalizer holder."""
         with self._lock:
-            return {g for m in self._membership.values() for g in m.groups}
+            return set(self._group_keys)
 
     def group_members(self, group_id: str) -> list[str]:
         """Ingresses that belong to the group now, or hold its finalizer."""
         with self._lock:
-            return sorted(k for k, m in self._membership.items() if group_id in m.groups)
+            return sorted(self._group_keys.get(group_id, ()))
+
+    def group_ref(self, group_id: str) -> GroupRef | None:
+        """The group `group_id` is (explicit or not), as its members and holders say; None
+        when no Ingress belongs to it or holds it any more."""
+        with self._lock:
+            for key in sorted(self._group_keys.get(group_id, ())):
+                ref = self._membership[key].ref_for(group_id)
+                if ref is not None:
+                    return ref
+            return None
 
     def groups_using_service(self, service_key: str) -> set[str]:
         with self._lock:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from controller.aws import AwsError, DeployResult
+from controller.aws import AwsError, DeployResult, WritesFencedError
 from controller.config import ModelDefaults
 from controller.kube.cache import Body, ClusterCache
 from controller.kube.scheduler import Mode, Outcome
@@ -46,6 +46,7 @@ REASON_CLEANUP = "FailedCleanup"
 
 RETRYABLE_BACKOFF = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PERMANENT_RETRY = 600.0  # a validation error from AWS: retry rarely, the object may be fixed
+FENCED_RETRY = 5.0  # a write refused while the Lease was late: renewed soon, or the process exits
 STALE_RETRY = 1.0  # a finalizer edit met a newer copy of its Ingress: the watch is on its way
 
 
@@ -88,11 +89,6 @@ class Applied:
             return None  # unreadable: a full deploy rewrites it
 
 
-def finalizer_for(group_id: str) -> str:
-    """LBC's finalizer names: implicit groups are `ns/name`; a group.name has no slash."""
-    return GroupRef(id=group_id, explicit="/" not in group_id).finalizer
-
-
 def targets_digest(targets: DesiredTargets) -> str:
     canonical = sorted((tg, sorted((t.id, t.port) for t in ts)) for tg, ts in targets.items())
     return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
@@ -127,12 +123,16 @@ class GroupReconciler:
     _failures: dict[str, int] = field(default_factory=dict)
 
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
+        group = self.cache.group_ref(group_id)
+        if group is None:
+            return self._forget_group(group_id)
         keys = self.cache.group_members(group_id)
         bodies = {k: b for k in keys if (b := self.cache.ingress(k)) is not None}
+        members = [body for key, body in bodies.items() if self._is_member(key, group)]
         # One snapshot for the model and its targets: consistent, and taken once.
         state = self.cache.state()
         with self.stage("build_model"):
-            result = build_group(group_id, state, self.defaults)
+            result = build_group(group, members, state, self.defaults)
         self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
         built = result.stack.ingresses if result.stack is not None else ()
         active = [k for k in built if k in bodies]
@@ -142,13 +142,25 @@ class GroupReconciler:
             if result.stack is None and invalid:
                 # Every remaining member is invalid: keep AWS as it is until one is fixed,
                 # rather than tear down a working ALB over a typo.
-                self._release(group_id, bodies, inactive)
+                self._release(group, bodies, inactive)
             elif result.stack is None:
-                self._teardown(group_id, bodies, inactive)
+                self._teardown(group, bodies, inactive)
             else:
                 targets = build_targets(result.stack, state)
-                self._deploy(group_id, result.stack, targets, mode, bodies=bodies, active=active)
-                self._release(group_id, bodies, inactive)
+                self._deploy(group, result.stack, targets, mode, bodies=bodies, active=active)
+                self._release(group, bodies, inactive)
+        except WritesFencedError as error:
+            # This replica's Lease is late or lost: write nothing more, to AWS or Kubernetes.
+            # AWS may be half changed, so the next deploy must be a full one.
+            self.applied.pop(group_id, None)
+            logger.warning(
+                "group %s: %s; retrying in %.0fs",
+                group_id,
+                error,
+                FENCED_RETRY,
+                extra={"group": group_id},
+            )
+            return Outcome(retry_after=FENCED_RETRY)
         except StaleCopyError as error:
             # Another group's reconcile edited the same Ingress (one moving between groups):
             # the watch brings the new copy within moments.
@@ -161,20 +173,38 @@ class GroupReconciler:
         self._failures.pop(group_id, None)
         return Outcome()
 
+    def _forget_group(self, group_id: str) -> Outcome:
+        """No Ingress belongs to the group or holds it any more (one deleted after its
+        finalizer was removed by hand): tear down what this process applied for it."""
+        if group_id in self.applied:
+            logger.info("tearing down group %s", group_id, extra={"group": group_id})
+            try:
+                self.deployer.teardown(group_id)
+            except AwsError as error:
+                return self._aws_failure(group_id, {}, [], error, REASON_CLEANUP)
+            self.applied.pop(group_id, None)
+        self._failures.pop(group_id, None)
+        return Outcome()
+
     # --- membership ---------------------------------------------------------------------
+
+    def _is_member(self, key: str, group: GroupRef) -> bool:
+        membership = self.cache.membership(key)
+        return membership is not None and membership.is_member(group)
 
     def _is_inactive(self, key: str, group_id: str) -> bool:
         membership = self.cache.membership(key)
         if membership is None:
             return False
         left = membership.group is None or membership.group.id != group_id
-        return membership.deleting or (left and group_id in membership.held)
+        holds = any(ref.id == group_id for ref in membership.held)
+        return membership.deleting or (left and holds)
 
     # --- the two paths ------------------------------------------------------------------
 
     def _deploy(
         self,
-        group_id: str,
+        group: GroupRef,
         stack: Stack,
         targets: DesiredTargets,
         mode: Mode,
@@ -182,9 +212,9 @@ class GroupReconciler:
         bodies: dict[str, Body],
         active: list[str],
     ) -> None:
-        finalizer = finalizer_for(group_id)
+        group_id = group.id
         for key in active:  # before any AWS resource exists, as LBC does
-            self.writer.add_finalizer(bodies[key], finalizer)
+            self.writer.add_finalizer(bodies[key], group.finalizer)
         digest = stack.digest()
         applied = self.applied.get(group_id) or self._applied_from(bodies, active)
         if mode < Mode.DRIFT and applied is not None and applied.digest == digest:
@@ -252,17 +282,17 @@ class GroupReconciler:
         )
         applied.targets_digest = digest
 
-    def _teardown(self, group_id: str, bodies: dict[str, Body], inactive: list[str]) -> None:
-        holders = [k for k in inactive if finalizer_for(group_id) in _finalizers(bodies[k])]
+    def _teardown(self, group: GroupRef, bodies: dict[str, Body], inactive: list[str]) -> None:
+        group_id = group.id
+        holders = [k for k in inactive if group.finalizer in _finalizers(bodies[k])]
         if holders or group_id in self.applied:
             logger.info("tearing down group %s", group_id, extra={"group": group_id})
             self.deployer.teardown(group_id)
         self.applied.pop(group_id, None)
-        self._release(group_id, bodies, inactive)
+        self._release(group, bodies, inactive)
 
-    def _release(self, group_id: str, bodies: dict[str, Body], inactive: list[str]) -> None:
+    def _release(self, group: GroupRef, bodies: dict[str, Body], inactive: list[str]) -> None:
         """Let inactive members go: their part is out of AWS now."""
-        finalizer = finalizer_for(group_id)
         for key in inactive:
             body = bodies[key]
             if not _meta(body).get("deletionTimestamp"):
@@ -271,7 +301,7 @@ class GroupReconciler:
                     self.writer.set_hostname(body, None)
                 if APPLIED_ANNOTATION in (_meta(body).get("annotations") or {}):
                     self.writer.set_annotations(body, {APPLIED_ANNOTATION: None})
-            self.writer.remove_finalizer(body, finalizer)
+            self.writer.remove_finalizer(body, group.finalizer)
 
     # --- errors -------------------------------------------------------------------------
 

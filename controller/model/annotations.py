@@ -1,22 +1,21 @@
-"""Every supported `alb.ingress.kubernetes.io/*` annotation, as data, and how to read them.
+"""Every supported `alb.ingress.kubernetes.io/*` annotation, as data.
 
 `ANNOTATIONS` is the single source of truth: each `AnnotationSpec` says where the annotation
 may sit (Ingress, Service), how it combines inside an Ingress group, the pydantic type its
 value parses into, its default and a line of documentation. The builder reads annotations
-only through `read_annotations`, and the README's annotation table can be generated from
-`ANNOTATIONS`. Names, value syntax and defaults are aws-load-balancer-controller's.
+only through `annotation_reader.read_annotations`, and the README's annotation table is
+generated from `ANNOTATIONS`. Names, value syntax and defaults are aws-load-balancer-controller's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
-from controller.model.inputs import format_location
+from controller.model.inputs import describe_validation_error
 from controller.model.values import (
     ActionValue,
     CidrSet,
@@ -360,82 +359,3 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
 
 SPECS: dict[str, AnnotationSpec] = {spec.name: spec for spec in ANNOTATIONS if not spec.templated}
 TEMPLATED: tuple[AnnotationSpec, ...] = tuple(spec for spec in ANNOTATIONS if spec.templated)
-
-
-def annotation_field(key: str, owner: str = "") -> str:
-    """The `field` of a BuildError about annotation `key` (`owner`: e.g. `service/foo.`)."""
-    return f"{owner}metadata.annotations[{key}]"
-
-
-@dataclass(frozen=True)
-class AnnotationValues:
-    """The supported annotations of one object, parsed; bad ones are in `errors` instead."""
-
-    values: dict[str, Any] = field(default_factory=dict)  # by spec name
-    actions: dict[str, ActionValue] = field(default_factory=dict)  # by ${name}
-    conditions: dict[str, list[Any]] = field(default_factory=dict)  # by ${name}
-    errors: tuple[tuple[str, str], ...] = ()  # (field, message)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.values.get(name, default)
-
-
-def read_annotations(
-    annotations: Mapping[str, Any] | None, location: Location, owner: str = ""
-) -> AnnotationValues:
-    """Parse the supported annotations that may sit on `location`; others are ignored."""
-    values: dict[str, Any] = {}
-    actions: dict[str, ActionValue] = {}
-    conditions: dict[str, list[Any]] = {}
-    errors: list[tuple[str, str]] = []
-    for key in sorted(annotations or {}, key=str):
-        if not isinstance(key, str) or not key.startswith(PREFIX):
-            continue
-        suffix = key[len(PREFIX) :]
-        spec, name = _spec_for(suffix)
-        if spec is None or location not in spec.locations:
-            continue
-        raw = (annotations or {})[key]
-        where = annotation_field(key, owner)
-        if not isinstance(raw, str):
-            errors.append((where, "annotation values must be strings (quote it in YAML)"))
-            continue
-        try:
-            parsed = spec.parse(raw)
-        except ValueError as err:
-            errors.append((where, f"invalid value {_shorten(raw)}: {err}"))
-            continue
-        if spec.name == "actions.${name}":
-            actions[name] = parsed
-        elif spec.name == "conditions.${name}":
-            conditions[name] = parsed
-        else:
-            values[spec.name] = parsed
-    return AnnotationValues(values, actions, conditions, tuple(errors))
-
-
-def _spec_for(suffix: str) -> tuple[AnnotationSpec | None, str]:
-    if suffix in SPECS:
-        return SPECS[suffix], ""
-    for spec in TEMPLATED:
-        prefix = spec.template_prefix
-        if suffix.startswith(prefix) and len(suffix) > len(prefix):
-            return spec, suffix[len(prefix) :]
-    return None, ""
-
-
-def _shorten(raw: str, limit: int = 80) -> str:
-    text = raw if len(raw) <= limit else raw[: limit - 3] + "..."
-    return repr(text)
-
-
-def describe_validation_error(err: ValidationError, limit: int = 3) -> str:
-    """pydantic's errors as one line: `loc: message; ...` without URLs or input echoes."""
-    parts: list[str] = []
-    for item in err.errors(include_url=False):
-        message = str(item["msg"]).removeprefix("Value error, ")
-        location = format_location("", tuple(item["loc"]))
-        parts.append(f"{location}: {message}" if location else message)
-    if len(parts) > limit:
-        parts = [*parts[:limit], f"and {len(parts) - limit} more"]
-    return "; ".join(parts)

@@ -16,15 +16,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config import ModelDefaults
-from controller.model.annotations import (
-    SPECS,
-    AnnotationValues,
-    Location,
-    annotation_field,
+from controller.model.annotation_reader import AnnotationValues, annotation_field, read_annotations
+from controller.model.annotations import SPECS, Location
+from controller.model.inputs import (
+    ServicePort,
+    ServiceSpec,
     describe_validation_error,
-    read_annotations,
+    metadata_of,
+    spec_of,
 )
-from controller.model.inputs import ServicePort, ServiceSpec, metadata_of, spec_of
 from controller.model.names import target_group_name
 from controller.model.stack import (
     TAG_CLUSTER,

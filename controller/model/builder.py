@@ -103,14 +103,26 @@ def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)
 
 
-def build_group(group_id: str, state: ClusterState, defaults: ModelDefaults) -> GroupResult:
-    """The desired state of one group (a `group.name`, or `ns/name` for a lone Ingress).
+def build_group(
+    group: GroupRef,
+    members: Sequence[Mapping[str, Any]],
+    state: ClusterState,
+    defaults: ModelDefaults,
+) -> GroupResult:
+    """The desired state of one group from its members (the kube layer's cache knows them;
+    `state` gives the Services they use).
 
-    Ingresses being deleted are not members. Ingresses whose group annotations are invalid
-    belong to no group; `group_of` returns their error.
+    Only what `group_of` puts in `group` is built, so a stale caller cannot slip in an
+    Ingress of another group; Ingresses being deleted are not members.
     """
-    groups, _ = _classify(state, defaults)
-    return _build_members(group_id, groups.get(group_id, []), _services_index(state), defaults)
+    belonging: list[tuple[Mapping[str, Any], GroupRef]] = []
+    for ingress in members:
+        if metadata_of(ingress).deletion_timestamp:
+            continue
+        ref = group_of(ingress, state.ingress_classes, defaults)
+        if isinstance(ref, GroupRef) and ref == group:
+            belonging.append((ingress, ref))
+    return _build_members(group.id, belonging, _services_index(state), defaults)
 
 
 def build(state: ClusterState, defaults: ModelDefaults) -> Plan:

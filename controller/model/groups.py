@@ -10,14 +10,15 @@ an Ingress is its own group `ns/name`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from controller.config import INGRESS_CLASS_CONTROLLER, ModelDefaults
-from controller.model.annotations import SPECS, Location, read_annotations
-from controller.model.inputs import IngressClassSpec, metadata_of, spec_of
+from controller.model.annotation_reader import read_annotations
+from controller.model.annotations import SPECS, Location
+from controller.model.inputs import IngressClassSpec, key_of, metadata_of, spec_of
 from controller.model.stack import BuildError
 
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
@@ -28,11 +29,15 @@ EXPLICIT_FINALIZER_PREFIX = "group.ingress.k8s.aws/"
 
 @dataclass(frozen=True, order=True)
 class GroupRef:
-    """The group an Ingress belongs to: a `group.name`, or the Ingress itself (`ns/name`)."""
+    """The group an Ingress belongs to: a `group.name`, or the Ingress itself (`ns/name`).
+
+    A group is its id and kind; `order` is the member's own `group.order`, carried along for
+    sorting members and left out of comparisons, so every member's ref is the same group.
+    """
 
     id: str
     explicit: bool
-    order: int = 0
+    order: int = field(default=0, compare=False)
 
     @property
     def finalizer(self) -> str:
@@ -60,6 +65,20 @@ def is_our_class(
         return named is not None and _controller_of(named) == INGRESS_CLASS_CONTROLLER
     default = _default_class(ingress_classes)
     return default is not None and _controller_of(default) == INGRESS_CLASS_CONTROLLER
+
+
+def held_groups(ingress: Mapping[str, Any]) -> frozenset[GroupRef]:
+    """The groups whose finalizer the Ingress carries (it may have left one and still hold
+    it until that group's resources are gone)."""
+    meta = ingress.get("metadata")
+    finalizers = meta.get("finalizers") if isinstance(meta, Mapping) else None
+    held: set[GroupRef] = set()
+    for finalizer in finalizers if isinstance(finalizers, list) else ():
+        if finalizer == IMPLICIT_FINALIZER:
+            held.add(GroupRef(id=key_of(ingress), explicit=False))
+        elif isinstance(finalizer, str) and finalizer.startswith(EXPLICIT_FINALIZER_PREFIX):
+            held.add(GroupRef(id=finalizer.removeprefix(EXPLICIT_FINALIZER_PREFIX), explicit=True))
+    return frozenset(held)
 
 
 def group_of(

@@ -16,14 +16,8 @@ from pydantic import ValidationError
 
 from controller.config import ModelDefaults
 from controller.limits import MAX_CONDITION_VALUES, MAX_TARGET_GROUPS_PER_ACTION
-from controller.model.annotations import (
-    SPECS,
-    AnnotationValues,
-    Location,
-    Scope,
-    annotation_field,
-    read_annotations,
-)
+from controller.model.annotation_reader import AnnotationValues, annotation_field, read_annotations
+from controller.model.annotations import SPECS, Location, Scope
 from controller.model.backends import BackendContext, FieldError
 from controller.model.groups import GroupRef
 from controller.model.inputs import (

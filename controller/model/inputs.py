@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 
@@ -232,3 +232,15 @@ def _is_pydantic_noise(part: str) -> bool:
         # A model class name (union member); Kubernetes and AWS fields are camelCase.
         or part[:1].isupper()
     )
+
+
+def describe_validation_error(err: ValidationError, limit: int = 3) -> str:
+    """pydantic's errors as one line: `loc: message; ...` without URLs or input echoes."""
+    parts: list[str] = []
+    for item in err.errors(include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        location = format_location("", tuple(item["loc"]))
+        parts.append(f"{location}: {message}" if location else message)
+    if len(parts) > limit:
+        parts = [*parts[:limit], f"and {len(parts) - limit} more"]
+    return "; ".join(parts)

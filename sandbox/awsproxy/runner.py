@@ -1,18 +1,16 @@
 """Running the proxy from synchronous code: in a background thread, and together with moto.
 
 Benchmarks and sync tests drive boto3 and the controller from ordinary threads; the proxy
-needs an asyncio loop. ``AwsProxyThread`` gives it one of its own in a daemon thread and
-marshals every call onto that loop, so the proxy's state is only ever touched there.
+needs an asyncio loop. ``AwsProxyThread`` gives it one of its own in a daemon thread
+(``sandbox.loopthread.LoopThread``) and marshals every call onto that loop, so the proxy's
+state is only ever touched there.
 ``start_moto_with_proxy`` is the usual pairing: an in-process moto server on loopback and the
 proxy in front of it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -22,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from sandbox.awsproxy.faults import FaultRule
 from sandbox.awsproxy.server import AwsProxy
 from sandbox.awsproxy.stats import ProxyStats
+from sandbox.loopthread import LoopThread
 
 _T = TypeVar("_T")
 _START_TIMEOUT_S = 10.0
@@ -35,25 +34,26 @@ class AwsProxyThread:
     """
 
     def __init__(self, upstream_url: str, **kwargs: Any) -> None:
-        self._loop = asyncio.new_event_loop()
         self.proxy = AwsProxy(upstream_url, **kwargs)
-        self._thread = threading.Thread(target=self._run, name="awsproxy", daemon=True)
-        self._started: Future[None] = Future()
+        self._loop = LoopThread("awsproxy")
 
     @property
     def url(self) -> str:
         return self.proxy.url
 
     def start(self) -> None:
-        self._thread.start()
-        self._started.result(timeout=_START_TIMEOUT_S)
+        self._loop.start()
+        try:
+            self._loop.call(self.proxy.start(), timeout=_START_TIMEOUT_S)
+        except BaseException:
+            self._loop.stop()
+            raise
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
+        if not self._loop.running:
             return
-        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result()
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
+        self._loop.call(self.proxy.stop())
+        self._loop.stop()
 
     def __enter__(self) -> AwsProxyThread:
         self.start()
@@ -91,24 +91,7 @@ class AwsProxyThread:
         self._on_loop(lambda: setattr(self.proxy, "throttling", enabled))
 
     def _on_loop(self, fn: Callable[[], _T]) -> _T:
-        async def call() -> _T:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.proxy.start())
-        except BaseException as exc:
-            self._started.set_exception(exc)
-            self._loop.close()
-            return
-        self._started.set_result(None)
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.close()
+        return self._loop.call_sync(fn)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from controller.aws.deployer import Deployer
 from controller.config import ModelDefaults
 from controller.model import ClusterState, build, build_targets
 from controller.model.stack import Stack
+from sandbox import objects
 from sandbox.converged import Convergence, compare
 from tests.aws.conftest import World
 from tests.aws.stacks import CLUSTER
@@ -25,32 +26,30 @@ NS = "shop"
 
 
 def _state(world: World, ingresses: list[dict[str, Any]]) -> ClusterState:
-    service = {
-        "metadata": {"namespace": NS, "name": "web"},
-        "spec": {"type": "NodePort", "ports": [
-            {"name": "http", "port": 80, "targetPort": 80, "nodePort": 30080}]},
-    }  # fmt: skip
+    service = objects.service(
+        "web", NS, ports=[{"name": "http", "port": 80, "targetPort": 80, "nodePort": 30080}]
+    )
     nodes = [
         {"metadata": {"name": f"node-{i}"},
          "spec": {"providerID": f"aws:///us-east-1a/{instance}"},
          "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
         for i, instance in enumerate(world.nodes)
     ]  # fmt: skip
-    alb = {"metadata": {"name": "alb"}, "spec": {"controller": "ingress.k8s.aws/alb"}}
     return ClusterState(ingresses=tuple(ingresses), services=(service,), nodes=tuple(nodes),
-                        ingress_classes=(alb,))  # fmt: skip
+                        ingress_classes=(objects.ingress_class(),))  # fmt: skip
 
 
 def _ingress(hostname: str = "", finalizer: bool = False) -> dict[str, Any]:
-    return {
-        "metadata": {"namespace": NS, "name": "web",
-                     "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"},
-                     **({"finalizers": ["ingress.k8s.aws/resources"]} if finalizer else {})},
-        "spec": {"ingressClassName": "alb", "rules": [{"host": "web.example.com", "http": {
-            "paths": [{"path": "/", "pathType": "Prefix",
-                       "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
-        "status": {"loadBalancer": {"ingress": [{"hostname": hostname}] if hostname else []}},
-    }  # fmt: skip
+    """`shop/web`, internet-facing, as the controller leaves it: its status `hostname`, and
+    the group's finalizer if `finalizer`."""
+    return objects.ingress(
+        "web",
+        NS,
+        annotations={"alb.ingress.kubernetes.io/scheme": "internet-facing"},
+        rules=[objects.rule("web.example.com", objects.path("/", "web"))],
+        metadata={"finalizers": ["ingress.k8s.aws/resources"]} if finalizer else None,
+        hostname=hostname,
+    )
 
 
 @pytest.fixture

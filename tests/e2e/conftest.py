@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from kubernetes import config
 
+from sandbox.controller_process import ControllerProcess
 from sandbox.controlplane import ControlPlane
 from sandbox.runner import CONTROLLER_USER, Sandbox
 from tests.e2e.harness import (
     Controller,
     DeploymentController,
-    ProcessController,
     Scenario,
     Target,
 )
@@ -72,7 +72,7 @@ def target(
             api=api,
             cluster_name=sandbox.cluster_name,
             aws_endpoint_url=sandbox.aws_endpoint_url,
-            make_controller=lambda path: ProcessController(env, path / "controller.log"),
+            make_controller=lambda path: ControllerProcess(env, path / "controller.log"),
             sandbox=sandbox,
             controller_env=env,
         )

@@ -3,7 +3,8 @@
 Two targets, one suite:
 - the local sandbox (default): the session's real control plane (etcd, kube-apiserver,
   kube-controller-manager, kube-scheduler, kwok) with moto as a child process, and
-  `alb-ingress-controller run` as a subprocess per test, as the shipped ServiceAccount;
+  `alb-ingress-controller run` as a subprocess per test, as the shipped ServiceAccount
+  (`sandbox.controller_process.ControllerProcess`);
 - a real cluster when `E2E_KUBECONFIG` is set (see `scripts/kind-e2e.sh`): the controller
   is the Deployment from `deploy/manifests` (started and stopped by scaling it, killed by
   deleting its Pod with no grace period) and AWS is `E2E_AWS_ENDPOINT_URL` (e.g. moto in
@@ -17,12 +18,6 @@ tagged for the cluster or DNS records it still owns.
 from __future__ import annotations
 
 import functools
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,86 +26,32 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from kubernetes import client, utils
 
+from sandbox import objects
 from sandbox.aws import aws_client, leaks
-from sandbox.processes import die_with_parent
+from sandbox.waiting import wait_until as _wait_until
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 CONTROLLER_NAMESPACE = "alb-ingress-controller"
 CONTROLLER_NAME = "alb-ingress-controller"
+TIMEOUT = 30.0
 
 
 def wait_until(
-    check: Callable[[], T | Literal[False] | None], what: str, timeout: float = 30.0
+    check: Callable[[], T | Literal[False] | None], what: str, timeout: float = TIMEOUT
 ) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except (client.ApiException, AssertionError) as error:
-            last = error
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (
-        f" (last error: {last})" if last else ""))  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """`sandbox.waiting.wait_until` with the e2e defaults: 30 s, and an API error or a failed
+    assertion inside `check` counts as "not yet" (it is named if the wait times out)."""
+    return _wait_until(check, what, timeout, retry_on=(client.ApiException, AssertionError))
 
 
 class Controller(Protocol):
+    """The controller under test: a local process (`ControllerProcess`) or a Deployment."""
+
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def kill(self) -> None: ...
     def logs(self) -> str: ...
-
-
-@dataclass
-class ProcessController:
-    """`alb-ingress-controller run` as a subprocess with the sandbox's environment."""
-
-    env: dict[str, str]
-    log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert self.proc is None, "controller already running"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controller.cli", "run", "--log-format", "text"],
-            # A free metrics port: the default (8081) may be taken on a shared machine.
-            env={**os.environ, **self.env, "METRICS_PORT": str(free_port())},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 (a killed test run leaves none behind)
-        )
-        log.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def kill(self) -> None:
-        proc, self.proc = self.proc, None  # a Tripwire may kill from another thread
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 @dataclass
@@ -224,18 +165,12 @@ class Scenario:
         self, namespace: str, name: str, replicas: int = 2, service_type: str = "NodePort"
     ) -> None:
         """A Deployment and its Service on port 80."""
-        labels = {"app": name}
-        self.create([
-            {"apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": {"namespace": namespace, "name": name},
-             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                      "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                          {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}}}},
-            {"apiVersion": "v1", "kind": "Service",
-             "metadata": {"namespace": namespace, "name": name},
-             "spec": {"type": service_type, "selector": labels,
-                      "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]}},
-        ])  # fmt: skip
+        self.create(
+            [
+                objects.deployment(name, namespace, replicas),
+                objects.app_service(name, namespace, type_=service_type),
+            ]
+        )
 
     def ingress(
         self,
@@ -369,29 +304,14 @@ def ingress_body(
     rules: list[tuple[str, str, str]],
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"namespace": namespace, "name": name, "annotations": annotations or {}},
-        "spec": {
-            "ingressClassName": "alb",
-            "rules": [
-                {
-                    "host": host,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": path,
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": svc, "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-                for host, path, svc in rules
-            ],
-        },
-    }
+    """`sandbox.objects.ingress` from (host, path, service) rules, each a Prefix path to port
+    80 of the service."""
+    return objects.ingress(
+        name,
+        namespace,
+        annotations=annotations or {},
+        rules=[objects.rule(host, objects.path(path, svc)) for host, path, svc in rules],
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from sandbox.awsproxy import NO_BUCKETS, NO_LATENCY, AwsProxyThread, fault_mix
-from tests.e2e.harness import ProcessController, Scenario, ingress_body, wait_until
+from sandbox.controller_process import ControllerProcess
+from sandbox.objects import app_service
+from tests.e2e.harness import Scenario, ingress_body, wait_until
 
 RATE = 0.2
 
@@ -31,11 +33,7 @@ def _fleet(ns: str) -> tuple[list[dict[str, Any]], list[str]]:
     names += [(f"lone-{i}", None) for i in range(3)]
     objects: list[dict[str, Any]] = []
     for name, group in names:
-        objects.append({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"namespace": ns, "name": name},
-            "spec": {"type": "NodePort", "selector": {"app": name},
-                     "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]},
-        })  # fmt: skip
+        objects.append(app_service(name, ns))
         annotations = {"alb.ingress.kubernetes.io/group.name": group} if group else {}
         annotations["alb.ingress.kubernetes.io/scheme"] = "internet-facing"
         objects.append(
@@ -90,7 +88,7 @@ def test_a_fleet_converges_and_is_torn_down_with_a_fifth_of_aws_calls_failing(
     for rule in fault_mix(RATE):
         proxy.add_fault(rule)
     env = {**target.controller_env, "AWS_ENDPOINT_URL": proxy.url, "RESYNC_SECONDS": "3600"}
-    controller = ProcessController(env, tmp_path / "controller.log")
+    controller = ControllerProcess(env, tmp_path / "controller.log")
     scenario.controller = controller
     try:
         controller.start()

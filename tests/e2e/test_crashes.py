@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.awsproxy import Call
-from tests.e2e.harness import Controller, ProcessController, Scenario, ingress_body, wait_until
+from sandbox.controller_process import ControllerProcess
+from tests.e2e.harness import Controller, Scenario, ingress_body, wait_until
 from tests.e2e.tripwire import Tripwire
 
 INTERNET = {"alb.ingress.kubernetes.io/scheme": "internet-facing"}
@@ -44,7 +45,7 @@ def _kill_mid_reconcile(
         wait_until(lambda: scenario.stack_resources(stack), "the first AWS resource", 60)
         controller.kill()
         return
-    doomed = ProcessController({}, tmp_path / "killed-controller.log")
+    doomed = ControllerProcess({}, tmp_path / "killed-controller.log")
     wire = Tripwire(target.aws_endpoint_url or "", "CreateListener", doomed.kill).start()
     doomed.env = {**target.controller_env, "AWS_ENDPOINT_URL": wire.url}
     try:
@@ -134,7 +135,7 @@ def _run_until_a_write(
     """One controller life: killed after its first AWS write (returned), or stopped once
     `done()` holds with AWS quiet for 3 s (None)."""
     target = scenario.target
-    doomed = ProcessController({}, log)
+    doomed = ControllerProcess({}, log)
     wire = Tripwire(target.aws_endpoint_url or "", None, doomed.kill, after=True).start()
     doomed.env = {**target.controller_env, "AWS_ENDPOINT_URL": wire.url,
                   "RESYNC_SECONDS": "3600"}  # fmt: skip

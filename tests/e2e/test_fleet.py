@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from sandbox.awsproxy import DEFAULT_BUCKETS, NO_LATENCY, AwsProxyThread
-from tests.e2e.harness import ProcessController, Scenario, ingress_body, wait_until
+from sandbox.controller_process import ControllerProcess
+from sandbox.objects import app_service
+from tests.e2e.harness import Scenario, ingress_body, wait_until
 
 GROUPS, MEMBERS, LONE = 4, 20, 20
 QUIET = 5.0
@@ -32,11 +34,7 @@ def _fleet(ns: str) -> list[dict[str, Any]]:
     ]
     names += [(f"lone-{i}", None) for i in range(LONE)]
     for name, _ in names:
-        objects.append({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"namespace": ns, "name": name},
-            "spec": {"type": "NodePort", "selector": {"app": name},
-                     "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]},
-        })  # fmt: skip
+        objects.append(app_service(name, ns))
     for name, group in names:
         annotations = {"alb.ingress.kubernetes.io/group.name": group} if group else {}
         objects.append(
@@ -74,8 +72,8 @@ def test_a_fleet_created_at_once_converges_and_a_restart_changes_nothing(
     proxy.start()
     # No drift check during the test: its reads would never let AWS go quiet.
     env = {**target.controller_env, "AWS_ENDPOINT_URL": proxy.url, "RESYNC_SECONDS": "3600"}
-    first = ProcessController(env, tmp_path / "first.log")
-    second = ProcessController(env, tmp_path / "second.log")
+    first = ControllerProcess(env, tmp_path / "first.log")
+    second = ControllerProcess(env, tmp_path / "second.log")
     try:
         first.start()
         ns = scenario.namespace("fleet")

@@ -19,8 +19,8 @@ example is hypothesis's simplest: `BATCH` identical valid Ingresses in one group
   field that exists on the Ingress or its Service (`fuzzing.fields_named`); a
   `FailedDeployModel` message must name the AWS resource and error code (`<resource>:
   <Code>: <why>`), and the code must be one the draws provoke on purpose (`PROVOKED`); a
-  `DNSRecordSkipped` message must name a host of the batch (or be one of the non-DNS deploy
-  warnings documented to share it);
+  DNS warning (`DNSRecordSkipped`, `DNSRecordNotOwned`) must name a host of the batch, and
+  the other deploy warnings must carry their own reasons (`controller.aws.warnings`);
 - Ingresses of other classes must get nothing from us (no Event, finalizer or status);
 - the controller process must still run, and its log hold no traceback and no ERROR line
   but the AWS failures it reports and retries by design (checked while waiting, too);
@@ -54,6 +54,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from kubernetes import client
 
+from controller.aws.warnings import DNS_RECORD_NOT_OWNED, DNS_RECORD_SKIPPED, REASONS
+from sandbox.controller_process import ControllerProcess
 from tests.e2e.fuzzing import (
     SERVICES,
     Draft,
@@ -65,7 +67,7 @@ from tests.e2e.fuzzing import (
     field_kind,
     fields_named,
 )
-from tests.e2e.harness import Controller, ProcessController, Scenario, Target, wait_until
+from tests.e2e.harness import Controller, Scenario, Target, wait_until
 
 BATCH = 36
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))  # more for a longer hunt
@@ -90,7 +92,7 @@ PROVOKED = {
     "CertificateNotFound": "an HTTPS listener for hosts no certificate covers",
 }
 # Deploy warnings that are not about DNS but share its Event reason (README, Events).
-NOT_DNS = re.compile(r"^(node security groups not given|load balancer \S+ replaced in place)")
+DNS_REASONS = {DNS_RECORD_SKIPPED, DNS_RECORD_NOT_OWNED}
 DNS_HOST = re.compile(r"^(?P<host>[*a-z0-9.-]+)(?::| \()")
 _names = itertools.count()
 
@@ -140,7 +142,7 @@ class Created:
 def test_fuzzed_ingresses(target: Target, controller: Controller, scenario: Scenario) -> None:
     if target.sandbox is None:
         pytest.skip("seeds the neighbours directly in the local sandbox's moto")
-    assert isinstance(controller, ProcessController)  # the sandbox's controller: a process
+    assert isinstance(controller, ControllerProcess)  # the sandbox's controller: a process
     aws = target.sandbox.aws
     namespaces = (scenario.namespace("fuzz"), scenario.namespace("fuzz2"))
     services = _make_services(scenario, namespaces)
@@ -347,7 +349,7 @@ def _check_outcomes(
             tally.deployed += 1
         elif "FailedDeployModel" in reasons:
             tally.deploy_failed += 1
-        if "DNSRecordSkipped" in reasons:
+        if DNS_REASONS & reasons:
             tally.dns_skipped += 1
     assert not problems, "\n".join(problems)
 
@@ -398,10 +400,12 @@ def _check_warning(
             return f"FailedDeployModel for a failure the draws do not provoke: {message!r}"
         tally.deploy_codes[match["code"]] += 1
         return None
-    if event.reason == "DNSRecordSkipped":
+    if event.reason in DNS_REASONS:
         match = DNS_HOST.match(message)
-        if not NOT_DNS.match(message) and (match is None or match["host"] not in hosts):
-            return f"DNSRecordSkipped names no host of the batch: {message!r}"
+        if match is None or match["host"] not in hosts:
+            return f"{event.reason} names no host of the batch: {message!r}"
+        return None
+    if event.reason in REASONS:  # the other deploy warnings
         return None
     return f"unexpected Warning {event.reason}: {message!r}"
 
@@ -413,7 +417,7 @@ class ControllerCrashError(Exception):
 def _crash(controller: Controller) -> str | None:
     """How the controller has crashed, if it has: exited, or logged a traceback or an
     ERROR line other than an AWS failure it reports and retries."""
-    assert isinstance(controller, ProcessController) and controller.proc is not None
+    assert isinstance(controller, ControllerProcess) and controller.proc is not None
     code = controller.proc.poll()
     if code is not None:
         return f"the controller exited with status {code}"

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.controller_process import ControllerProcess
 from sandbox.netproxy import TcpProxy, kubeconfig_via
-from tests.e2e.harness import ProcessController, Scenario, wait_until
+from tests.e2e.harness import Scenario, wait_until
 
 
 def _warnings(scenario: Scenario, ns: str, name: str) -> list[str]:
@@ -35,7 +36,7 @@ def test_a_deletion_hidden_by_a_watch_gap_is_found(scenario: Scenario, tmp_path:
     env = scenario.target.controller_env
     with TcpProxy.to_url(sandbox.control_plane.url) as link:
         kubeconfig = kubeconfig_via(Path(env["KUBECONFIG"]), link, tmp_path / "via-link")
-        controller = ProcessController({**env, "KUBECONFIG": str(kubeconfig)},
+        controller = ControllerProcess({**env, "KUBECONFIG": str(kubeconfig)},
                                        tmp_path / "controller.log")  # fmt: skip
         scenario.controller = controller
         try:
@@ -65,7 +66,7 @@ def test_a_deletion_hidden_by_a_watch_gap_is_found(scenario: Scenario, tmp_path:
 
 @pytest.mark.parametrize("outage", ["kube-apiserver restarted", "etcd paused"])
 def test_the_fleet_converges_through_a_control_plane_outage(
-    scenario: Scenario, running: ProcessController, outage: str
+    scenario: Scenario, running: ControllerProcess, outage: str
 ) -> None:
     """Ingresses are created and the outage starts while their first reconciles run:
     finalizer and status patches fail, and are retried until they land, with no duplicate

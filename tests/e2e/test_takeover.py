@@ -8,8 +8,6 @@ changed meanwhile. Sandbox only: against a real cluster the Deployment's replica
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -19,8 +17,9 @@ from kubernetes import client
 from controller.kube.leader import LEASE_NAME
 from sandbox.awsproxy import DEFAULT_LATENCY, NO_BUCKETS, NO_LATENCY, LatencyProfile
 from sandbox.awsproxy.timed import TimedProxyThread
+from sandbox.controller_process import ControllerProcess
 from sandbox.netproxy import TcpProxy, kubeconfig_via
-from tests.e2e.harness import ProcessController, Scenario, wait_until
+from tests.e2e.harness import Scenario, wait_until
 
 LEASE_NAMESPACE = "alb-ingress-controller"  # POD_NAMESPACE of the controller, as in the Deployment
 
@@ -42,8 +41,8 @@ def test_the_standby_takes_over_within_a_minute_when_the_leader_dies(
     if scenario.target.sandbox is None:
         pytest.skip("runs two controller processes on the local sandbox")
     env = {**scenario.target.controller_env, "LEADER_ELECT": "true"}
-    first = ProcessController({**env, "POD_NAME": "replica-a"}, tmp_path / "a.log")
-    second = ProcessController({**env, "POD_NAME": "replica-b"}, tmp_path / "b.log")
+    first = ControllerProcess({**env, "POD_NAME": "replica-a"}, tmp_path / "a.log")
+    second = ControllerProcess({**env, "POD_NAME": "replica-b"}, tmp_path / "b.log")
     try:
         first.start()
         wait_until(lambda: _holder(scenario) == "replica-a", "replica-a to lead", 60)
@@ -117,7 +116,7 @@ def _pair(
     prefix: str,
     leader_env: dict[str, str] | None = None,
     latency: LatencyProfile = NO_LATENCY,
-) -> tuple[dict[str, ProcessController], dict[str, TimedProxyThread]]:
+) -> tuple[dict[str, ControllerProcess], dict[str, TimedProxyThread]]:
     """Two replicas, each behind its own timed AWS proxy; `a` is started first and leads."""
     upstream = scenario.target.aws_endpoint_url or ""
     proxies = {name: TimedProxyThread(upstream, buckets=NO_BUCKETS, latency=latency)
@@ -126,7 +125,7 @@ def _pair(
         proxy.start()
     env = {**scenario.target.controller_env, "LEADER_ELECT": "true"}
     replicas = {
-        name: ProcessController(
+        name: ControllerProcess(
             {
                 **env,
                 "POD_NAME": f"{prefix}-{name}",
@@ -174,13 +173,13 @@ def test_a_leader_stopped_past_its_lease_never_writes_again(
         scenario.ingress(ns, "two", [("two.example.com", "/", "web")])
         # Stop it at its first write for the new Ingress: the rest of that deploy is pending.
         wait_until(lambda: proxies["a"].mutating_since(created), "the leader to start writing")
-        os.kill(leader.pid, signal.SIGSTOP)
+        replicas["a"].pause()
         stopped = time.monotonic()
         scenario.hostname(ns, "two", timeout=90)  # the standby finished it
         assert _holder(scenario) == "stopped-b"
         took = time.monotonic() - stopped
         resumed = time.monotonic()
-        os.kill(leader.pid, signal.SIGCONT)
+        replicas["a"].resume()
         code = leader.wait(timeout=30)
         assert code == 1, f"the deposed leader exited with {code}"
         assert proxies["a"].mutating_since(resumed) == [], "the deposed leader wrote on waking"
@@ -190,9 +189,6 @@ def test_a_leader_stopped_past_its_lease_never_writes_again(
         scenario.controller = replicas["b"]
         scenario.finish()
     finally:
-        stopped_leader = replicas["a"].proc
-        if stopped_leader is not None and stopped_leader.poll() is None:
-            os.kill(stopped_leader.pid, signal.SIGCONT)
         for replica in replicas.values():
             replica.kill()
         for proxy in proxies.values():

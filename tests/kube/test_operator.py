@@ -17,8 +17,8 @@ import kopf
 from kubernetes import client as k8s
 
 from controller.config import Settings
-from controller.kube.writer import ApiWriter
 from controller.kube.operator import Runtime, register
+from controller.kube.writer import ApiWriter
 from sandbox.controlplane import ControlPlane
 from tests.unit.kube.fakes import INGRESS_CLASS, FakeDeployer, ingress, node, service
 

@@ -19,7 +19,7 @@ import pytest
 from kubernetes import client
 
 from sandbox.controlplane import KWOK_NODE_ANNOTATION, Component, ControlPlane, ControlPlaneError
-from sandbox.runner import wait_for
+from sandbox.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 POD_CIDR = "10.250.7.0/24"
@@ -116,7 +116,7 @@ def test_pods_are_scheduled_made_ready_and_listed_in_endpoint_slices(
         }
         return ips if len(ips) == 3 else None
 
-    ips = wait_for(ready_ips, "3 ready pods")
+    ips = wait_until(ready_ips, "3 ready pods")
     assert all(ipaddress.ip_address(ip) in ipaddress.ip_network(POD_CIDR) for ip in ips)
     service: Any = core.read_namespaced_service("web", namespace)
     assert 30000 <= service.spec.ports[0].node_port <= 32767  # allocated by the API server
@@ -130,10 +130,10 @@ def test_pods_are_scheduled_made_ready_and_listed_in_endpoint_slices(
         }
         return found if found == ips else None
 
-    wait_for(sliced, "the EndpointSlice to list the 3 pods")
+    wait_until(sliced, "the EndpointSlice to list the 3 pods")
     # Garbage collection: the ReplicaSet and its pods go with the Deployment.
     apps.delete_namespaced_deployment("web", namespace, propagation_policy="Background")
-    wait_for(lambda: not core.list_namespaced_pod(namespace).items, "the pods to be deleted")
+    wait_until(lambda: not core.list_namespaced_pod(namespace).items, "the pods to be deleted")
 
 
 def test_the_audit_log_names_who_asked_what(
@@ -150,7 +150,7 @@ def test_the_audit_log_names_who_asked_what(
             and e.get("objectRef", {}).get("resource") == "namespaces"
         ]  # fmt: skip
 
-    [event] = wait_for(mine, "the audit event of the list")
+    [event] = wait_until(mine, "the audit event of the list")
     assert event["responseStatus"]["code"] == 200
 
 

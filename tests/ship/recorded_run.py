@@ -17,10 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,9 +28,11 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from sandbox import objects
+from sandbox.controller_process import ControllerExitedError, ControllerProcess
 from sandbox.controlplane import ControlPlane
-from sandbox.processes import die_with_parent, free_port
 from sandbox.runner import CONTROLLER_USER, install_controller_identity
+from sandbox.waiting import WaitTimeoutError, wait_until
 
 from .artefacts import NAMESPACE
 
@@ -108,53 +106,24 @@ def seed_kube(api: k8s.ApiClient) -> None:
 
 
 def ingress_body() -> dict[str, Any]:
-    return {
-        "metadata": {
-            "name": "web",
-            "annotations": {"alb.ingress.kubernetes.io/target-type": "ip"},
-        },
-        "spec": {
-            "ingressClassName": "alb",
-            "rules": [
-                {
-                    "host": HOST,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ],
-        },
-    }
+    """`web` of the app namespace: ip targets, HOST `/` -> Service `web`:80."""
+    return objects.ingress(
+        "web",
+        APP_NAMESPACE,
+        annotations={"alb.ingress.kubernetes.io/target-type": "ip"},
+        rules=[objects.rule(HOST, objects.path("/", "web"))],
+    )
 
 
-def second_path() -> dict[str, Any]:
-    return {
-        "path": "/api",
-        "pathType": "Prefix",
-        "backend": {"service": {"name": "web", "port": {"number": 80}}},
-    }
-
-
-def wait_for(
-    what: str, check: Callable[[], bool], process: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not check():
-        if process.poll() is not None or time.monotonic() > deadline:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-            problem = (
-                f"the controller exited ({process.returncode})"
-                if process.returncode is not None
-                else "timed out"
-            )
-            raise AssertionError(f"{problem} waiting for {what}; its log ends:\n{tail}")
-        time.sleep(0.2)
+def wait_for(what: str, check: Callable[[], bool], controller: ControllerProcess) -> None:
+    """Until `check()` holds; fails with the controller's log tail if it exits or time runs
+    out."""
+    try:
+        wait_until(check, what, TIMEOUT, alive=controller.check_alive)
+    except ControllerExitedError as error:
+        raise AssertionError(f"waiting for {what}: {error}") from None
+    except WaitTimeoutError as error:
+        raise AssertionError(f"{error}; its log ends:\n{controller.tail()}") from None
 
 
 def run_controller(workdir: Path) -> RecordedRun:
@@ -183,7 +152,6 @@ def run_controller(workdir: Path) -> RecordedRun:
 def _drive(
     workdir: Path, kubeconfig: Path, endpoint: str, api: k8s.ApiClient, cp: ControlPlane
 ) -> tuple[list[str], str, int, int]:
-    health, metrics = free_port(), free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workdir),
@@ -194,74 +162,59 @@ def _drive(
         "AWS_REGION": REGION,
         "AWS_DEBUG": "true",
         "CLUSTER_NAME": CLUSTER,
-        "METRICS_PORT": str(metrics),
         "POD_NAME": POD_NAME,
         "POD_NAMESPACE": NAMESPACE,
     }
-    stderr_path = workdir / "controller.log"
+    # The Deployment's args (the image's entrypoint is `alb-ingress-controller run`): the
+    # CLI's own log format, leader election, liveness; nothing of this process's environment.
+    controller = ControllerProcess(env, workdir / "controller.log", args=("--leader-elect",),
+                                   log_format=None, liveness=True, inherit_env=False)  # fmt: skip
     net: Any = k8s.NetworkingV1Api(api)
-    with stderr_path.open("wb") as stderr:
-        # The Deployment's args; the image's entrypoint is `alb-ingress-controller run`.
-        command = [sys.executable, "-m", "controller.cli", "run", "--leader-elect"]
-        command.append(f"--liveness=http://127.0.0.1:{health}/healthz")
-        process = subprocess.Popen(
-            command, env=env, stdout=stderr, stderr=stderr,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
+    controller.start()
+    try:
+        net.create_namespaced_ingress(APP_NAMESPACE, ingress_body())
+
+        def hostname() -> bool:
+            status = net.read_namespaced_ingress("web", APP_NAMESPACE).status
+            return bool(status and status.load_balancer and status.load_balancer.ingress)
+
+        wait_for("the Ingress's status hostname", hostname, controller)
+        # A change that deploys again: its second SuccessfullyReconciled is counted on the
+        # first Event (a patch), not posted as another.
+        net.patch_namespaced_ingress(
+            "web", APP_NAMESPACE, [{"op": "add", "path": "/spec/rules/0/http/paths/-",
+                                    "value": objects.path("/api", "web")}],
+            _content_type="application/json-patch+json",
         )  # fmt: skip
-        try:
-            net.create_namespaced_ingress(APP_NAMESPACE, ingress_body())
 
-            def hostname() -> bool:
-                status = net.read_namespaced_ingress("web", APP_NAMESPACE).status
-                return bool(status and status.load_balancer and status.load_balancer.ingress)
+        def counted_twice() -> bool:
+            events = k8s.CoreV1Api(api).list_namespaced_event(APP_NAMESPACE).items
+            return any(e.reason == "SuccessfullyReconciled" and e.count == 2 for e in events)
 
-            wait_for("the Ingress's status hostname", hostname, process, stderr_path)
-            # A change that deploys again: its second SuccessfullyReconciled is counted on
-            # the first Event (a patch), not posted as another.
-            net.patch_namespaced_ingress(
-                "web", APP_NAMESPACE, [{"op": "add", "path": "/spec/rules/0/http/paths/-",
-                                        "value": second_path()}],
-                _content_type="application/json-patch+json",
-            )  # fmt: skip
+        wait_for("the repeated Event to be counted", counted_twice, controller)
+        liveness = _get(controller.liveness_url or "")[0]
+        metrics_text = _get(f"http://127.0.0.1:{controller.metrics_port}/metrics")[1]
 
-            def counted_twice() -> bool:
-                events = k8s.CoreV1Api(api).list_namespaced_event(APP_NAMESPACE).items
-                return any(e.reason == "SuccessfullyReconciled" and e.count == 2 for e in events)
-
-            wait_for("the repeated Event to be counted", counted_twice, process, stderr_path)
-            liveness = _get(f"http://127.0.0.1:{health}/healthz")[0]
-            metrics_text = _get(f"http://127.0.0.1:{metrics}/metrics")[1]
-
-            # At least one lease renewal (every 2 s) before the Ingress goes.
-            def renewed() -> bool:
-                return any(
-                    e["verb"] == "update" and e["objectRef"].get("resource") == "leases"
-                    for e in cp.audit_events()
-                    if e["user"]["username"] == CONTROLLER_USER
-                )
-
-            wait_for("a leader lease renewal", renewed, process, stderr_path)
-            net.delete_namespaced_ingress("web", APP_NAMESPACE)
-
-            def gone() -> bool:
-                names = [i.metadata.name for i in net.list_namespaced_ingress(APP_NAMESPACE).items]
-                return "web" not in names
-
-            wait_for(
-                "the Ingress to be deleted (teardown, finalizer released)",
-                gone,
-                process,
-                stderr_path,
+        # At least one lease renewal (every 2 s) before the Ingress goes.
+        def renewed() -> bool:
+            return any(
+                e["verb"] == "update" and e["objectRef"].get("resource") == "leases"
+                for e in cp.audit_events()
+                if e["user"]["username"] == CONTROLLER_USER
             )
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                exit_code = process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                exit_code = process.wait()
-    lines = stderr_path.read_text(errors="replace").splitlines()
-    return lines, metrics_text, liveness, exit_code
+
+        wait_for("a leader lease renewal", renewed, controller)
+        net.delete_namespaced_ingress("web", APP_NAMESPACE)
+
+        def gone() -> bool:
+            names = [i.metadata.name for i in net.list_namespaced_ingress(APP_NAMESPACE).items]
+            return "web" not in names
+
+        wait_for("the Ingress to be deleted (teardown, finalizer released)", gone, controller)
+    finally:
+        controller.stop(timeout=20)
+    assert controller.returncode is not None
+    return controller.logs().splitlines(), metrics_text, liveness, controller.returncode
 
 
 def _get(url: str) -> tuple[int, str]:

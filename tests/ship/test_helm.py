@@ -12,7 +12,6 @@ annotation (`serviceAccount.annotations` is empty by default, as in LBC's chart)
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from sandbox.binaries import Binaries, binaries
 from sandbox.controlplane import ControlPlane
+from sandbox.waiting import wait_until
 
 from .artefacts import APP, MANIFESTS, NAMESPACE, REPO
 
@@ -361,9 +361,10 @@ def test_helm_install_and_uninstall(
         (rbac.read_namespaced_role_binding, f"{full}-leader-election", namespace),
         (policy.read_namespaced_pod_disruption_budget, full, namespace),
     ]
-    deadline = time.monotonic() + 30
-    left = [r for r in reads if exists(*r)]
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = [r for r in left if exists(*r)]
-    assert not left, [f"{r[0].__name__} {r[1:]}" for r in left]
+
+    def all_gone() -> bool:
+        left = [f"{r[0].__name__} {r[1:]}" for r in reads if exists(*r)]
+        assert not left, left  # named if the wait times out
+        return True
+
+    wait_until(all_gone, "helm uninstall to remove every object", 30, retry_on=(AssertionError,))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.model import BuildError, ClusterState, GroupRef, build_group, group_of
+from controller.model import BuildError, ClusterState, GroupRef, group_of
 
-from .factories import DEFAULTS, ann, ingress, ingress_class, path, rule, service, state
+from .factories import DEFAULTS, ann, group, ingress, ingress_class, path, rule, service, state
 
 ALB = ingress_class()
 
@@ -75,7 +75,7 @@ def test_configured_class_name_is_used_for_the_legacy_annotation() -> None:
 def test_deleted_ingresses_are_classified_but_not_members() -> None:
     gone = ingress("gone", deleted=True)
     assert isinstance(group_of(gone, [ALB], DEFAULTS), GroupRef)
-    result = build_group("default/gone", state(gone, service()), DEFAULTS)
+    result = group("default/gone", state(gone, service()), DEFAULTS)
     assert result.stack is None
     assert result.members == ()
     assert result.errors == ()
@@ -90,7 +90,7 @@ def _member(name: str, order: int | None = None, **extra: str) -> dict[str, Any]
 
 def test_build_group_orders_members_and_excludes_the_invalid_one() -> None:
     objects = [_member("b"), _member("a", 5), _member("c", -1), _member("bad", target_type="x")]
-    result = build_group("g", state(*objects, service()), DEFAULTS)
+    result = group("g", state(*objects, service()), DEFAULTS)
     assert result.members == ("default/c", "default/b", "default/bad", "default/a")
     assert result.stack is not None
     assert result.stack.ingresses == ("default/c", "default/b", "default/a")
@@ -100,20 +100,20 @@ def test_build_group_orders_members_and_excludes_the_invalid_one() -> None:
 
 
 def test_build_group_without_valid_members_has_no_stack() -> None:
-    result = build_group("g", state(_member("bad", scheme="nope"), service()), DEFAULTS)
+    result = group("g", state(_member("bad", scheme="nope"), service()), DEFAULTS)
     assert result.stack is None
     assert result.members == ("default/bad",)
     assert len(result.errors) == 1
 
 
 def test_build_group_of_unknown_group_is_empty() -> None:
-    result = build_group("nobody", ClusterState(), DEFAULTS)
+    result = group("nobody", ClusterState(), DEFAULTS)
     assert (result.stack, result.errors, result.members) == (None, (), ())
 
 
 def test_exclusive_setting_conflict_names_both_and_keeps_the_first() -> None:
     objects = [_member("a", scheme="internet-facing"), _member("b", scheme="internal")]
-    result = build_group("g", state(*objects, service()), DEFAULTS)
+    result = group("g", state(*objects, service()), DEFAULTS)
     assert result.stack is not None
     assert result.stack.load_balancer.scheme == "internet-facing"
     [error] = result.errors
@@ -127,7 +127,7 @@ def test_agreeing_exclusive_settings_do_not_conflict() -> None:
         _member("b", subnets="subnet-2, subnet-1"),
         _member("c"),
     ]
-    result = build_group("g", state(*objects, service()), DEFAULTS)
+    result = group("g", state(*objects, service()), DEFAULTS)
     assert result.errors == ()
     assert result.stack is not None
     assert result.stack.load_balancer.subnets == ("subnet-1", "subnet-2")
@@ -139,7 +139,7 @@ def test_dropping_a_member_in_a_group_check_rebuilds_without_its_settings() -> N
         _member("a", -1, scheme="internet-facing", ssl_redirect="443"),
         _member("b", scheme="internal"),
     ]
-    result = build_group("g", state(*objects, service()), DEFAULTS)
+    result = group("g", state(*objects, service()), DEFAULTS)
     assert result.stack is not None
     assert result.stack.ingresses == ("default/b",)
     assert result.stack.load_balancer.scheme == "internal"
@@ -153,7 +153,7 @@ def test_certificates_merge_across_members_on_the_same_port() -> None:
         _member("a", certificate_arn=f"{arn}one"),
         _member("b", certificate_arn=f"{arn}two,{arn}one"),
     ]
-    result = build_group("g", state(*objects, service()), DEFAULTS)
+    result = group("g", state(*objects, service()), DEFAULTS)
     assert result.stack is not None
     [listener] = result.stack.listeners
     assert (listener.protocol, listener.port) == ("HTTPS", 443)
@@ -163,6 +163,6 @@ def test_certificates_merge_across_members_on_the_same_port() -> None:
 def test_a_malformed_label_does_not_hide_the_annotations() -> None:
     ing = ingress(annotations=ann(scheme="internet-facing"))
     ing["metadata"]["labels"] = {"version": 1}
-    result = build_group("default/app", state(ing, service()), DEFAULTS)
+    result = group("default/app", state(ing, service()), DEFAULTS)
     assert result.stack is not None
     assert result.stack.load_balancer.scheme == "internet-facing"

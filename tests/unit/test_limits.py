@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from controller.model import build_group
 from controller.model.annotations import PREFIX
 
-from .factories import DEFAULTS, ingress, path, rule, service, state
+from .factories import DEFAULTS, group, ingress, path, rule, service, state
 
 
 def _member(name: str, rules: list[dict[str, Any]], **annotations: str) -> dict[str, Any]:
@@ -32,7 +31,7 @@ def test_rules_limit_excludes_the_ingress_that_overflows() -> None:
         _member("c", _paths(40, "c")),  # 100 rules: fits once b is out
         service(),
     ]
-    result = build_group("big", state(*objects), DEFAULTS)
+    result = group("big", state(*objects), DEFAULTS)
     assert result.stack is not None
     assert result.stack.ingresses == ("default/a", "default/c")
     assert len(result.stack.listeners[0].rules) == 100
@@ -44,11 +43,11 @@ def test_rules_limit_excludes_the_ingress_that_overflows() -> None:
 def test_rules_count_across_listeners() -> None:
     ports = json.dumps([{"HTTP": 80}, {"HTTP": 8080}])
     objects = [_member("a", _paths(50, "a"), listen_ports=ports), service()]
-    result = build_group("big", state(*objects), DEFAULTS)
+    result = group("big", state(*objects), DEFAULTS)
     assert result.stack is not None
     assert sum(len(listener.rules) for listener in result.stack.listeners) == 100
     objects = [_member("a", _paths(51, "a"), listen_ports=ports), service()]
-    result = build_group("big", state(*objects), DEFAULTS)
+    result = group("big", state(*objects), DEFAULTS)
     assert result.stack is None
     assert "100 rules" in result.errors[0].message
 
@@ -65,7 +64,7 @@ def test_redirected_http_listeners_have_no_rules_to_count() -> None:
         ),
         service(),
     ]
-    result = build_group("big", state(*objects), DEFAULTS)
+    result = group("big", state(*objects), DEFAULTS)
     assert result.errors == ()
 
 
@@ -87,7 +86,7 @@ def test_target_group_limit() -> None:
         service(),
         *services,
     ]
-    result = build_group("big", state(*objects), DEFAULTS)
+    result = group("big", state(*objects), DEFAULTS)
     assert result.stack is not None
     assert len(result.stack.target_groups) == 100
     [error] = result.errors
@@ -103,7 +102,7 @@ def test_listener_limit() -> None:
         _member("c", [rule(None, path("/c"))], listen_ports='[{"HTTP": 9999}]'),
         service(),
     ]
-    result = build_group("big", state(*objects), DEFAULTS)
+    result = group("big", state(*objects), DEFAULTS)
     assert result.stack is not None
     assert len(result.stack.listeners) == 50
     assert result.stack.ingresses == ("default/a", "default/b")
@@ -119,7 +118,7 @@ def test_certificate_limit_counts_all_but_the_default() -> None:
         _member("b", [rule(None, path("/b"))], certificate_arn=arns[26]),
         service(),
     ]
-    result = build_group("big", state(*objects), DEFAULTS)
+    result = group("big", state(*objects), DEFAULTS)
     assert result.stack is not None
     assert len(result.stack.listeners[0].certificates) == 26
     [error] = result.errors

@@ -18,7 +18,7 @@ from controller.model import ANNOTATIONS, ClusterState, Plan, build, build_targe
 from controller.model.annotations import PREFIX
 from controller.plan import render_json, render_text
 
-from .factories import DEFAULTS, ingress_class
+from .factories import DEFAULTS, ingress, ingress_class, path, rule, service
 
 JSON: st.SearchStrategy[Any] = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 70000) | st.text(max_size=8),
@@ -245,31 +245,8 @@ def test_arbitrary_objects_never_raise(objects: list[dict[str, Any]]) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.sampled_from(KEYS), VALUES)
 def test_any_single_annotation_value_is_an_error_or_builds(key: str, value: Any) -> None:
-    ing = {
-        "kind": "Ingress",
-        "metadata": {"name": "a", "namespace": "default", "annotations": {key: value}},
-        "spec": {
-            "ingressClassName": "alb",
-            "rules": [
-                {
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "svc", "port": {"number": 80}}},
-                            }
-                        ]
-                    }
-                }
-            ],
-        },
-    }
-    svc = {
-        "kind": "Service",
-        "metadata": {"name": "svc", "namespace": "default"},
-        "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]},
-    }
+    ing = ingress("a", annotations={key: value}, rules=[rule(None, path("/"))])
+    svc = service(ports=[{"port": 80, "nodePort": 30080}])
     plan = build(
         ClusterState(ingresses=[ing], services=[svc], ingress_classes=[ingress_class()]), DEFAULTS
     )

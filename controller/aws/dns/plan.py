@@ -207,51 +207,78 @@ def _plan_desired(
             f"{where}: not managed: its ownership record cannot be made: {problem}",
         )
         return
-    records = live.get(host, rtype)
     txts = live.get(owner_name, "TXT")
-    cnames = live.get(host, "CNAME")
-    alias_rrset = {"Name": host, "Type": rtype, "AliasTarget": alias.to_api()}
     if txts:
-        current_owner = _owner_of(txts)
-        if not owner.owns(current_owner):
-            who = (
-                current_owner.describe()
-                if current_owner
-                else "something else (not this controller)"
-            )
-            plan.warn(
-                DNS_RECORD_NOT_OWNED,
-                f"{where}: left unchanged: its ownership record {owner_name} names {who}, "
-                f"not cluster {owner.cluster!r}, stack {owner.stack!r}",
-            )
-            if current_owner is not None and current_owner.cluster == owner.cluster:
-                plan.contested.add(record.key)
-            return
-        plan.owned.add(record.key)
-        if cnames:
-            plan.warn(DNS_RECORD_SKIPPED, f"{where}: not created: a CNAME record has that name")
-        elif not records:
-            plan.changes.append(Change("CREATE", alias_rrset, host))
-        elif not _is_simple(records):
-            plan.warn(
-                DNS_RECORD_SKIPPED,
-                f"{where}: left unchanged: it has several record sets (weighted or other "
-                "routing policy), which this controller does not manage",
-            )
-        elif not alias.matches(records[0]):
-            plan.changes.append(Change("UPSERT", alias_rrset, host))
-        wanted_txt = ownership_rrset(host, rtype, owner)
-        if _txt_values(txts[0]) != _txt_values(wanted_txt):
-            plan.changes.append(Change("UPSERT", wanted_txt, host))
+        _plan_owned(plan, where, record, live, txts, owner=owner, alias=alias)
+    else:
+        _plan_unowned(plan, where, record, live, owner=owner, alias=alias)
+
+
+def _plan_owned(
+    plan: ZonePlan,
+    where: str,
+    record: DesiredRecord,
+    live: LiveRecords,
+    txts: list[RRSet],
+    *,
+    owner: Owner,
+    alias: AliasTarget,
+) -> None:
+    """The host has an ownership record: ours to keep in step, or someone else's to leave."""
+    host, rtype = record.key
+    current_owner = _owner_of(txts)
+    if not owner.owns(current_owner):
+        who = current_owner.describe() if current_owner else "something else (not this controller)"
+        plan.warn(
+            DNS_RECORD_NOT_OWNED,
+            f"{where}: left unchanged: its ownership record {txt_name(host, rtype)} names "
+            f"{who}, not cluster {owner.cluster!r}, stack {owner.stack!r}",
+        )
+        if current_owner is not None and current_owner.cluster == owner.cluster:
+            plan.contested.add(record.key)
         return
+    plan.owned.add(record.key)
+    records = live.get(host, rtype)
+    alias_rrset = {"Name": host, "Type": rtype, "AliasTarget": alias.to_api()}
+    if live.get(host, "CNAME"):
+        plan.warn(DNS_RECORD_SKIPPED, f"{where}: not created: a CNAME record has that name")
+    elif not records:
+        plan.changes.append(Change("CREATE", alias_rrset, host))
+    elif not _is_simple(records):
+        plan.warn(
+            DNS_RECORD_SKIPPED,
+            f"{where}: left unchanged: it has several record sets (weighted or other "
+            "routing policy), which this controller does not manage",
+        )
+    elif not alias.matches(records[0]):
+        plan.changes.append(Change("UPSERT", alias_rrset, host))
+    wanted_txt = ownership_rrset(host, rtype, owner)
+    if _txt_values(txts[0]) != _txt_values(wanted_txt):
+        plan.changes.append(Change("UPSERT", wanted_txt, host))
+
+
+def _plan_unowned(
+    plan: ZonePlan,
+    where: str,
+    record: DesiredRecord,
+    live: LiveRecords,
+    *,
+    owner: Owner,
+    alias: AliasTarget,
+) -> None:
+    """No ownership record: create the host's records if nobody else holds the name."""
+    host, rtype = record.key
+    records = live.get(host, rtype)
+    cnames = live.get(host, "CNAME")
     if records or cnames:
         kind = rtype if records else "CNAME"
         plan.warn(
             DNS_RECORD_NOT_OWNED,
             f"{where}: left unchanged: a {kind} record already exists without an ownership "
-            f"record ({owner_name}), so it is not ours",
+            f"record ({txt_name(host, rtype)}), so it is not ours",
         )
         return
+    alias_rrset = {"Name": host, "Type": rtype, "AliasTarget": alias.to_api()}
     claim = _other_claim(host, rtype, live, owner)
     if claim:
         message, ours = claim

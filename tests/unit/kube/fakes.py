@@ -7,16 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.aws import AwsError, DeployResult
+from controller.aws import DeployResult, DeployWarning
 from controller.kube.cache import ClusterCache, object_key
 from controller.model.stack import DesiredTargets, Stack
+from sandbox import objects
 
-INGRESS_CLASS = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "IngressClass",
-    "metadata": {"name": "alb"},
-    "spec": {"controller": "ingress.k8s.aws/alb"},
-}
+INGRESS_CLASS = objects.ingress_class()
 
 
 def ingress(
@@ -28,47 +24,26 @@ def ingress(
     annotations: Mapping[str, str] | None = None,
     class_name: str = "alb",
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": f"uid-{namespace}-{name}",
-            "resourceVersion": "1",
-            "annotations": dict(annotations or {}),
-        },
-        "spec": {
-            "ingressClassName": class_name,
-            "rules": [
-                {
-                    "host": host,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": service, "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ],
-        },
-    }
+    """`sandbox.objects.ingress` as the API server returns it (uid, resourceVersion 1), with
+    these tests' defaults: `shop/web`, one host, `/` -> Service `web`:80."""
+    return objects.ingress(
+        name,
+        namespace,
+        annotations=annotations or {},
+        rules=[objects.rule(host, objects.path("/", service))],
+        class_name=class_name,
+        metadata={"uid": f"uid-{namespace}-{name}", "resourceVersion": "1"},
+    )
 
 
 def service(name: str = "web", namespace: str = "shop", node_port: int = 30080) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-svc-{name}"},
-        "spec": {
-            "type": "NodePort",
-            "selector": {"app": name},
-            "ports": [{"port": 80, "targetPort": 80, "nodePort": node_port, "protocol": "TCP"}],
-        },
-    }
+    """`sandbox.objects.app_service` with a uid and a fixed node port."""
+    return objects.app_service(
+        name,
+        namespace,
+        ports=[objects.tcp_port(node_port=node_port)],
+        metadata={"uid": f"uid-svc-{name}"},
+    )
 
 
 def node(name: str, instance: str, ready: bool = True) -> dict[str, Any]:
@@ -156,8 +131,8 @@ class FakeDeployer:
     deployed: list[Stack] = field(default_factory=list)
     target_syncs: list[DesiredTargets] = field(default_factory=list)
     torn_down: list[str] = field(default_factory=list)
-    fail_with: AwsError | None = None
-    warnings: tuple[str, ...] = ()
+    fail_with: Exception | None = None
+    warnings: tuple[DeployWarning, ...] = ()
     complete: bool = True
 
     def deploy(self, stack: Stack, targets: DesiredTargets) -> DeployResult:

@@ -49,3 +49,33 @@ def test_a_group_change_moves_the_service_to_the_new_group() -> None:
     cache.apply_event("Ingress", "MODIFIED", two)
     assert cache.groups_using_service("shop/web") == {"one", "two"}
     assert cache.group_members("one") == ["shop/a"]
+
+
+def test_group_refs_come_from_members_and_holders_not_from_the_id() -> None:
+    cache = make_cache()
+    # A lone Ingress that left group "g" but still holds it: the cache knows "g" is explicit
+    # from the finalizer it carries, and the Ingress's own group is implicit.
+    left = ingress("a")
+    left["metadata"]["finalizers"] = ["group.ingress.k8s.aws/g"]
+    cache.apply_event("Ingress", "ADDED", left)
+    held = cache.group_ref("g")
+    assert held is not None and held.explicit
+    assert held.finalizer == "group.ingress.k8s.aws/g"
+    own = cache.group_ref("shop/a")
+    assert own is not None and not own.explicit
+    assert own.finalizer == "ingress.k8s.aws/resources"
+    assert cache.group_ref("nobody") is None
+
+
+def test_group_index_follows_moves_and_deletes() -> None:
+    cache = make_cache()
+    one = ingress("a", annotations={"alb.ingress.kubernetes.io/group.name": "one"})
+    cache.apply_event("Ingress", "ADDED", one)
+    assert cache.groups() == {"one"}
+    two = ingress("a", annotations={"alb.ingress.kubernetes.io/group.name": "two"})
+    cache.apply_event("Ingress", "MODIFIED", two)  # no finalizer held: "one" is gone
+    assert cache.groups() == {"two"}
+    assert cache.group_members("one") == []
+    cache.apply_event("Ingress", "DELETED", two)
+    assert cache.groups() == set()
+    assert cache.group_ref("two") is None

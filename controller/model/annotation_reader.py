@@ -1,0 +1,83 @@
+"""Reading annotations off one object: the parsed values, and errors naming each field.
+
+`read_annotations` looks every `alb.ingress.kubernetes.io/*` key up in the table of
+`annotations.py`, keeps those allowed where the object is (Ingress or Service), and parses
+each value into its typed form. A bad value does not stop the others: it becomes an error
+whose field is `metadata.annotations[<key>]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.model.annotations import PREFIX, SPECS, TEMPLATED, AnnotationSpec, Location
+from controller.model.values import ActionValue
+
+
+def annotation_field(key: str, owner: str = "") -> str:
+    """The `field` of a BuildError about annotation `key` (`owner`: e.g. `service/foo.`)."""
+    return f"{owner}metadata.annotations[{key}]"
+
+
+@dataclass(frozen=True)
+class AnnotationValues:
+    """The supported annotations of one object, parsed; bad ones are in `errors` instead."""
+
+    values: dict[str, Any] = field(default_factory=dict)  # by spec name
+    actions: dict[str, ActionValue] = field(default_factory=dict)  # by ${name}
+    conditions: dict[str, list[Any]] = field(default_factory=dict)  # by ${name}
+    errors: tuple[tuple[str, str], ...] = ()  # (field, message)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.values.get(name, default)
+
+
+def read_annotations(
+    annotations: Mapping[str, Any] | None, location: Location, owner: str = ""
+) -> AnnotationValues:
+    """Parse the supported annotations that may sit on `location`; others are ignored."""
+    values: dict[str, Any] = {}
+    actions: dict[str, ActionValue] = {}
+    conditions: dict[str, list[Any]] = {}
+    errors: list[tuple[str, str]] = []
+    for key in sorted(annotations or {}, key=str):
+        if not isinstance(key, str) or not key.startswith(PREFIX):
+            continue
+        suffix = key[len(PREFIX) :]
+        spec, name = _spec_for(suffix)
+        if spec is None or location not in spec.locations:
+            continue
+        raw = (annotations or {})[key]
+        where = annotation_field(key, owner)
+        if not isinstance(raw, str):
+            errors.append((where, "annotation values must be strings (quote it in YAML)"))
+            continue
+        try:
+            parsed = spec.parse(raw)
+        except ValueError as err:
+            errors.append((where, f"invalid value {_shorten(raw)}: {err}"))
+            continue
+        if spec.name == "actions.${name}":
+            actions[name] = parsed
+        elif spec.name == "conditions.${name}":
+            conditions[name] = parsed
+        else:
+            values[spec.name] = parsed
+    return AnnotationValues(values, actions, conditions, tuple(errors))
+
+
+def _spec_for(suffix: str) -> tuple[AnnotationSpec | None, str]:
+    if suffix in SPECS:
+        return SPECS[suffix], ""
+    for spec in TEMPLATED:
+        prefix = spec.template_prefix
+        if suffix.startswith(prefix) and len(suffix) > len(prefix):
+            return spec, suffix[len(prefix) :]
+    return None, ""
+
+
+def _shorten(raw: str, limit: int = 80) -> str:
+    text = raw if len(raw) <= limit else raw[: limit - 3] + "..."
+    return repr(text)

@@ -1,0 +1,219 @@
+"""The `Stack` of one assembled group: load balancer, managed security group, target groups,
+listeners with their rules, and DNS records.
+
+`assemble` decides which members are in and merges their settings (`GroupSettings`) and
+their rules (`Contribution`s); this module turns those into the stack, with LBC's defaults
+where nothing was set: a 404 fixed response when no member owns the default backend, the
+managed security group open to the listener ports from `inbound-cidrs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from controller.config import ModelDefaults
+from controller.model.backends import stack_tags
+from controller.model.ingress import ParsedIngress, RouteRule
+from controller.model.names import load_balancer_name, security_group_name
+from controller.model.stack import (
+    LOAD_BALANCER_RESOURCE_ID,
+    MANAGED_SG_RESOURCE_ID,
+    Action,
+    BuildError,
+    DnsRecord,
+    FixedResponseAction,
+    FixedResponseConfig,
+    Listener,
+    LoadBalancer,
+    ManagedSecurityGroup,
+    ModelError,
+    RedirectAction,
+    RedirectConfig,
+    Rule,
+    SecurityGroupIngress,
+    Stack,
+    TargetGroup,
+)
+
+MANAGED_SG_DESCRIPTION = "[k8s] Managed SecurityGroup for LoadBalancer"
+NOT_FOUND = FixedResponseAction(
+    fixed_response_config=FixedResponseConfig(status_code="404", content_type="text/plain")
+)
+
+
+@dataclass
+class GroupSettings:
+    """Group-wide settings merged from the members accepted so far, with who set what."""
+
+    exclusive: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    tags: dict[str, tuple[str, str]] = field(default_factory=dict)
+    ports: dict[int, tuple[str, str]] = field(default_factory=dict)  # port -> (protocol, owner)
+    certificates: dict[int, list[str]] = field(default_factory=dict)
+    default_backend: str | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.exclusive[name][0] if name in self.exclusive else default
+
+    def sni_certificate_count(self) -> int:
+        return sum(max(0, len(certs) - 1) for certs in self.certificates.values())
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one accepted member puts on the listeners, given the group's settings."""
+
+    member: ParsedIngress
+    rules: dict[int, tuple[RouteRule, ...]]  # by port
+    default_actions: dict[int, tuple[Action, ...]]  # by port, if it owns the default backend
+    target_groups: tuple[str, ...]  # ids its rules and default actions reference
+
+
+def group_stack(
+    *,
+    stack_id: str,
+    explicit: bool,
+    settings: GroupSettings,
+    accepted: list[ParsedIngress],
+    contributions: list[Contribution],
+    defaults: ModelDefaults,
+) -> Stack:
+    scheme: str = settings.get("scheme", defaults.scheme)
+    ip_type: str = settings.get("ip-address-type", defaults.ip_address_type)
+    user_tags = {tag: value for tag, (value, _) in settings.tags.items()}
+    security_groups: tuple[str, ...] | None = settings.get("security-groups")
+    try:
+        return Stack(
+            id=stack_id,
+            ingresses=tuple(m.key for m in accepted),
+            load_balancer=LoadBalancer(
+                name=settings.get("load-balancer-name")
+                or load_balancer_name(defaults.cluster_name, stack_id, explicit, scheme),
+                scheme=scheme,
+                ip_address_type=ip_type,
+                subnets=settings.get("subnets"),
+                security_groups=security_groups,
+                attributes=settings.get("load-balancer-attributes", {}),
+                tags=stack_tags(defaults, stack_id, LOAD_BALANCER_RESOURCE_ID, user_tags),
+            ),
+            security_group=None
+            if security_groups is not None
+            else _managed_security_group(
+                stack_id=stack_id,
+                explicit=explicit,
+                settings=settings,
+                ip_type=ip_type,
+                user_tags=user_tags,
+                defaults=defaults,
+            ),
+            backend_security_group=security_groups is None
+            or bool(settings.get("manage-backend-security-group-rules", False)),
+            target_groups=_target_groups(contributions),
+            listeners=_listeners(settings, contributions, defaults),
+            dns_records=_dns_records(accepted, ip_type) if defaults.manage_dns else (),
+        )
+    except ValidationError as err:  # a builder bug, not bad input: say so, precisely
+        raise ModelError(
+            [BuildError(ingress=stack_id, field="(stack)", message=f"internal error: {err}")]
+        ) from err
+
+
+def _managed_security_group(
+    *,
+    stack_id: str,
+    explicit: bool,
+    settings: GroupSettings,
+    ip_type: str,
+    user_tags: dict[str, str],
+    defaults: ModelDefaults,
+) -> ManagedSecurityGroup:
+    default_cidrs = ("0.0.0.0/0", "::/0") if ip_type.startswith("dualstack") else ("0.0.0.0/0",)
+    cidrs: tuple[str, ...] = settings.get("inbound-cidrs", default_cidrs)
+    return ManagedSecurityGroup(
+        name=security_group_name(defaults.cluster_name, stack_id, explicit),
+        description=MANAGED_SG_DESCRIPTION,
+        ingress=tuple(
+            SecurityGroupIngress(port=port, cidr=cidr)
+            for port in sorted(settings.ports)
+            for cidr in cidrs
+        ),
+        tags=stack_tags(defaults, stack_id, MANAGED_SG_RESOURCE_ID, user_tags),
+    )
+
+
+def _target_groups(contributions: list[Contribution]) -> tuple[TargetGroup, ...]:
+    found: dict[str, TargetGroup] = {}
+    for part in contributions:
+        for tg_id in part.target_groups:
+            found.setdefault(tg_id, part.member.target_groups[tg_id])
+    return tuple(found.values())
+
+
+def _listeners(
+    settings: GroupSettings, contributions: list[Contribution], defaults: ModelDefaults
+) -> tuple[Listener, ...]:
+    redirect_port: int | None = settings.get("ssl-redirect")
+    listeners: list[Listener] = []
+    for port, (protocol, _) in sorted(settings.ports.items()):
+        if protocol == "HTTP" and redirect_port is not None:
+            listeners.append(
+                Listener(
+                    port=port,
+                    protocol="HTTP",
+                    default_actions=(
+                        RedirectAction(
+                            redirect_config=RedirectConfig(
+                                protocol="HTTPS", port=str(redirect_port), status_code="HTTP_301"
+                            )
+                        ),
+                    ),
+                )
+            )
+            continue
+        on_port = [c for c in contributions if port in c.rules]
+        rules = [
+            Rule(
+                priority=priority,
+                conditions=rule.conditions,
+                actions=rule.actions,
+                ingress=member_key,
+            )
+            for priority, (member_key, rule) in enumerate(
+                ((c.member.key, r) for c in on_port for r in c.rules[port]), start=1
+            )
+        ]
+        default_actions = next(
+            (c.default_actions[port] for c in on_port if port in c.default_actions), (NOT_FOUND,)
+        )
+        https = protocol == "HTTPS"
+        certificates = tuple(settings.certificates.get(port, ())) if https else ()
+        hosts: set[str] = set()
+        if https and not certificates:
+            hosts = {h for c in on_port for h in (*c.member.rule_hosts, *c.member.tls_hosts)}
+        listeners.append(
+            Listener(
+                port=port,
+                protocol=protocol,
+                ssl_policy=settings.get("ssl-policy", defaults.ssl_policy) if https else None,
+                certificates=certificates,
+                certificate_hosts=tuple(sorted(hosts)),
+                default_actions=default_actions,
+                rules=tuple(rules),
+            )
+        )
+    return tuple(listeners)
+
+
+def _dns_records(accepted: list[ParsedIngress], ip_type: str) -> tuple[DnsRecord, ...]:
+    owners: dict[str, str] = {}
+    for member in accepted:
+        for host in member.rule_hosts:
+            owners.setdefault(host.lower().rstrip("."), member.key)
+    types = ("A", "AAAA") if ip_type.startswith("dualstack") else ("A",)
+    return tuple(
+        DnsRecord(name=host, type=record_type, ingress=owner)
+        for host, owner in sorted(owners.items())
+        for record_type in types
+    )
