@@ -207,24 +207,27 @@ def _plan_desired(
             f"{where}: not managed: its ownership record cannot be made: {problem}",
         )
         return
+    wanted = _Wanted(where, record, owner, alias)
     txts = live.get(owner_name, "TXT")
     if txts:
-        _plan_owned(plan, where, record, live, txts, owner=owner, alias=alias)
+        _plan_owned(plan, wanted, live, txts)
     else:
-        _plan_unowned(plan, where, record, live, owner=owner, alias=alias)
+        _plan_unowned(plan, wanted, live)
 
 
-def _plan_owned(
-    plan: ZonePlan,
-    where: str,
-    record: DesiredRecord,
-    live: LiveRecords,
-    txts: list[RRSet],
-    *,
-    owner: Owner,
-    alias: AliasTarget,
-) -> None:
+@dataclass(frozen=True)
+class _Wanted:
+    """One record the stack wants, with who it is for and where it should point."""
+
+    where: str  # `host (type in hosted zone zone)`, for warnings
+    record: DesiredRecord
+    owner: Owner
+    alias: AliasTarget
+
+
+def _plan_owned(plan: ZonePlan, wanted: _Wanted, live: LiveRecords, txts: list[RRSet]) -> None:
     """The host has an ownership record: ours to keep in step, or someone else's to leave."""
+    where, record, owner, alias = wanted.where, wanted.record, wanted.owner, wanted.alias
     host, rtype = record.key
     current_owner = _owner_of(txts)
     if not owner.owns(current_owner):
@@ -257,16 +260,9 @@ def _plan_owned(
         plan.changes.append(Change("UPSERT", wanted_txt, host))
 
 
-def _plan_unowned(
-    plan: ZonePlan,
-    where: str,
-    record: DesiredRecord,
-    live: LiveRecords,
-    *,
-    owner: Owner,
-    alias: AliasTarget,
-) -> None:
+def _plan_unowned(plan: ZonePlan, wanted: _Wanted, live: LiveRecords) -> None:
     """No ownership record: create the host's records if nobody else holds the name."""
+    where, record, owner, alias = wanted.where, wanted.record, wanted.owner, wanted.alias
     host, rtype = record.key
     records = live.get(host, rtype)
     cnames = live.get(host, "CNAME")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.aws import DeployResult, DeployWarning
+from controller.config import ModelDefaults
 from controller.kube.cache import ClusterCache, object_key
 from controller.model.stack import DesiredTargets, Stack
 from sandbox import objects
@@ -54,6 +55,16 @@ def node(name: str, instance: str, ready: bool = True) -> dict[str, Any]:
         "spec": {"providerID": f"aws:///us-east-1a/{instance}"},
         "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
     }
+
+
+def cluster_cache(defaults: ModelDefaults) -> ClusterCache:
+    """A cache holding what a one-Ingress test needs besides the Ingress: the `alb`
+    IngressClass, the `shop/web` Service and one ready Node."""
+    cache = ClusterCache(defaults)
+    cache.apply_event("IngressClass", None, INGRESS_CLASS)
+    cache.apply_event("Service", None, service())
+    cache.apply_event("Node", None, node("n1", "i-0000000000000001"))
+    return cache
 
 
 @dataclass

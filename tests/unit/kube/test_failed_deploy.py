@@ -14,21 +14,17 @@ from __future__ import annotations
 
 from controller.aws import AwsError
 from controller.config import ModelDefaults
-from controller.kube.cache import ClusterCache
 from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler
 from controller.kube.scheduler import Mode
 
-from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, node, service
+from .fakes import FakeCluster, FakeDeployer, cluster_cache, ingress
 
 DEFAULTS = ModelDefaults(cluster_name="test")
 GROUP = {"alb.ingress.kubernetes.io/group.name": "shop"}
 
 
 def test_a_failed_deploy_is_not_skipped_when_the_model_returns_to_what_was_applied() -> None:
-    cache = ClusterCache(DEFAULTS)
-    for kind, obj in (("IngressClass", INGRESS_CLASS), ("Service", service()),
-                       ("Node", node("n1", "i-0000000000000001"))):  # fmt: skip
-        cache.apply_event(kind, None, obj)
+    cache = cluster_cache(DEFAULTS)
     cluster, deployer = FakeCluster(cache), FakeDeployer()
     reconciler = GroupReconciler(cache, cluster, deployer, DEFAULTS)
     cache.apply_event("Ingress", "ADDED", ingress("a", annotations=GROUP, host="a.example.com"))

@@ -16,11 +16,10 @@ import pytest
 
 from controller.aws import WritesFencedError
 from controller.config import ModelDefaults
-from controller.kube.cache import ClusterCache
 from controller.kube.reconciler import FENCED_RETRY, GroupReconciler
 from controller.kube.scheduler import Mode
 
-from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, node, service
+from .fakes import FakeCluster, FakeDeployer, cluster_cache, ingress
 
 DEFAULTS = ModelDefaults(cluster_name="test")
 
@@ -28,10 +27,7 @@ DEFAULTS = ModelDefaults(cluster_name="test")
 def test_a_fenced_deploy_is_retried_soon_with_one_line_and_no_event(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cache = ClusterCache(DEFAULTS)
-    for kind, obj in (("IngressClass", INGRESS_CLASS), ("Service", service()),
-                       ("Node", node("n1", "i-0000000000000001"))):  # fmt: skip
-        cache.apply_event(kind, None, obj)
+    cache = cluster_cache(DEFAULTS)
     cluster, deployer = FakeCluster(cache), FakeDeployer()
     reconciler = GroupReconciler(cache, cluster, deployer, DEFAULTS)
     cache.apply_event("Ingress", "ADDED", ingress())

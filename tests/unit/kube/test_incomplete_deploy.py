@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from controller.aws.warnings import DNS_RECORD_NOT_OWNED, DeployWarning
 from controller.config import ModelDefaults
-from controller.kube.cache import ClusterCache
 from controller.kube.reconciler import APPLIED_ANNOTATION, Applied, GroupReconciler
 from controller.kube.scheduler import Mode
 
-from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, node, service
+from .fakes import FakeCluster, FakeDeployer, cluster_cache, ingress
 
 DEFAULTS = ModelDefaults(cluster_name="test")
 GROUP = "shop/web"
 
 
 def test_an_incomplete_deploy_is_done_again_on_the_next_reconcile() -> None:
-    cache = ClusterCache(DEFAULTS)
-    for kind, obj in (("IngressClass", INGRESS_CLASS), ("Service", service()),
-                       ("Node", node("n1", "i-0000000000000001"))):  # fmt: skip
-        cache.apply_event(kind, None, obj)
+    cache = cluster_cache(DEFAULTS)
     held = DeployWarning(DNS_RECORD_NOT_OWNED, "web.example.com: held by group b")
     deployer = FakeDeployer(complete=False, warnings=(held,))
     reconciler = GroupReconciler(cache, FakeCluster(cache), deployer, DEFAULTS)

@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from controller.config import ModelDefaults
-from controller.kube.cache import ClusterCache
 from controller.kube.reconciler import STALE_RETRY, GroupReconciler
 from controller.kube.scheduler import Mode
 from controller.kube.writer import StaleCopyError
 
-from .fakes import INGRESS_CLASS, FakeCluster, FakeDeployer, ingress, node, service
+from .fakes import FakeCluster, FakeDeployer, cluster_cache, ingress
 
 DEFAULTS = ModelDefaults(cluster_name="test")
 
@@ -35,10 +34,7 @@ class RacingCluster(FakeCluster):
 
 
 def test_a_stale_copy_is_retried_soon_without_an_error() -> None:
-    cache = ClusterCache(DEFAULTS)
-    for kind, obj in (("IngressClass", INGRESS_CLASS), ("Service", service()),
-                      ("Node", node("n1", "i-0000000000000001"))):  # fmt: skip
-        cache.apply_event(kind, None, obj)
+    cache = cluster_cache(DEFAULTS)
     cluster, deployer = RacingCluster(cache), FakeDeployer()
     reconciler = GroupReconciler(cache, cluster, deployer, DEFAULTS)
     cache.apply_event("Ingress", "ADDED", ingress())
