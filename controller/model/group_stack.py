@@ -18,6 +18,7 @@ from controller.config import ModelDefaults
 from controller.model.backends import stack_tags
 from controller.model.ingress import ParsedIngress, RouteRule
 from controller.model.names import load_balancer_name, security_group_name
+from controller.model.redirects import omit_pointless_rules
 from controller.model.stack import (
     LOAD_BALANCER_RESOURCE_ID,
     MANAGED_SG_RESOURCE_ID,
@@ -173,6 +174,7 @@ def _listeners(
             )
             continue
         on_port = [c for c in contributions if port in c.rules]
+        placed = [(c.member.key, r) for c in on_port for r in c.rules[port]]
         rules = [
             Rule(
                 priority=priority,
@@ -181,7 +183,7 @@ def _listeners(
                 ingress=member_key,
             )
             for priority, (member_key, rule) in enumerate(
-                ((c.member.key, r) for c in on_port for r in c.rules[port]), start=1
+                omit_pointless_rules(port, protocol, placed), start=1
             )
         ]
         default_actions = next(

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -229,6 +230,15 @@ class ActionTargetGroup(GoJson):
     target_group_arn: str | None = Field(default=None, alias="targetGroupARN", min_length=1)
     target_group_name: str | None = Field(default=None, alias="targetGroupName", min_length=1)
     weight: int | None = Field(default=None, ge=0, le=999)
+
+    @field_validator("service_port", mode="before")
+    @classmethod
+    def _numeric_string_is_a_number(cls, value: Any) -> Any:
+        """`"servicePort": "80"` (blog posts, AWS's own examples) means port 80, as in LBC;
+        a port name always has a letter, so no name is lost."""
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+        return value
 
     @model_validator(mode="after")
     def _one_target(self) -> ActionTargetGroup:
