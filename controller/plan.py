@@ -84,7 +84,7 @@ class _Node:
 
 
 def render_text(plan: Plan) -> str:
-    """A tree per stack, then the errors."""
+    """A tree per stack, then the errors, then the warnings."""
     lines: list[str] = []
     if not plan.stacks:
         lines.append("No stacks: no Ingress of this controller's class built.")
@@ -97,6 +97,9 @@ def render_text(plan: Plan) -> str:
     if plan.errors:
         lines.append(f"errors ({len(plan.errors)}):")
         lines += [f"  {e.ingress}: {e.field}: {e.message}" for e in plan.errors]
+    if plan.warnings:
+        lines.append(f"warnings ({len(plan.warnings)}):")
+        lines += [f"  {w.ingress}: {w.field}: {w.message}" for w in plan.warnings]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

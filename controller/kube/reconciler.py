@@ -30,7 +30,7 @@ from controller.kube.cache import Body, ClusterCache
 from controller.kube.scheduler import Mode, Outcome
 from controller.kube.writer import KubeWriter, StaleCopyError
 from controller.model import BuildError, GroupRef, build_group, build_targets
-from controller.model.stack import DesiredTargets, Stack
+from controller.model.stack import BuildWarning, DesiredTargets, Stack
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +118,10 @@ class GroupReconciler:
     # Times a stage (`controller.kube.metrics.Metrics.stage`); the others are timed by wrappers.
     stage: Callable[[str], contextlib.AbstractContextManager[None]] = _untimed
     applied: dict[str, Applied] = field(default_factory=dict)
-    # Last build error reported per Ingress, so an unchanged error is not re-posted.
+    # Last build error (and warnings) reported per Ingress, so an unchanged one is not
+    # re-posted.
     _reported: dict[str, str] = field(default_factory=dict)
+    _warned: dict[str, str] = field(default_factory=dict)
     _failures: dict[str, int] = field(default_factory=dict)
 
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
@@ -134,6 +136,7 @@ class GroupReconciler:
         with self.stage("build_model"):
             result = build_group(group, members, state, self.defaults)
         self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
+        self._report_build_warnings(bodies, result.warnings)
         built = result.stack.ingresses if result.stack is not None else ()
         active = [k for k in built if k in bodies]
         inactive = [k for k in bodies if k not in active and self._is_inactive(k, group_id)]
@@ -328,6 +331,28 @@ class GroupReconciler:
                 logger.warning("ingress %s: %s", key, message, extra={"ingress": key})
                 self.writer.event(bodies[key], "Warning", REASON_BUILD, message)
                 self._reported[key] = message
+
+    def _report_build_warnings(
+        self, bodies: dict[str, Body], warnings: tuple[BuildWarning, ...]
+    ) -> None:
+        """One Warning Event per Ingress and reason, posted again only when they change."""
+        by_reason: dict[str, dict[str, list[BuildWarning]]] = {}
+        for warning in warnings:
+            by_reason.setdefault(warning.ingress, {}).setdefault(warning.reason, []).append(warning)
+        for key in bodies:
+            if key not in by_reason:
+                self._warned.pop(key, None)
+        for key, reasons in by_reason.items():
+            signature = repr(
+                sorted((r, [(w.field, w.message) for w in ws]) for r, ws in reasons.items())
+            )
+            if key not in bodies or self._warned.get(key) == signature:
+                continue
+            for reason, found in sorted(reasons.items()):
+                message = "; ".join(f"{w.field}: {w.message}" for w in found)
+                logger.warning("ingress %s: %s: %s", key, reason, message, extra={"ingress": key})
+                self.writer.event(bodies[key], "Warning", reason, message)
+            self._warned[key] = signature
 
     def _aws_failure(
         self,

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.model.annotations import PREFIX, SPECS, TEMPLATED, AnnotationSpec, Location
+from controller.model.annotations import (
+    PREFIX,
+    SPECS,
+    TEMPLATED,
+    AnnotationSpec,
+    Location,
+    lbc_only,
+)
 from controller.model.values import ActionValue
 
 
@@ -29,6 +36,9 @@ class AnnotationValues:
     actions: dict[str, ActionValue] = field(default_factory=dict)  # by ${name}
     conditions: dict[str, list[Any]] = field(default_factory=dict)  # by ${name}
     errors: tuple[tuple[str, str], ...] = ()  # (field, message)
+    # Keys with our prefix that are not read here: unknown, not supported yet, or not
+    # allowed on this kind of object. (field, message); the builder turns them into warnings.
+    ignored: tuple[tuple[str, str], ...] = ()
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.values.get(name, default)
@@ -42,15 +52,17 @@ def read_annotations(
     actions: dict[str, ActionValue] = {}
     conditions: dict[str, list[Any]] = {}
     errors: list[tuple[str, str]] = []
+    ignored: list[tuple[str, str]] = []
     for key in sorted(annotations or {}, key=str):
         if not isinstance(key, str) or not key.startswith(PREFIX):
             continue
         suffix = key[len(PREFIX) :]
         spec, name = _spec_for(suffix)
+        where = annotation_field(key, owner)
         if spec is None or location not in spec.locations:
+            ignored.append((where, _why_ignored(suffix, spec, location)))
             continue
         raw = (annotations or {})[key]
-        where = annotation_field(key, owner)
         if not isinstance(raw, str):
             errors.append((where, "annotation values must be strings (quote it in YAML)"))
             continue
@@ -65,7 +77,19 @@ def read_annotations(
             conditions[name] = parsed
         else:
             values[spec.name] = parsed
-    return AnnotationValues(values, actions, conditions, tuple(errors))
+    return AnnotationValues(values, actions, conditions, tuple(errors), tuple(ignored))
+
+
+def _why_ignored(suffix: str, spec: AnnotationSpec | None, location: Location) -> str:
+    if spec is not None:
+        places = " or ".join(place.value for place in spec.locations)
+        return f"ignored: this annotation goes on the {places}, not on the {location.value}"
+    if lbc_only(suffix):
+        return (
+            "ignored: an aws-load-balancer-controller annotation this controller does not "
+            "support yet (README: annotations not yet supported)"
+        )
+    return "ignored: not an annotation this controller knows (a typo?)"
 
 
 def _spec_for(suffix: str) -> tuple[AnnotationSpec | None, str]:

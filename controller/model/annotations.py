@@ -359,3 +359,44 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
 
 SPECS: dict[str, AnnotationSpec] = {spec.name: spec for spec in ANNOTATIONS if not spec.templated}
 TEMPLATED: tuple[AnnotationSpec, ...] = tuple(spec for spec in ANNOTATIONS if spec.templated)
+
+# aws-load-balancer-controller's Ingress annotations (its `pkg/annotations/constants.go`)
+# that this controller does not implement yet: a key among them is reported as unsupported,
+# any other unknown key as unknown (a typo, most likely). The README lists them too.
+LBC_NOT_SUPPORTED: tuple[str, ...] = (
+    "acm-pca-arn",
+    "auth-idp-cognito",
+    "auth-idp-oidc",
+    "auth-on-unauthenticated-request",
+    "auth-scope",
+    "auth-session-cookie",
+    "auth-session-timeout",
+    "auth-type",
+    "create-acm-cert",
+    "customer-owned-ipv4-pool",
+    "dry-run-plan",
+    "enable-frontend-nlb",
+    "frontend-nlb-*",
+    "ipam-ipv4-pool-id",
+    "jwt-validation",
+    "listener-attributes.*",
+    "minimum-load-balancer-capacity",
+    "multi-cluster-target-group",
+    "mutual-authentication",
+    "security-group-prefix-lists",
+    "shield-advanced-protection",
+    "target-control-port",
+    "use-regex-path-match",
+    "waf-acl-id",
+    "web-acl-id",
+    "wafv2-acl-arn",
+    "wafv2-acl-name",
+)
+
+
+def lbc_only(suffix: str) -> bool:
+    """Whether `suffix` (the key without the prefix) is an LBC annotation we lack."""
+    return any(
+        suffix.startswith(name[:-1]) if name.endswith("*") else suffix == name
+        for name in LBC_NOT_SUPPORTED
+    )

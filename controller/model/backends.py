@@ -50,6 +50,10 @@ class FieldError(Exception):
         self.message = message
 
 
+class MissingBackendError(FieldError):
+    """The backend Service does not exist (yet): LBC answers its paths with a fixed 503."""
+
+
 def stack_tags(
     defaults: ModelDefaults, stack_id: str, resource: str, user: Mapping[str, str]
 ) -> dict[str, str]:
@@ -78,7 +82,7 @@ class BackendContext:
         """The target group for `service_name:port`; raises `FieldError`."""
         service = self.services.get((self.namespace, service_name))
         if service is None:
-            raise FieldError(
+            raise MissingBackendError(
                 port_field.rsplit(".port", 1)[0],
                 f"service {service_name!r} not found in namespace {self.namespace!r}",
             )
@@ -96,6 +100,7 @@ class BackendContext:
         service_port = _find_port(spec, port, service_name, port_field)
         return self._build(
             service_name=service_name,
+            service_uid=metadata_of(service).uid,
             port=port,
             spec=spec,
             service_port=service_port,
@@ -107,6 +112,7 @@ class BackendContext:
         self,
         *,
         service_name: str,
+        service_uid: str,
         port: int | str,
         spec: ServiceSpec,
         service_port: ServicePort,
@@ -140,7 +146,9 @@ class BackendContext:
                 stack_id=self.stack_id,
                 ingress=self.ingress_key,
                 service=service_key,
+                service_uid=service_uid,
                 service_port=port,
+                target_group_port=tg_port,
                 target_type=target_type,
                 protocol=protocol,
                 protocol_version=version,

@@ -17,7 +17,7 @@ from controller.model.assemble import assemble
 from controller.model.groups import GroupRef, group_of
 from controller.model.ingress import ParsedIngress, parse_ingress
 from controller.model.inputs import ClusterState, metadata_of
-from controller.model.stack import BuildError, Plan, Stack
+from controller.model.stack import BuildError, BuildWarning, Plan, Stack
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class GroupResult:
     stack: Stack | None
     errors: tuple[BuildError, ...]
     members: tuple[str, ...]
+    # What members that built asked for and got worked around (a missing backend, ...).
+    warnings: tuple[BuildWarning, ...] = ()
 
 
 def _services_index(state: ClusterState) -> dict[tuple[str, str], Mapping[str, Any]]:
@@ -94,7 +96,10 @@ def _build_members(
     errors += attempt.errors
     position = {key: index for index, key in enumerate(keys)}
     errors.sort(key=lambda e: (position.get(e.ingress, len(position)), _natural(e.field)))
-    return GroupResult(stack=attempt.stack, errors=tuple(errors), members=tuple(keys))
+    warnings = tuple(w for p in parsed for w in p.warnings)
+    return GroupResult(
+        stack=attempt.stack, errors=tuple(errors), members=tuple(keys), warnings=warnings
+    )
 
 
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
@@ -130,9 +135,11 @@ def build(state: ClusterState, defaults: ModelDefaults) -> Plan:
     groups, errors = _classify(state, defaults)
     services = _services_index(state)
     stacks: list[Stack] = []
+    warnings: list[BuildWarning] = []
     for group_id in sorted(groups):
         result = _build_members(group_id, groups[group_id], services, defaults)
         if result.stack is not None:
             stacks.append(result.stack)
         errors += result.errors
-    return Plan(stacks=tuple(stacks), errors=tuple(errors))
+        warnings += result.warnings
+    return Plan(stacks=tuple(stacks), errors=tuple(errors), warnings=tuple(warnings))

@@ -18,7 +18,7 @@ from controller.config import ModelDefaults
 from controller.limits import MAX_CONDITION_VALUES, MAX_TARGET_GROUPS_PER_ACTION
 from controller.model.annotation_reader import AnnotationValues, annotation_field, read_annotations
 from controller.model.annotations import SPECS, Location, Scope
-from controller.model.backends import BackendContext, FieldError
+from controller.model.backends import BackendContext, FieldError, MissingBackendError
 from controller.model.groups import GroupRef
 from controller.model.inputs import (
     HTTPIngressPath,
@@ -29,8 +29,11 @@ from controller.model.inputs import (
     spec_of,
 )
 from controller.model.stack import (
+    BACKEND_NOT_FOUND,
+    UNSUPPORTED_ANNOTATION,
     Action,
     BuildError,
+    BuildWarning,
     Condition,
     FixedResponseAction,
     FixedResponseConfig,
@@ -71,6 +74,7 @@ class ParsedIngress:
     target_groups: Mapping[str, TargetGroup]  # by id
     rule_hosts: tuple[str, ...]  # spec.rules[].host, in order
     tls_hosts: tuple[str, ...]
+    warnings: tuple[BuildWarning, ...] = ()
 
 
 def parse_ingress(
@@ -127,6 +131,31 @@ def parse_ingress(
         target_groups=builder.target_groups,
         rule_hosts=tuple(r.host for r in spec.rules or () if r.host),
         tls_hosts=tuple(h for tls in spec.tls or () for h in tls.hosts or () if h),
+        warnings=_warnings(key, annotations, builder),
+    )
+
+
+def _warnings(
+    key: str, annotations: AnnotationValues, builder: _IngressBuilder
+) -> tuple[BuildWarning, ...]:
+    """What the Ingress asks for that was worked around: missing backends, ignored keys."""
+    found = [
+        BuildWarning(ingress=key, field=p.field, message=p.message, reason=BACKEND_NOT_FOUND)
+        for p in builder.missing
+    ]
+    found += [
+        BuildWarning(ingress=key, field=f, message=m, reason=UNSUPPORTED_ANNOTATION)
+        for f, m in annotations.ignored
+    ]
+    return tuple(found)
+
+
+def _unavailable(message: str) -> FixedResponseAction:
+    """LBC's answer for a path whose backend is missing: 503, text/plain, saying which."""
+    return FixedResponseAction(
+        fixed_response_config=FixedResponseConfig(
+            status_code="503", content_type="text/plain", message_body=message
+        )
     )
 
 
@@ -138,6 +167,8 @@ class _IngressBuilder:
         self.annotations = annotations
         self.target_groups: dict[str, TargetGroup] = {}
         self.field_errors: list[FieldError] = []
+        # Backends answered with a fixed 503 until they exist (LBC's behaviour).
+        self.missing: list[FieldError] = []
 
     def rules(self, spec: IngressSpec) -> list[RouteRule]:
         result: list[RouteRule] = []
@@ -187,13 +218,23 @@ class _IngressBuilder:
         if service.port.name == USE_ANNOTATION:
             action = self.annotations.actions.get(service.name)
             if action is None:
-                raise FieldError(
-                    f"{where}.service.name",
-                    f"port use-annotation needs the annotation {SPECS_ACTION_PREFIX}{service.name}",
+                self.missing.append(
+                    FieldError(
+                        f"{where}.service.name",
+                        f"port use-annotation needs the annotation "
+                        f"{SPECS_ACTION_PREFIX}{service.name}; answering 503 until it is set",
+                    )
                 )
+                return (_unavailable("Backend action does not exist"),)
             return (self._annotation_action(service.name, action),)
         port: int | str = service.port.number or service.port.name or ""
-        tg = self._target_group(service.name, port, port_field)
+        try:
+            tg = self._target_group(service.name, port, port_field)
+        except MissingBackendError as missing:
+            self.missing.append(
+                FieldError(missing.field, f"{missing.message}; answering 503 until it exists")
+            )
+            return (_unavailable("Backend service does not exist"),)
         return (ForwardAction(target_groups=(TargetGroupTuple(id=tg.id),)),)
 
     def _target_group(self, service_name: str, port: int | str, port_field: str) -> TargetGroup:

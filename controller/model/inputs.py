@@ -56,6 +56,7 @@ class KubeModel(BaseModel):
 class ObjectMeta(KubeModel):
     name: str = ""
     namespace: str = "default"
+    uid: str = ""
     # Values are checked one by one (see `annotations.py`), so a bad one names itself.
     annotations: dict[Any, Any] | None = None
     labels: dict[str, str] | None = None
@@ -82,6 +83,7 @@ def metadata_of(obj: Mapping[str, Any]) -> ObjectMeta:
     return ObjectMeta(
         name=text("name") or "",
         namespace=text("namespace") or "default",
+        uid=text("uid") or "",
         annotations=dict(annotations) if isinstance(annotations, Mapping) else None,
         labels={k: v for k, v in labels.items() if isinstance(k, str) and isinstance(v, str)}
         if isinstance(labels, Mapping)

@@ -1,12 +1,11 @@
 """AWS names for the resources of a stack: short, valid, and the same for the same input.
 
-The shapes are aws-load-balancer-controller's (`k8s-<ns8>-<name8>-<hash10>`, at most 32
-characters), with the hash a sha256 over the inputs that identify the resource (for the ALB
-and its security group, LBC's very inputs; LBC hashes a target group with the Service's UID,
-which manifests lack, so target group names are ours and adoption goes by tags), so a
-resource keeps its name across reconciles and gets a new one exactly when it must be
-replaced (a scheme change replaces the ALB; a target type or protocol change the target
-group).
+The names are aws-load-balancer-controller's, formula and inputs alike
+(`k8s-<ns8>-<name8>-<hash10>`, at most 32 characters, the hash a sha256 over the inputs
+that identify the resource), so a resource keeps its name across reconciles, gets a new one
+exactly when it must be replaced (a scheme change replaces the ALB; a target type or
+protocol change the target group), and is named as LBC would have named it. A target
+group's hash takes the Service's UID, which a manifest given to `plan` may lack (then "").
 """
 
 from __future__ import annotations
@@ -51,19 +50,26 @@ def target_group_name(
     stack_id: str,
     ingress: str,
     service: str,
+    service_uid: str,
     service_port: int | str,
+    target_group_port: int,
     target_type: str,
     protocol: str,
     protocol_version: str,
 ) -> str:
-    """`k8s-<ns8>-<svc8>-<hash10>`; `ingress` and `service` are `ns/name`."""
+    """`k8s-<ns8>-<svc8>-<hash10>`; `ingress` and `service` are `ns/name`, `service_port` the
+    backend port as the Ingress writes it (number or name), `target_group_port` the target
+    group's own port (the NodePort for instance targets, the target port for ip)."""
     namespace, _, service_name = service.partition("/")
+    ingress_namespace, _, ingress_name = ingress.partition("/")
     digest = _digest(
         cluster,
         stack_id,
-        ingress,
-        service,
+        ingress_namespace,
+        ingress_name,
+        service_uid,
         str(service_port),
+        str(target_group_port),
         target_type,
         protocol,
         protocol_version,

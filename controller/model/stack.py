@@ -263,6 +263,21 @@ class BuildError(ModelObject):
     message: str
 
 
+# Event reasons of `BuildWarning`s (LBC's where it has one).
+BACKEND_NOT_FOUND = "BackendNotFound"  # LBC's reason for a missing backend (TargetGroupBinding)
+UNSUPPORTED_ANNOTATION = "UnsupportedAnnotation"
+
+
+class BuildWarning(ModelObject):
+    """Something in an Ingress the builder worked around: it still deploys, and its owner
+    hears why (a Warning Event under `reason`)."""
+
+    ingress: str  # `ns/name`
+    field: str
+    message: str
+    reason: str
+
+
 class ModelError(Exception):
     """The only exception the model builder raises; carries the errors it found."""
 
@@ -272,11 +287,12 @@ class ModelError(Exception):
 
 
 class Plan(ModelObject):
-    """What `plan -o json` prints: every stack that built, and every error."""
+    """What `plan -o json` prints: every stack that built, every error, every warning."""
 
     api_version: str = PLAN_API_VERSION
     stacks: tuple[Stack, ...] = ()
     errors: tuple[BuildError, ...] = ()
+    warnings: tuple[BuildWarning, ...] = ()
 
 
 # --- targets -------------------------------------------------------------------------------

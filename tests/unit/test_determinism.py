@@ -70,7 +70,9 @@ def test_name_shapes_and_lengths() -> None:
         stack_id="s",
         ingress=f"{long}/x",
         service=f"{long}/{long}",
+        service_uid="",
         service_port=80,
+        target_group_port=8080,
         target_type="ip",
         protocol="HTTP",
         protocol_version="HTTP1",
@@ -95,7 +97,9 @@ def test_target_group_name_changes_with_what_forces_replacement() -> None:
         "stack_id": "s",
         "ingress": "ns/i",
         "service": "ns/svc",
+        "service_uid": "uid-1",
         "service_port": 80,
+        "target_group_port": 8080,
         "target_type": "ip",
         "protocol": "HTTP",
         "protocol_version": "HTTP1",
@@ -106,6 +110,8 @@ def test_target_group_name_changes_with_what_forces_replacement() -> None:
         ("protocol", "HTTPS"),
         ("protocol_version", "GRPC"),
         ("service_port", "http"),
+        ("service_uid", "uid-2"),  # the Service was deleted and made again
+        ("target_group_port", 31000),
     ]:
         assert target_group_name(**{**base, key: value}) != name  # type: ignore[arg-type]
 
@@ -119,3 +125,25 @@ def test_load_balancer_name_is_lbcs_formula() -> None:
     assert load_balancer_name("prod", "shared-group", True, "internal") == (
         f"k8s-sharedgroup-{digest}"
     )
+
+
+def test_target_group_name_is_lbcs_formula() -> None:
+    # LBC (`buildTargetGroupName`): sha256 over cluster, group id, Ingress namespace and name,
+    # Service UID, the backend port as written, the target group port, target type, protocol
+    # and protocol version, one after another; `k8s-<ns8>-<svc8>-<hash10>`.
+    inputs = ["prod", "game-2048/ingress-2048", "game-2048", "ingress-2048",
+              "6f1c2a3e-uid", "80", "30080", "instance", "HTTP", "HTTP1"]  # fmt: skip
+    digest = hashlib.sha256("".join(inputs).encode()).hexdigest()[:10]
+    name = target_group_name(
+        cluster="prod",
+        stack_id="game-2048/ingress-2048",
+        ingress="game-2048/ingress-2048",
+        service="game-2048/service-2048",
+        service_uid="6f1c2a3e-uid",
+        service_port=80,
+        target_group_port=30080,
+        target_type="instance",
+        protocol="HTTP",
+        protocol_version="HTTP1",
+    )
+    assert name == f"k8s-game2048-service2-{digest}"

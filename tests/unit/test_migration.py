@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from controller.model.annotations import PREFIX
+from controller.model.stack import FixedResponseAction
 
 from .factories import ingress, path, plan, rule, service
 
@@ -37,3 +38,42 @@ def test_a_service_port_name_still_names_a_port() -> None:
     result = plan(ingress(rules=rules, annotations=_weighted("http")), service())
     assert result.errors == ()
     assert result.stacks[0].target_groups[0].port == 30080
+
+
+def test_a_missing_service_is_a_503_with_a_warning_not_an_error() -> None:
+    rules = [rule(None, path("/", "svc"), path("/api", "nowhere"))]
+    result = plan(ingress(rules=rules), service())
+    assert result.errors == ()
+    [stack] = result.stacks
+    actions = [r.actions[0] for r in stack.listeners[0].rules]
+    assert [a.type for a in actions] == ["fixed-response", "forward"]  # /api sorts first
+    assert isinstance(actions[0], FixedResponseAction)
+    fixed = actions[0].fixed_response_config
+    assert (fixed.status_code, fixed.content_type, fixed.message_body) == (
+        "503",
+        "text/plain",
+        "Backend service does not exist",
+    )
+    [warning] = result.warnings
+    assert warning.reason == "BackendNotFound"
+    assert warning.field == "spec.rules[0].http.paths[1].backend.service"
+    assert "service 'nowhere' not found" in warning.message
+
+
+def test_unknown_and_unsupported_annotations_are_warnings() -> None:
+    annotations = {
+        PREFIX + "auth-type": "cognito",  # LBC has it, we do not yet
+        PREFIX + "sheme": "internal",  # a typo
+        PREFIX + "scheme": "internal",
+    }
+    result = plan(ingress(annotations=annotations), service())
+    assert result.errors == ()
+    assert len(result.stacks) == 1
+    by_field = {w.field: w.message for w in result.warnings}
+    assert set(by_field) == {
+        f"metadata.annotations[{PREFIX}auth-type]",
+        f"metadata.annotations[{PREFIX}sheme]",
+    }
+    assert "does not support yet" in by_field[f"metadata.annotations[{PREFIX}auth-type]"]
+    assert "a typo?" in by_field[f"metadata.annotations[{PREFIX}sheme]"]
+    assert {w.reason for w in result.warnings} == {"UnsupportedAnnotation"}
