@@ -106,10 +106,14 @@ class Listeners:
                         changes.setdefault("SslPolicy", listener.ssl_policy)
                 self._elbv2.modify_listener(ListenerArn=arn, **changes)
             if https:
-                self._sync_sni(arn, set(certificates[1:]) - set(certificates[:1]))
+                self._sync_sni(arn, set(certificates[1:]), default=certificates[0])
             sync_elbv2_tags(self._elbv2, arn, live_tags, tags)
 
-    def _sync_sni(self, arn: str, desired: set[str]) -> None:
+    def _sync_sni(self, arn: str, desired: set[str], default: str) -> None:
+        """Make the listener's extra certificates `desired`. LBC also lists the default
+        certificate among them (AddListenerCertificates with every ARN): one listed so is
+        left there, so an adopted listener sees no change."""
+        desired = desired - {default}
         pages = self._elbv2.get_paginator("describe_listener_certificates").paginate(
             ListenerArn=arn
         )
@@ -123,9 +127,10 @@ class Listeners:
             self._elbv2.add_listener_certificates(
                 ListenerArn=arn, Certificates=_certificate_list(desired - have)
             )
-        if have - desired:
+        extra = have - desired - {default}
+        if extra:
             self._elbv2.remove_listener_certificates(
-                ListenerArn=arn, Certificates=_certificate_list(have - desired)
+                ListenerArn=arn, Certificates=_certificate_list(extra)
             )
 
     def delete(self, arn: str) -> None:

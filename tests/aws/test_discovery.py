@@ -170,3 +170,27 @@ def test_https_listener_with_discovered_and_sni_certificates(
         "DeleteListener",
         "RevokeSecurityGroupIngress",
     ]
+
+
+def test_the_default_certificate_listed_as_an_extra_one_as_lbc_does_is_left_alone(
+    world: World, clients: AwsClients, deployer: Deployer
+) -> None:
+    # LBC adds every certificate of a listener with AddListenerCertificates, the default one
+    # too; on switch-over our diff took that entry for an extra and removed it.
+    first = _certificate(world, "2048.example.com")
+    second = _certificate(world, "*.example.com")
+    desired = targets(SVC_2048, world.nodes)
+    result = deployer.deploy(make_stack(https=(first, second)), desired)
+    [listener] = [
+        li
+        for li in world.elbv2.describe_listeners(LoadBalancerArn=result.load_balancer_arn)[
+            "Listeners"
+        ]
+        if li["Port"] == 443
+    ]
+    world.elbv2.add_listener_certificates(
+        ListenerArn=listener["ListenerArn"], Certificates=[{"CertificateArn": first}]
+    )
+    mark = clients.counter.position()
+    deployer.deploy(make_stack(https=(first, second)), desired)
+    assert clients.counter.mutating(mark) == []
