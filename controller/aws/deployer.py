@@ -1,7 +1,7 @@
 """The deployer: makes AWS hold exactly one `Stack`, and tears a stack down.
 
-It runs the steps of `controller/aws/steps/` (security groups -> target groups -> load
-balancer -> listeners and rules -> targets -> DNS): every step applies forward, then every
+It runs the steps of `controller/aws/steps/` (security groups -> target groups -> targets
+-> load balancer -> listeners and rules -> DNS): every step applies forward, then every
 step cleans up in reverse, removing what the stack no longer wants. Teardown runs the steps
 in reverse. Live state is found by the cluster and stack tags and paired with the model by
 the `ingress.k8s.aws/resource` tag, so resources made by aws-load-balancer-controller for the
@@ -81,9 +81,9 @@ class Deployer:
         steps: list[Step] = [
             self._security,
             TargetGroupsStep(clients, cluster_name, sleep),
+            TargetsStep(clients),
             self._balancer,
             ListenersStep(clients, self._discovery),
-            TargetsStep(clients),
         ]
         if dns is not None:
             steps.append(DnsStep(dns))

@@ -18,7 +18,7 @@ while moto rejects any priority some rule holds before the call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,23 +43,41 @@ class Strict:
         self._lingering.clear()
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        strict = self
-        create_rule = ELBv2Backend.create_rule
-        modify_rule = ELBv2Backend.modify_rule
-        modify_listener = ELBv2Backend.modify_listener
-        delete_lb = ELBv2Backend.delete_load_balancer
-        describe_tgs = ELBv2Backend.describe_target_groups
-        delete_sg = EC2Backend.delete_security_group
+        """Wrap moto's backend methods with the checks (`monkeypatch` undoes it)."""
+        patches: list[tuple[type, str, Callable[..., Any]]] = [
+            (ELBv2Backend, "create_load_balancer", _strict_create_lb),
+            (ELBv2Backend, "create_rule", self._strict_create_rule(ELBv2Backend.create_rule)),
+            (ELBv2Backend, "modify_rule", _strict_modify_rule(ELBv2Backend.modify_rule)),
+            (ELBv2Backend, "create_listener", _strict_create_listener),
+            (
+                ELBv2Backend,
+                "modify_listener",
+                _strict_modify_listener(ELBv2Backend.modify_listener),
+            ),
+            (ELBv2Backend, "set_rule_priorities", motofixes.set_rule_priorities),
+            (
+                ELBv2Backend,
+                "delete_load_balancer",
+                self._strict_delete_lb(ELBv2Backend.delete_load_balancer),
+            ),
+            (
+                ELBv2Backend,
+                "describe_target_groups",
+                _strict_describe_tgs(ELBv2Backend.describe_target_groups),
+            ),
+            (
+                EC2Backend,
+                "delete_security_group",
+                self._strict_delete_sg(EC2Backend.delete_security_group),
+            ),
+        ]
+        for backend, name, method in patches:
+            monkeypatch.setattr(backend, name, method)
 
-        def strict_create_lb(
-            self: ELBv2Backend, name: str, security_groups: list[str], *a: Any, **k: Any
-        ) -> Any:
-            for sg in security_groups or ():
-                if self.ec2_backend.get_security_group_from_id(sg) is None:
-                    raise ELBClientError(
-                        "InvalidSecurityGroup", f"Security group {sg} does not exist"
-                    )
-            return motofixes.create_load_balancer(self, name, security_groups, *a, **k)
+    def _strict_create_rule(self, create_rule: Callable[..., Any]) -> Callable[..., Any]:
+        """CreateRule, refusing too many condition values, rules over the quota, and a
+        target group of another load balancer."""
+        strict = self
 
         def strict_create_rule(
             self: ELBv2Backend,
@@ -82,30 +100,11 @@ class Strict:
             _check_association(self, listener.load_balancer_arn, actions)
             return create_rule(self, listener_arn, conditions, priority, actions, tags)
 
-        def strict_modify_rule(
-            self: ELBv2Backend,
-            rule_arn: str,
-            conditions: list[dict[str, Any]],
-            actions: list[dict[str, Any]],
-        ) -> Any:
-            _check_conditions(conditions or ())
-            rule = self.describe_rules(None, [rule_arn])[0]
-            listener = self.describe_listeners(None, [rule.listener_arn])[0]
-            _check_association(self, listener.load_balancer_arn, actions or ())
-            return modify_rule(self, rule_arn, conditions, actions)
+        return strict_create_rule
 
-        def strict_create_listener(
-            self: ELBv2Backend, load_balancer_arn: str, *a: Any, **k: Any
-        ) -> Any:
-            _check_association(
-                self, load_balancer_arn, k.get("actions") or (a[4] if len(a) > 4 else ())
-            )
-            return motofixes.create_listener(self, load_balancer_arn, *a, **k)
-
-        def strict_modify_listener(self: ELBv2Backend, arn: str, *a: Any, **k: Any) -> Any:
-            listener = self.describe_listeners(None, [arn])[0]
-            _check_association(self, listener.load_balancer_arn, k.get("actions") or ())
-            return modify_listener(self, arn, *a, **k)
+    def _strict_delete_lb(self, delete_lb: Callable[..., Any]) -> Callable[..., Any]:
+        """DeleteLoadBalancer, leaving its security groups busy for `linger` attempts."""
+        strict = self
 
         def strict_delete_lb(self: ELBv2Backend, arn: str) -> None:
             lb = self.load_balancers.get(arn)
@@ -114,11 +113,11 @@ class Strict:
                     strict._lingering[sg] = strict.linger
             delete_lb(self, arn)
 
-        def strict_describe_tgs(self: ELBv2Backend, *a: Any, **k: Any) -> Any:
-            groups = list(describe_tgs(self, *a, **k))
-            for tg in groups:
-                tg.load_balancer_arns = sorted(_load_balancers_using(self, tg.arn))
-            return groups
+        return strict_delete_lb
+
+    def _strict_delete_sg(self, delete_sg: Callable[..., Any]) -> Callable[..., Any]:
+        """DeleteSecurityGroup, refusing a group in use (or lingering) or referenced."""
+        strict = self
 
         def strict_delete_sg(
             self: EC2Backend, name: str | None = None, group_id: str | None = None
@@ -130,24 +129,78 @@ class Strict:
                 if strict._lingering.get(group_id, 0) > 0:
                     strict._lingering[group_id] -= 1
                     raise DependencyViolationError(f"resource {group_id} has a dependent object")
-                for groups in self.groups.values():
-                    for group in groups.values():
-                        for rule in group.ingress_rules:
-                            if rule.source_group.get("GroupId") == group_id:
-                                raise DependencyViolationError(
-                                    f"resource {group_id} is referenced by {group.id}"
-                                )
+                _check_unreferenced(self, group_id)
             delete_sg(self, name=name, group_id=group_id)
 
-        monkeypatch.setattr(ELBv2Backend, "create_load_balancer", strict_create_lb)
-        monkeypatch.setattr(ELBv2Backend, "create_rule", strict_create_rule)
-        monkeypatch.setattr(ELBv2Backend, "modify_rule", strict_modify_rule)
-        monkeypatch.setattr(ELBv2Backend, "create_listener", strict_create_listener)
-        monkeypatch.setattr(ELBv2Backend, "modify_listener", strict_modify_listener)
-        monkeypatch.setattr(ELBv2Backend, "set_rule_priorities", motofixes.set_rule_priorities)
-        monkeypatch.setattr(ELBv2Backend, "delete_load_balancer", strict_delete_lb)
-        monkeypatch.setattr(ELBv2Backend, "describe_target_groups", strict_describe_tgs)
-        monkeypatch.setattr(EC2Backend, "delete_security_group", strict_delete_sg)
+        return strict_delete_sg
+
+
+def _strict_create_lb(
+    self: ELBv2Backend, name: str, security_groups: list[str], *a: Any, **k: Any
+) -> Any:
+    """CreateLoadBalancer, refusing unknown security groups (and a taken name: `motofixes`)."""
+    for sg in security_groups or ():
+        if self.ec2_backend.get_security_group_from_id(sg) is None:
+            raise ELBClientError("InvalidSecurityGroup", f"Security group {sg} does not exist")
+    return motofixes.create_load_balancer(self, name, security_groups, *a, **k)
+
+
+def _strict_modify_rule(modify_rule: Callable[..., Any]) -> Callable[..., Any]:
+    """ModifyRule, refusing too many condition values and another load balancer's group."""
+
+    def strict_modify_rule(
+        self: ELBv2Backend,
+        rule_arn: str,
+        conditions: list[dict[str, Any]],
+        actions: list[dict[str, Any]],
+    ) -> Any:
+        _check_conditions(conditions or ())
+        rule = self.describe_rules(None, [rule_arn])[0]
+        listener = self.describe_listeners(None, [rule.listener_arn])[0]
+        _check_association(self, listener.load_balancer_arn, actions or ())
+        return modify_rule(self, rule_arn, conditions, actions)
+
+    return strict_modify_rule
+
+
+def _strict_create_listener(self: ELBv2Backend, load_balancer_arn: str, *a: Any, **k: Any) -> Any:
+    """CreateListener, refusing a target group of another load balancer."""
+    _check_association(self, load_balancer_arn, k.get("actions") or (a[4] if len(a) > 4 else ()))
+    return motofixes.create_listener(self, load_balancer_arn, *a, **k)
+
+
+def _strict_modify_listener(modify_listener: Callable[..., Any]) -> Callable[..., Any]:
+    """ModifyListener, refusing a target group of another load balancer."""
+
+    def strict_modify_listener(self: ELBv2Backend, arn: str, *a: Any, **k: Any) -> Any:
+        listener = self.describe_listeners(None, [arn])[0]
+        _check_association(self, listener.load_balancer_arn, k.get("actions") or ())
+        return modify_listener(self, arn, *a, **k)
+
+    return strict_modify_listener
+
+
+def _strict_describe_tgs(describe_tgs: Callable[..., Any]) -> Callable[..., Any]:
+    """DescribeTargetGroups, with each group's current load balancers."""
+
+    def strict_describe_tgs(self: ELBv2Backend, *a: Any, **k: Any) -> Any:
+        groups = list(describe_tgs(self, *a, **k))
+        for tg in groups:
+            tg.load_balancer_arns = sorted(_load_balancers_using(self, tg.arn))
+        return groups
+
+    return strict_describe_tgs
+
+
+def _check_unreferenced(ec2: EC2Backend, group_id: str) -> None:
+    """Refuse if another group's ingress rule references `group_id`."""
+    for groups in ec2.groups.values():
+        for group in groups.values():
+            for rule in group.ingress_rules:
+                if rule.source_group.get("GroupId") == group_id:
+                    raise DependencyViolationError(
+                        f"resource {group_id} is referenced by {group.id}"
+                    )
 
 
 def _elbv2_for(ec2: EC2Backend) -> ELBv2Backend:

@@ -26,10 +26,10 @@ CREATE_2048 = [
     "CreateSecurityGroup",  # the cluster's shared backend group
     "AuthorizeSecurityGroupIngress",  # backend group -> node group on the NodePort
     "CreateTargetGroup",
+    "RegisterTargets",  # targets follow their target group at once
     "CreateLoadBalancer",
     "CreateListener",
     "CreateRule",
-    "RegisterTargets",
 ]
 
 A, B, C, NEW = Svc(), Svc(), Svc(), Svc()
@@ -138,8 +138,8 @@ def test_service_port_change_moves_the_rule_to_a_new_target_group(
     assert deploy(deployer, clients, stack, desired) == [
         # No rule for the new NodePort: the nodes' range rule covers it.
         "CreateTargetGroup",
-        "ModifyRule",
         "RegisterTargets",
+        "ModifyRule",
         "DeleteTargetGroup",
     ]
     assert actual(world, stack.id) == expected(stack, desired)
@@ -156,8 +156,8 @@ def test_target_type_change_replaces_the_target_group(
     ]
     assert deploy(deployer, clients, stack, desired) == [
         "CreateTargetGroup",
-        "ModifyRule",
         "RegisterTargets",
+        "ModifyRule",
         "DeleteTargetGroup",
     ]
     assert actual(world, stack.id) == expected(stack, desired)
@@ -206,10 +206,10 @@ def test_scheme_change_brings_the_new_load_balancer_up_before_the_old_one_goes(
     result = deployer.deploy(stack, desired)
     assert clients.counter.mutating(mark) == [
         "CreateTargetGroup",  # an ALB target group serves one load balancer only
+        "RegisterTargets",
         "CreateLoadBalancer",
         "CreateListener",
         "CreateRule",
-        "RegisterTargets",
         "DeleteLoadBalancer",
         "DeleteTargetGroup",
     ]
@@ -238,8 +238,8 @@ def test_group_join_and_leave(world: World, clients: AwsClients, deployer: Deplo
     both = merge(targets(a, nodes), targets(b, nodes))
     assert deploy(deployer, clients, joined, both) == [
         "CreateTargetGroup",  # svc-b's NodePort is in the nodes' range rule already
-        "CreateRule",
         "RegisterTargets",
+        "CreateRule",
     ]
     assert actual(world, "shop") == expected(joined, both)
     assert deploy(deployer, clients, alone, targets(a, nodes)) == [

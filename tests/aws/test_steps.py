@@ -13,7 +13,8 @@ from controller.aws.deployer import Deployer
 from controller.aws.errors import AwsError
 from controller.aws.live import LiveStack
 from controller.aws.steps import ORDER, DeployRun
-from tests.aws.stacks import make_stack
+from tests.aws.conftest import World
+from tests.aws.stacks import SVC_2048, make_stack, targets
 
 Log = list[tuple[str, str]]
 
@@ -42,9 +43,9 @@ def test_the_real_steps_are_in_the_documented_order(deployer: Deployer) -> None:
     assert [step.name for step in deployer.steps] == [
         "security groups",
         "target groups",
+        "targets",
         "load balancer",
         "listeners and rules",
-        "targets",
     ]
 
 
@@ -82,3 +83,35 @@ def test_a_failed_teardown_that_does_not_gate_lets_the_rest_go_first(deployer: D
         ("teardown", "target groups"),
         ("teardown", "security"),
     ]
+
+
+class _FailingRules:
+    """Stands in for the listeners step: every apply fails as a refused SetRulePriorities."""
+
+    name = "listeners and rules"
+    gates_teardown = False
+
+    def apply(self, run: DeployRun) -> None:
+        raise AwsError("rules of listener 80", "PriorityInUse", "in use", retryable=True)
+
+    def cleanup(self, run: DeployRun) -> None:
+        return None
+
+    def teardown(self, stack_id: str, live: LiveStack) -> None:
+        return None
+
+
+def test_targets_follow_the_endpoints_while_a_rule_change_fails(
+    world: World, deployer: Deployer
+) -> None:
+    # Found in migration testing: a SetRulePriorities that kept failing froze the group's
+    # targets at 2 while its pods went 2 -> 4 -> 1. Targets now follow their target group.
+    result = deployer.deploy(make_stack(), targets(SVC_2048, world.nodes[:1]))
+    deployer.steps = tuple(
+        _FailingRules() if step.name == "listeners and rules" else step for step in deployer.steps
+    )
+    with pytest.raises(AwsError, match="PriorityInUse"):
+        deployer.deploy(make_stack(), targets(SVC_2048, world.nodes))
+    arn = result.target_group_arns[SVC_2048.tg_id]
+    health = world.elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    assert {t["Target"]["Id"] for t in health} == set(world.nodes)

@@ -1,7 +1,9 @@
 """The deploy, one kind of AWS resource per step, in the order AWS changes are made.
 
-`ORDER` is the order a newcomer needs to know: security groups -> target groups -> load
-balancer -> listeners and rules -> targets -> DNS. A deploy applies every step forward,
+`ORDER` is the order a newcomer needs to know: security groups -> target groups -> targets
+-> load balancer -> listeners and rules -> DNS. Targets follow their target groups at once,
+so they keep up with the endpoints even while a listener or rule change fails (LBC's
+TargetGroupBindings register targets apart from the listeners too). A deploy applies every step forward,
 then cleans up in reverse (DNS has moved before a replaced load balancer goes, rules have
 moved before an old target group goes); a teardown runs in reverse (DNS first, then the load
 balancer with its listeners and rules, then target groups and security groups). Each step
@@ -21,9 +23,9 @@ from controller.aws.steps.targeting import TargetGroupsStep, TargetsStep
 ORDER = (
     SecurityGroupsStep,
     TargetGroupsStep,
+    TargetsStep,
     LoadBalancerStep,
     ListenersStep,
-    TargetsStep,
     DnsStep,
 )
 

@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 
@@ -128,46 +128,66 @@ class StrictRoute53:
         return [rrset for page in pages for rrset in page["ResourceRecordSets"]]
 
     def validate(self, zone_id: str, changes: list[dict[str, Any]]) -> None:
-        def refuse(message: str) -> None:
-            raise client_error("InvalidChangeBatch", message, "ChangeResourceRecordSets")
-
         zone_name = _name(self.checker.get_hosted_zone(Id=zone_id)["HostedZone"]["Name"])
-        records, chars = (sum(c) for c in zip(*(_cost(ch) for ch in changes), strict=True))
-        if records > 1000 or chars > 32000:
-            refuse(f"batch too big: {records} records, {chars} characters")
+        _check_batch_size(changes)
         state = {_key(rrset): rrset for rrset in self.live(zone_id)}
         for change in changes:
             action, rrset = change["Action"], change["ResourceRecordSet"]
-            key = _key(rrset)
-            name = key[0]
-            if name != zone_name and not name.endswith("." + zone_name):
-                refuse(f"RRSet with DNS name {name} is not permitted in zone {zone_name}")
-            if rrset["Type"] == "TXT":
-                for record in rrset.get("ResourceRecords", []):
-                    if not _TXT_VALUE.match(record["Value"]):
-                        refuse(f"Invalid Resource Record: TXT value {record['Value']!r}")
-            if "AliasTarget" in rrset and self.alias_targets and action != "DELETE":
-                alias = rrset["AliasTarget"]
-                if (_name(alias["DNSName"]), alias["HostedZoneId"]) not in self.alias_targets:
-                    refuse(
-                        f"Tried to create an alias that targets {alias['DNSName']}, "
-                        "which does not exist"
-                    )
-            if action == "DELETE":
-                if key not in state:
-                    refuse(f"Tried to delete resource record set {key} but it was not found")
-                if _comparable(state[key]) != _comparable(rrset):
-                    refuse(
-                        f"Tried to delete resource record set {key} but the values provided "
-                        "do not match the current values"
-                    )
-                del state[key]
-                continue
-            if action == "CREATE" and key in state:
-                refuse(f"Tried to create resource record set {key} but it already exists")
-            types_here = Counter(k[1] for k in state if k[0] == name and k != key)
-            if (rrset["Type"] == "CNAME" and types_here) or (
-                rrset["Type"] != "CNAME" and types_here["CNAME"]
-            ):
-                refuse(f"RRSet of type {rrset['Type']} with DNS name {name} conflicts with a CNAME")
-            state[key] = rrset
+            self._check_record(zone_name, action, rrset)
+            _apply(state, action, rrset)
+
+    def _check_record(self, zone_name: str, action: str, rrset: dict[str, Any]) -> None:
+        """Refuse a record set outside the zone, an unquoted or long TXT string, or an alias
+        to a load balancer that does not exist."""
+        name = _key(rrset)[0]
+        if name != zone_name and not name.endswith("." + zone_name):
+            _refuse(f"RRSet with DNS name {name} is not permitted in zone {zone_name}")
+        if rrset["Type"] == "TXT":
+            for record in rrset.get("ResourceRecords", []):
+                if not _TXT_VALUE.match(record["Value"]):
+                    _refuse(f"Invalid Resource Record: TXT value {record['Value']!r}")
+        if "AliasTarget" in rrset and self.alias_targets and action != "DELETE":
+            alias = rrset["AliasTarget"]
+            if (_name(alias["DNSName"]), alias["HostedZoneId"]) not in self.alias_targets:
+                _refuse(
+                    f"Tried to create an alias that targets {alias['DNSName']}, "
+                    "which does not exist"
+                )
+
+
+def _refuse(message: str) -> NoReturn:
+    raise client_error("InvalidChangeBatch", message, "ChangeResourceRecordSets")
+
+
+def _check_batch_size(changes: list[dict[str, Any]]) -> None:
+    """Refuse a batch over 1000 records or 32000 characters (UPSERT counted twice)."""
+    records, chars = (sum(c) for c in zip(*(_cost(ch) for ch in changes), strict=True))
+    if records > 1000 or chars > 32000:
+        _refuse(f"batch too big: {records} records, {chars} characters")
+
+
+def _apply(
+    state: dict[tuple[str, str, str], dict[str, Any]], action: str, rrset: dict[str, Any]
+) -> None:
+    """Apply one change to `state` (the zone's record sets as the batch goes), refusing a
+    DELETE of what is not there as given, a CREATE of what is, and a clash with a CNAME."""
+    key = _key(rrset)
+    name = key[0]
+    if action == "DELETE":
+        if key not in state:
+            _refuse(f"Tried to delete resource record set {key} but it was not found")
+        if _comparable(state[key]) != _comparable(rrset):
+            _refuse(
+                f"Tried to delete resource record set {key} but the values provided "
+                "do not match the current values"
+            )
+        del state[key]
+        return
+    if action == "CREATE" and key in state:
+        _refuse(f"Tried to create resource record set {key} but it already exists")
+    types_here = Counter(k[1] for k in state if k[0] == name and k != key)
+    if (rrset["Type"] == "CNAME" and types_here) or (
+        rrset["Type"] != "CNAME" and types_here["CNAME"]
+    ):
+        _refuse(f"RRSet of type {rrset['Type']} with DNS name {name} conflicts with a CNAME")
+    state[key] = rrset
