@@ -19,6 +19,14 @@ MAX_CERTIFICATES = 25  # per ALB, default certificates excluded (adjustable)
 MAX_CONDITION_VALUES = 5  # per rule, across its conditions
 MAX_TARGET_GROUPS_PER_ACTION = 5  # per forward action
 MAX_PRIORITY = 50000  # rule priorities are 1..50000
+MAX_CONDITION_VALUE_LENGTH = 128  # characters of one host-header or path-pattern value
+# The characters a host-header / path-pattern value may hold (ELB's "Listener rules" page).
+HOST_HEADER_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*?"
+)
+PATH_PATTERN_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.$/~\"'@:+&*?"
+)
 
 # --- security groups --------------------------------------------------------------------
 DEFAULT_RULES_PER_SG = 60  # inbound rules per group (adjustable: RULES_PER_SG_LIMIT)

@@ -15,10 +15,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config import ModelDefaults
-from controller.limits import MAX_CONDITION_VALUES, MAX_TARGET_GROUPS_PER_ACTION
+from controller.limits import (
+    HOST_HEADER_CHARACTERS,
+    MAX_CONDITION_VALUES,
+    MAX_TARGET_GROUPS_PER_ACTION,
+    PATH_PATTERN_CHARACTERS,
+)
 from controller.model.annotation_reader import AnnotationValues, annotation_field, read_annotations
 from controller.model.annotations import SPECS, Location, Scope
 from controller.model.backends import BackendContext, FieldError, MissingBackendError
+from controller.model.conditions import check_value, ordered_paths, path_patterns, rule_conditions
 from controller.model.groups import GroupRef
 from controller.model.inputs import (
     HTTPIngressPath,
@@ -38,14 +44,13 @@ from controller.model.stack import (
     FixedResponseAction,
     FixedResponseConfig,
     ForwardAction,
-    QueryStringPair,
     RedirectAction,
     RedirectConfig,
     Stickiness,
     TargetGroup,
     TargetGroupTuple,
 )
-from controller.model.values import ActionValue, ConditionValue
+from controller.model.values import ActionValue
 
 USE_ANNOTATION = "use-annotation"
 EXCLUSIVE = tuple(spec.name for spec in SPECS.values() if spec.scope is Scope.EXCLUSIVE)
@@ -173,9 +178,15 @@ class _IngressBuilder:
     def rules(self, spec: IngressSpec) -> list[RouteRule]:
         result: list[RouteRule] = []
         for i, rule in enumerate(spec.rules or ()):
+            if rule.host:
+                try:
+                    check_value(rule.host, HOST_HEADER_CHARACTERS, f"spec.rules[{i}].host", "host")
+                except FieldError as problem:
+                    self.field_errors.append(problem)
+                    continue
             if rule.http is None:
                 continue
-            for j, path in _ordered_paths(rule.http.paths):
+            for j, path in ordered_paths(rule.http.paths):
                 where = f"spec.rules[{i}].http.paths[{j}]"
                 try:
                     result.append(self._rule(rule.host, path, where))
@@ -185,10 +196,12 @@ class _IngressBuilder:
 
     def _rule(self, host: str | None, path: HTTPIngressPath, where: str) -> RouteRule:
         patterns = path_patterns(path, where)
+        for pattern in patterns:
+            check_value(pattern, PATH_PATTERN_CHARACTERS, f"{where}.path", "path")
         actions = self.backend_actions(path.backend, f"{where}.backend")
         service = path.backend.service
         extra = self.annotations.conditions.get(service.name, []) if service else []
-        conditions = _conditions(host, patterns, extra)
+        conditions = rule_conditions(host, patterns, extra)
         count = sum(c.value_count() for c in conditions)
         if count > MAX_CONDITION_VALUES:
             raise FieldError(
@@ -313,100 +326,3 @@ class _IngressBuilder:
 
 
 SPECS_ACTION_PREFIX = "alb.ingress.kubernetes.io/actions."
-_PATH_TYPE_ORDER = {"Exact": 0, "Prefix": 1}
-
-
-def _ordered_paths(paths: list[HTTPIngressPath]) -> list[tuple[int, HTTPIngressPath]]:
-    """Exact first, then Prefix longest first, then the rest; manifest order within each."""
-
-    def rank(item: tuple[int, HTTPIngressPath]) -> tuple[int, int]:
-        _, path = item
-        kind = _PATH_TYPE_ORDER.get(path.path_type or "", 2)
-        return (kind, -len(path.path or "") if kind == 1 else 0)
-
-    return sorted(enumerate(paths), key=rank)
-
-
-def path_patterns(path: HTTPIngressPath, where: str) -> list[str]:
-    """The path-pattern values for one path, per its pathType (LBC's mapping)."""
-    value = path.path or ""
-    path_type = path.path_type or "ImplementationSpecific"
-    if path_type == "ImplementationSpecific":
-        return [value] if value else []
-    if path_type not in ("Exact", "Prefix"):
-        raise FieldError(
-            f"{where}.pathType",
-            f"unknown pathType {path_type!r}: use Exact, Prefix or ImplementationSpecific",
-        )
-    if not value.startswith("/"):
-        raise FieldError(f"{where}.path", f"{_article(path_type)} path must start with '/'")
-    if "*" in value or "?" in value:
-        raise FieldError(
-            f"{where}.path",
-            f"{_article(path_type)} path may not hold wildcards; use ImplementationSpecific "
-            f"for those",
-        )
-    if path_type == "Exact":
-        return [value]
-    if value == "/":
-        return ["/*"]
-    normalized = value.removesuffix("/")
-    return [normalized, normalized + "/*"]
-
-
-def _article(path_type: str) -> str:
-    return f"an {path_type}" if path_type == "Exact" else f"a {path_type}"
-
-
-def _unique(values: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(values))
-
-
-def _conditions(
-    host: str | None, patterns: list[str], extra: list[ConditionValue]
-) -> tuple[Condition, ...]:
-    """Host and path from the spec, ANDed with the `conditions.*` ones.
-
-    AWS allows one condition each of host-header, path-pattern, http-request-method and
-    source-ip per rule, so values of those fields are merged into one condition (as LBC does).
-    """
-    merged: dict[str, list[str]] = {"host-header": [host] if host else [], "path-pattern": patterns}
-    repeated: list[Condition] = []
-    for cond in extra:
-        if cond.host_header_config is not None:
-            merged["host-header"] += cond.host_header_config.values
-        elif cond.path_pattern_config is not None:
-            merged["path-pattern"] += cond.path_pattern_config.values
-        elif cond.http_request_method_config is not None:
-            merged.setdefault("http-request-method", []).extend(
-                cond.http_request_method_config.values
-            )
-        elif cond.source_ip_config is not None:
-            merged.setdefault("source-ip", []).extend(cond.source_ip_config.values)
-        elif cond.http_header_config is not None:
-            header = cond.http_header_config
-            repeated.append(
-                Condition(
-                    field="http-header",
-                    http_header_name=header.http_header_name,
-                    values=_unique(header.values),
-                )
-            )
-        elif cond.query_string_config is not None:
-            pairs = cond.query_string_config.values
-            repeated.append(
-                Condition(
-                    field="query-string",
-                    query_string_values=tuple(
-                        dict.fromkeys(QueryStringPair(key=p.key, value=p.value) for p in pairs)
-                    ),
-                )
-            )
-    conditions = [
-        Condition(field=name, values=_unique(values)) for name, values in merged.items() if values
-    ]
-    conditions += repeated
-    if not conditions:
-        # AWS wants at least one condition; LBC matches everything this way.
-        conditions.append(Condition(field="path-pattern", values=("/*",)))
-    return tuple(conditions)

@@ -13,6 +13,8 @@ from controller.model.stack import FixedResponseAction
 
 from .factories import ingress, path, plan, rule, service
 
+GROUP = PREFIX + "group.name"
+
 
 def _weighted(port: int | str) -> dict[str, str]:
     action = {
@@ -77,3 +79,24 @@ def test_unknown_and_unsupported_annotations_are_warnings() -> None:
     assert "does not support yet" in by_field[f"metadata.annotations[{PREFIX}auth-type]"]
     assert "a typo?" in by_field[f"metadata.annotations[{PREFIX}sheme]"]
     assert {w.reason for w in result.warnings} == {"UnsupportedAnnotation"}
+
+
+def test_a_host_alb_would_reject_fails_its_ingress_alone() -> None:
+    # A valid DNS name of 150 characters: Kubernetes takes it, ALB's host-header does not.
+    long_host = ".".join(["a" * 49, "b" * 49, "c" * 40, "example.com"])
+    assert len(long_host) > 128
+    bad = ingress("bad", rules=[rule(long_host, path("/"))], annotations={GROUP: "shop"})
+    good = ingress("good", rules=[rule("ok.example.com", path("/"))], annotations={GROUP: "shop"})
+    result = plan(bad, good, service())
+    [error] = result.errors
+    assert (error.ingress, error.field) == ("default/bad", "spec.rules[0].host")
+    assert "at most 128" in error.message
+    assert result.stacks[0].ingresses == ("default/good",)
+
+
+def test_a_path_with_characters_alb_rejects_is_an_error_naming_it() -> None:
+    bad = ingress("bad", rules=[rule(None, path("/a%20b", path_type="ImplementationSpecific"))])
+    result = plan(bad, service())
+    [error] = result.errors
+    assert error.field == "spec.rules[0].http.paths[0].path"
+    assert "'%'" in error.message

@@ -3,12 +3,12 @@
 `ORDER` is the order a newcomer needs to know: security groups -> target groups -> targets
 -> load balancer -> listeners and rules -> DNS. Targets follow their target groups at once,
 so they keep up with the endpoints even while a listener or rule change fails (LBC's
-TargetGroupBindings register targets apart from the listeners too). A deploy applies every step forward,
-then cleans up in reverse (DNS has moved before a replaced load balancer goes, rules have
-moved before an old target group goes); a teardown runs in reverse (DNS first, then the load
-balancer with its listeners and rules, then target groups and security groups). Each step
-is in its own module with its apply, cleanup and teardown side by side (`run.Step`); the
-raw AWS calls are in the service modules one level up.
+TargetGroupBindings register targets apart from the listeners too). A deploy applies every
+step forward, then cleans up in reverse (DNS has moved before a replaced load balancer
+goes, rules have moved before an old target group goes); a teardown runs in reverse (DNS
+first, then the load balancer with its listeners and rules, then target groups and security
+groups). Each step is in its own module with its apply, cleanup and teardown side by side
+(`run.Step`); the raw AWS calls are in the service modules one level up.
 """
 
 from __future__ import annotations
