@@ -27,6 +27,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +39,7 @@ from bench.objects import VERSION_ANNOTATION, App, Fleet, create_ingresses, crea
 from bench.sizes import Size
 from controller.manifests import load_manifests
 from sandbox.awsproxy import ProxyStats
-from sandbox.awsproxy.timed import TimedProxyThread
+from sandbox.awsproxy.timed import TimedCall, TimedProxyThread
 from sandbox.demo import EXAMPLE
 from sandbox.waiting import WaitTimeoutError, wait_until
 
@@ -300,62 +301,47 @@ def _churn(
     env: BenchEnv, size: Size, say: Progress, app: App, watch: ReadyAddressWatch
 ) -> dict[str, Any]:
     proxy, _ = env.require()
-    low, high, _ = size.churn
-    create_workloads(env.api, [app], replicas=low, service_type="ClusterIP")
+    _deploy_churn_app(env, app, replicas=size.churn[0])
+    elbv2 = env.sandbox.aws.client("elbv2") if env.sandbox.aws else None
+    assert elbv2 is not None
+    targets = _ChurnTargets(env, proxy, watch, elbv2, say)
+    targets.settle("the initial targets", 0)
+    first = len(watch.changes)  # the changes measured: those after the initial targets
+    mark = time.monotonic()
+    _churn_rounds(env, size, say, app, targets)
+    changes = watch.changes[first:]
+    calls = [c for c in proxy.calls_since(mark) if c.operation in REGISTRATION_OPS]
+    return _churn_summary(changes, calls)
+
+
+def _deploy_churn_app(env: BenchEnv, app: App, replicas: int) -> None:
+    """Create the churn app (ip targets) and wait for its Ingress's hostname."""
+    create_workloads(env.api, [app], replicas=replicas, service_type="ClusterIP")
     create_ingresses(env.api, [app], target_type="ip")
     wait_until(lambda: env.hostnames({app.namespace}), "the churn app's hostname", 300, 0.2,
                alive=env.check_alive)  # fmt: skip
-    elbv2 = env.sandbox.aws.client("elbv2") if env.sandbox.aws else None
-    assert elbv2 is not None
 
-    def registered() -> frozenset[str]:
-        tgs = [
-            tg
-            for tg in elbv2.describe_target_groups()["TargetGroups"]
-            if tg.get("TargetType") == "ip" and tg.get("LoadBalancerArns")
-        ]
-        found: set[str] = set()
-        for tg in tgs:
-            health = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
-            found |= {
-                t["Target"]["Id"]
-                for t in health["TargetHealthDescriptions"]
-                if t["TargetHealth"]["State"] != "draining"
-            }
-        return frozenset(found)
 
-    def settle(what: str, seen: int) -> None:
-        """Wait for a change after the first `seen`, then for AWS to hold the latest set."""
-
-        try:
-            wait_until(lambda: len(watch.changes) > seen, f"an EndpointSlice change ({what})",
-                       NO_CHANGE_SECONDS, 0.1, alive=env.check_alive)  # fmt: skip
-        except WaitTimeoutError:
-            # A roll of one pod may reuse the old pod's IP: no address changed, nothing to do.
-            say(f"    {what}: the ready addresses did not change")
-            return
-
-        def matches() -> bool:
-            want = watch.changes[-1][1]
-            return bool(want) and registered() == want
-
-        wait_until(matches, what, 120, 0.25, alive=env.check_alive)
-        wait_quiet(proxy, timeout=120, quiet=1.5)
-
-    settle("the initial targets", 0)
-    first = len(watch.changes)  # the changes measured: those after the initial targets
-    mark = time.monotonic()
+def _churn_rounds(
+    env: BenchEnv, size: Size, say: Progress, app: App, targets: _ChurnTargets
+) -> None:
+    """Scale out, scale in and roll the Deployment `size.churn_rounds` times, settling each."""
+    low, high, _ = size.churn
     version = 1
     for _round in range(size.churn_rounds):
         for replicas, what in ((high, "scale out"), (low, "scale in"), (None, "roll")):
             if replicas is None:
                 version += 1
-            seen = len(watch.changes)
+            seen = len(targets.watch.changes)
             _patch_deployment(env, app, replicas, str(version))
-            settle(f"targets after {what}", seen)
+            targets.settle(f"targets after {what}", seen)
             say(f"    {what}: done")
-    changes = watch.changes[first:]
-    calls = [c for c in proxy.calls_since(mark) if c.operation in REGISTRATION_OPS]
+
+
+def _churn_summary(
+    changes: list[tuple[float, frozenset[str]]], calls: list[TimedCall]
+) -> dict[str, Any]:
+    """Latency from each address change to the next registration call, and the call counts."""
     latencies = []
     for at, _ in changes:
         following = next((c.at for c in calls if c.at >= at), None)
@@ -372,6 +358,52 @@ def _churn(
         "calls": len(calls),
         "calls_per_change": round(len(calls) / len(changes), 2),
     }
+
+
+@dataclass
+class _ChurnTargets:
+    """The churn app's registered ip targets, compared with its ready addresses."""
+
+    env: BenchEnv
+    proxy: TimedProxyThread
+    watch: ReadyAddressWatch
+    elbv2: Any
+    say: Progress
+
+    def registered(self) -> frozenset[str]:
+        """The non-draining targets of the ip target groups attached to a load balancer."""
+        tgs = [
+            tg
+            for tg in self.elbv2.describe_target_groups()["TargetGroups"]
+            if tg.get("TargetType") == "ip" and tg.get("LoadBalancerArns")
+        ]
+        found: set[str] = set()
+        for tg in tgs:
+            health = self.elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+            found |= {
+                t["Target"]["Id"]
+                for t in health["TargetHealthDescriptions"]
+                if t["TargetHealth"]["State"] != "draining"
+            }
+        return frozenset(found)
+
+    def settle(self, what: str, seen: int) -> None:
+        """Wait for a change after the first `seen`, then for AWS to hold the latest set."""
+        env, watch = self.env, self.watch
+        try:
+            wait_until(lambda: len(watch.changes) > seen, f"an EndpointSlice change ({what})",
+                       NO_CHANGE_SECONDS, 0.1, alive=env.check_alive)  # fmt: skip
+        except WaitTimeoutError:
+            # A roll of one pod may reuse the old pod's IP: no address changed, nothing to do.
+            self.say(f"    {what}: the ready addresses did not change")
+            return
+
+        def matches() -> bool:
+            want = watch.changes[-1][1]
+            return bool(want) and self.registered() == want
+
+        wait_until(matches, what, 120, 0.25, alive=env.check_alive)
+        wait_quiet(self.proxy, timeout=120, quiet=1.5)
 
 
 def _patch_deployment(env: BenchEnv, app: App, replicas: int | None, version: str) -> None:

@@ -56,6 +56,8 @@ from controller.model.stack import (
     Listener,
     RedirectAction,
     Stack,
+    Target,
+    TargetGroup,
 )
 from sandbox.aws import aws_client
 
@@ -658,7 +660,6 @@ class _Checker:
         lb: Obj | None,
         backend_id: str | None,
     ) -> None:
-        cluster = self.defaults.cluster_name
         targets = build_targets(stack, self.state)
         by_id: dict[str, list[Obj]] = {}
         for tg in tgs:
@@ -676,72 +677,101 @@ class _Checker:
             if len(live) > 1:
                 names = ", ".join(sorted(str(t["TargetGroupName"]) for t in live))
                 self.duplicates.append(f"{where}: {len(live)} target groups: {names}")
-            tg = live[0]
-            arn = str(tg["TargetGroupArn"])
-            hc = want.health_check
-            matcher_key = "GrpcCode" if want.protocol_version == "GRPC" else "HttpCode"
-            have = {
-                "TargetType": tg.get("TargetType"),
-                "Protocol": tg.get("Protocol"),
-                "ProtocolVersion": tg.get("ProtocolVersion"),
-                "Port": tg.get("Port"),
-                "HealthCheckProtocol": tg.get("HealthCheckProtocol"),
-                "HealthCheckPort": tg.get("HealthCheckPort"),
-                "HealthCheckPath": tg.get("HealthCheckPath"),
-                "HealthCheckIntervalSeconds": tg.get("HealthCheckIntervalSeconds"),
-                "HealthCheckTimeoutSeconds": tg.get("HealthCheckTimeoutSeconds"),
-                "HealthyThresholdCount": tg.get("HealthyThresholdCount"),
-                "UnhealthyThresholdCount": tg.get("UnhealthyThresholdCount"),
-                "Matcher": (tg.get("Matcher") or {}).get(matcher_key),
-            }
-            desired = {
-                "TargetType": want.target_type,
-                "Protocol": want.protocol,
-                "ProtocolVersion": want.protocol_version,
-                "Port": want.port,
-                "HealthCheckProtocol": hc.protocol,
-                "HealthCheckPort": hc.port,
-                "HealthCheckPath": hc.path,
-                "HealthCheckIntervalSeconds": hc.interval_seconds,
-                "HealthCheckTimeoutSeconds": hc.timeout_seconds,
-                "HealthyThresholdCount": hc.healthy_threshold_count,
-                "UnhealthyThresholdCount": hc.unhealthy_threshold_count,
-                "Matcher": hc.matcher,
-            }
-            for key, value in desired.items():
-                self.differ(where, key, have[key], value)
-            self.differ(
-                where, "tags", dict(tags[arn]), _identity(cluster, stack.id, tg_id, want.tags)
+            desired_targets = targets.get(tg_id, frozenset())
+            self._target_group(
+                stack, where, want, live[0], tags=tags, lb=lb, desired_targets=desired_targets
             )
-            # Used by the load balancer: from its rules, as moto's LoadBalancerArns is only
-            # kept up to date by CreateRule and CreateListener, not by the Modify calls.
-            if lb is not None and arn not in self.forwarded:
-                self.differences.append(f"{where}: no rule or default action forwards to it")
-            if want.attributes:
-                live_attrs = _tags(
-                    self.aws.c("elbv2").describe_target_group_attributes(TargetGroupArn=arn)[
-                        "Attributes"
-                    ]
-                )
-                self.differ(
-                    where,
-                    "attributes",
-                    {k: live_attrs.get(k) for k in want.attributes},
-                    dict(want.attributes),
-                )
-            health = self.aws.c("elbv2").describe_target_health(TargetGroupArn=arn)
-            registered = sorted(
-                (d["Target"]["Id"], int(d["Target"]["Port"]))
-                for d in health["TargetHealthDescriptions"]
-                if (d.get("TargetHealth") or {}).get("State") != "draining"
-            )
-            desired_targets = sorted((t.id, t.port) for t in targets.get(tg_id, frozenset()))
-            self.differ(where, "targets", registered, desired_targets)
             if want.target_type == "instance":
-                for target in targets.get(tg_id, frozenset()):
+                for target in desired_targets:
                     instance_ports.setdefault(target.id, set()).add(target.port)
         if stack.backend_security_group and backend_id is not None and instance_ports:
             self._node_rules(stack, backend_id, instance_ports)
+
+    def _target_group(
+        self,
+        stack: Stack,
+        where: str,
+        want: TargetGroup,
+        tg: Obj,
+        *,
+        tags: Mapping[str, Mapping[str, str]],
+        lb: Obj | None,
+        desired_targets: frozenset[Target],
+    ) -> None:
+        """One live target group against the model's: settings, tags, use, attributes, targets."""
+        arn = str(tg["TargetGroupArn"])
+        self._target_group_settings(where, want, tg)
+        self.differ(
+            where,
+            "tags",
+            dict(tags[arn]),
+            _identity(self.defaults.cluster_name, stack.id, want.id, want.tags),
+        )
+        # Used by the load balancer: from its rules, as moto's LoadBalancerArns is only
+        # kept up to date by CreateRule and CreateListener, not by the Modify calls.
+        if lb is not None and arn not in self.forwarded:
+            self.differences.append(f"{where}: no rule or default action forwards to it")
+        if want.attributes:
+            self._target_group_attributes(where, want, arn)
+        self._registered_targets(where, arn, desired_targets)
+
+    def _target_group_settings(self, where: str, want: TargetGroup, tg: Obj) -> None:
+        """Target type, protocol, version, port and health check."""
+        hc = want.health_check
+        matcher_key = "GrpcCode" if want.protocol_version == "GRPC" else "HttpCode"
+        have = {
+            "TargetType": tg.get("TargetType"),
+            "Protocol": tg.get("Protocol"),
+            "ProtocolVersion": tg.get("ProtocolVersion"),
+            "Port": tg.get("Port"),
+            "HealthCheckProtocol": tg.get("HealthCheckProtocol"),
+            "HealthCheckPort": tg.get("HealthCheckPort"),
+            "HealthCheckPath": tg.get("HealthCheckPath"),
+            "HealthCheckIntervalSeconds": tg.get("HealthCheckIntervalSeconds"),
+            "HealthCheckTimeoutSeconds": tg.get("HealthCheckTimeoutSeconds"),
+            "HealthyThresholdCount": tg.get("HealthyThresholdCount"),
+            "UnhealthyThresholdCount": tg.get("UnhealthyThresholdCount"),
+            "Matcher": (tg.get("Matcher") or {}).get(matcher_key),
+        }
+        desired = {
+            "TargetType": want.target_type,
+            "Protocol": want.protocol,
+            "ProtocolVersion": want.protocol_version,
+            "Port": want.port,
+            "HealthCheckProtocol": hc.protocol,
+            "HealthCheckPort": hc.port,
+            "HealthCheckPath": hc.path,
+            "HealthCheckIntervalSeconds": hc.interval_seconds,
+            "HealthCheckTimeoutSeconds": hc.timeout_seconds,
+            "HealthyThresholdCount": hc.healthy_threshold_count,
+            "UnhealthyThresholdCount": hc.unhealthy_threshold_count,
+            "Matcher": hc.matcher,
+        }
+        for key, value in desired.items():
+            self.differ(where, key, have[key], value)
+
+    def _target_group_attributes(self, where: str, want: TargetGroup, arn: str) -> None:
+        """The attributes the model sets (only those) as live."""
+        live_attrs = _tags(
+            self.aws.c("elbv2").describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+        )
+        self.differ(
+            where,
+            "attributes",
+            {k: live_attrs.get(k) for k in want.attributes},
+            dict(want.attributes),
+        )
+
+    def _registered_targets(self, where: str, arn: str, desired: frozenset[Target]) -> None:
+        """The registered targets (not draining) against `build_targets`'."""
+        health = self.aws.c("elbv2").describe_target_health(TargetGroupArn=arn)
+        registered = sorted(
+            (d["Target"]["Id"], int(d["Target"]["Port"]))
+            for d in health["TargetHealthDescriptions"]
+            if (d.get("TargetHealth") or {}).get("State") != "draining"
+        )
+        desired_targets = sorted((t.id, t.port) for t in desired)
+        self.differ(where, "targets", registered, desired_targets)
 
     def _node_rules(self, stack: Stack, backend_id: str, ports: Mapping[str, set[int]]) -> None:
         reservations = self.aws.paged(
@@ -789,6 +819,14 @@ class _Checker:
         stacks: Mapping[str, Stack],
     ) -> None:
         """Anything tagged for the cluster that no desired stack accounts for."""
+        self._extra_tagged(tagged, stacks)
+        self._extra_groups(groups, stacks)
+        self._leftover_backend_rules(groups, stacks)
+
+    def _extra_tagged(
+        self, tagged: Mapping[str, Mapping[str, str]], stacks: Mapping[str, Stack]
+    ) -> None:
+        """Tagged ELBv2 resources of a stack not desired."""
         for arn, tags in sorted(tagged.items()):
             if tags.get(BACKEND_TAG[0]) == BACKEND_TAG[1]:
                 continue  # the shared backend group: checked on its own
@@ -797,6 +835,9 @@ class _Checker:
                 self.differences.append(
                     f"{arn}: tagged for stack {tags.get(TAG_STACK)!r}, which is not desired"
                 )
+
+    def _extra_groups(self, groups: Sequence[Obj], stacks: Mapping[str, Stack]) -> None:
+        """Managed security groups of a stack not desired."""
         for group in groups:
             tags = _tags(group.get("Tags"))
             if tags.get(BACKEND_TAG[0]) == BACKEND_TAG[1]:
@@ -806,7 +847,9 @@ class _Checker:
                     f"security group {group['GroupId']}: tagged for stack "
                     f"{tags.get(TAG_STACK)!r}, which is not desired"
                 )
-        # Rules from a backend group that no longer exists (or is not the cluster's).
+
+    def _leftover_backend_rules(self, groups: Sequence[Obj], stacks: Mapping[str, Stack]) -> None:
+        """Rules from a backend group that no longer exists (or is not the cluster's)."""
         backend_ids = {
             str(g["GroupId"])
             for g in groups
@@ -843,71 +886,73 @@ class _Checker:
         lb_dns: Mapping[str, str],
         zones: Sequence[tuple[Obj, list[Obj]]],
     ) -> None:
-        cluster = self.defaults.cluster_name
-        # (zone id, name, type) -> the desired record's (stack, resource, alias target)
-        desired: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-        for stack in stacks:
-            for record in stack.dns_records:
-                host = _dns(record.name)
-                zone = _pick_zone(host, stack.load_balancer.scheme, [z for z, _ in zones])
-                if zone is None:
-                    continue
-                ingress = record.ingress or (stack.ingresses[0] if stack.ingresses else "")
-                desired[(str(zone["Id"]), host, record.type)] = (
-                    stack.id,
-                    f"ingress/{ingress}",
-                    lb_dns.get(stack.id, ""),
-                )
-        seen: set[tuple[str, str, str]] = set()
+        desired = _desired_records(stacks, lb_dns, zones)
         for zone, records in zones:
             zone_id = str(zone["Id"])
             kind = "private" if (zone.get("Config") or {}).get("PrivateZone") else "public"
-            by_key = {(_dns(r["Name"]), r["Type"]): r for r in records}
-            for (zid, host, record_type), (stack_id, resource, target) in desired.items():
-                if zid != zone_id:
-                    continue
-                where = f"DNS {host} {record_type} ({kind} zone)"
-                alias = by_key.get((host, record_type))
-                if alias is None:
-                    self.differences.append(f"{where}: missing")
-                else:
-                    seen.add((zone_id, host, record_type))
-                    live = _dns(str((alias.get("AliasTarget") or {}).get("DNSName", "")))
-                    self.differ(where, "alias target", live.removeprefix("dualstack."), target)
-                txt = by_key.get((_txt_name(host, record_type), "TXT"))
-                if txt is None:
-                    self.differences.append(f"{where}: ownership record missing")
-                    continue
-                owner = _owner(str(v["Value"]) for v in txt.get("ResourceRecords") or ())
-                self.differ(
-                    where,
-                    "owner",
-                    (owner.get("cluster"), owner.get("stack"), owner.get("resource")),
-                    (cluster, stack_id, resource),
-                )
+            self._zone_desired(zone_id, kind, records, desired)
             for rrset in records:
-                name, record_type = _dns(rrset["Name"]), str(rrset["Type"])
-                if record_type == "TXT":
-                    owner = _owner(str(v["Value"]) for v in rrset.get("ResourceRecords") or ())
-                    if owner.get("cluster") != cluster or not name.startswith("_alb-"):
-                        continue
-                    label, _, host = name.partition(".")
-                    owned_type = label.removeprefix("_alb-").upper()
-                    host = (
-                        host.replace("_wildcard", "*", 1) if host.startswith("_wildcard") else host
-                    )
-                    if (zone_id, host, owned_type) not in desired:
-                        self.differences.append(
-                            f"DNS {name} TXT ({kind} zone): ownership record of stack "
-                            f"{owner.get('stack')!r} left over"
-                        )
-                elif record_type in ("A", "AAAA") and "AliasTarget" in rrset:
-                    alias_host = _dns(str(rrset["AliasTarget"].get("DNSName", "")))
-                    if (zone_id, name, record_type) not in desired and ".elb." in alias_host:
-                        self.differences.append(
-                            f"DNS {name} {record_type} ({kind} zone): alias to {alias_host} "
-                            "left over"
-                        )
+                self._zone_leftover(zone_id, kind, rrset, desired)
+
+    def _zone_desired(
+        self,
+        zone_id: str,
+        kind: str,
+        records: Sequence[Obj],
+        desired: Mapping[tuple[str, str, str], tuple[str, str, str]],
+    ) -> None:
+        """Each desired record of the zone: its alias and its ownership record."""
+        by_key = {(_dns(r["Name"]), r["Type"]): r for r in records}
+        for (zid, host, record_type), (stack_id, resource, target) in desired.items():
+            if zid != zone_id:
+                continue
+            where = f"DNS {host} {record_type} ({kind} zone)"
+            alias = by_key.get((host, record_type))
+            if alias is None:
+                self.differences.append(f"{where}: missing")
+            else:
+                live = _dns(str((alias.get("AliasTarget") or {}).get("DNSName", "")))
+                self.differ(where, "alias target", live.removeprefix("dualstack."), target)
+            txt = by_key.get((_txt_name(host, record_type), "TXT"))
+            if txt is None:
+                self.differences.append(f"{where}: ownership record missing")
+                continue
+            owner = _owner(str(v["Value"]) for v in txt.get("ResourceRecords") or ())
+            self.differ(
+                where,
+                "owner",
+                (owner.get("cluster"), owner.get("stack"), owner.get("resource")),
+                (self.defaults.cluster_name, stack_id, resource),
+            )
+
+    def _zone_leftover(
+        self,
+        zone_id: str,
+        kind: str,
+        rrset: Obj,
+        desired: Mapping[tuple[str, str, str], tuple[str, str, str]],
+    ) -> None:
+        """A record set of ours (an ownership record, or an alias to a load balancer) that
+        the plan does not hold."""
+        name, record_type = _dns(rrset["Name"]), str(rrset["Type"])
+        if record_type == "TXT":
+            owner = _owner(str(v["Value"]) for v in rrset.get("ResourceRecords") or ())
+            if owner.get("cluster") != self.defaults.cluster_name or not name.startswith("_alb-"):
+                return
+            label, _, host = name.partition(".")
+            owned_type = label.removeprefix("_alb-").upper()
+            host = host.replace("_wildcard", "*", 1) if host.startswith("_wildcard") else host
+            if (zone_id, host, owned_type) not in desired:
+                self.differences.append(
+                    f"DNS {name} TXT ({kind} zone): ownership record of stack "
+                    f"{owner.get('stack')!r} left over"
+                )
+        elif record_type in ("A", "AAAA") and "AliasTarget" in rrset:
+            alias_host = _dns(str(rrset["AliasTarget"].get("DNSName", "")))
+            if (zone_id, name, record_type) not in desired and ".elb." in alias_host:
+                self.differences.append(
+                    f"DNS {name} {record_type} ({kind} zone): alias to {alias_host} left over"
+                )
 
     def _ingresses(
         self, stacks: Sequence[Stack], lb_dns: Mapping[str, str], invalid: set[str]
@@ -941,6 +986,28 @@ class _Checker:
             want = GroupRef(id=stack.id, explicit=explicit).finalizer
             self.differ(where, "finalizers", finalizers, [want])
             self.differ(where, "status hostname", hostname.lower(), lb_dns.get(stack.id, ""))
+
+
+def _desired_records(
+    stacks: Sequence[Stack],
+    lb_dns: Mapping[str, str],
+    zones: Sequence[tuple[Obj, list[Obj]]],
+) -> dict[tuple[str, str, str], tuple[str, str, str]]:
+    """(zone id, name, type) -> the desired record's (stack, resource, alias target)."""
+    desired: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    for stack in stacks:
+        for record in stack.dns_records:
+            host = _dns(record.name)
+            zone = _pick_zone(host, stack.load_balancer.scheme, [z for z, _ in zones])
+            if zone is None:
+                continue
+            ingress = record.ingress or (stack.ingresses[0] if stack.ingresses else "")
+            desired[(str(zone["Id"]), host, record.type)] = (
+                stack.id,
+                f"ingress/{ingress}",
+                lb_dns.get(stack.id, ""),
+            )
+    return desired
 
 
 def _pick_zone(host: str, scheme: str, zones: Sequence[Obj]) -> Obj | None:

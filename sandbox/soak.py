@@ -350,17 +350,7 @@ class Soak:
         self.api: Any = sandbox.api
         self.cluster = sandbox.cluster_name
         self.defaults = ModelDefaults(cluster_name=self.cluster)
-        suffix = uuid.uuid4().hex[:5]  # names unique on a shared control plane
-        self.suffix = suffix
-        self.namespaces = [f"soak{i}-{suffix}" for i in range(config.namespaces)]
-        self.group_names = [f"soak-{suffix}-{chr(ord('a') + i)}" for i in range(config.groups)]
-        self.other_class = f"soak-other-{suffix}"
-        self.apps = [f"web{i}" for i in range(config.apps_per_namespace)]
-        self.slots = [
-            Slot(ns, f"ing{i}", tuple(f"ing{i}-{ns}-{v}.example.com" for v in "abc"))
-            for ns in self.namespaces
-            for i in range(config.slots_per_namespace)
-        ]
+        self._name_objects(uuid.uuid4().hex[:5])  # names unique on a shared control plane
         self.services: list[Obj] = []
         self.classes: list[Obj] = []
         self.replicas: list[Replica] = []
@@ -389,6 +379,20 @@ class Soak:
         # [SIGCONT time, slot, exit time (None until seen)] of each SIGSTOPped leader resumed
         self.resumed: list[list[Any]] = []
         self.faulting = True  # off for the final delete
+
+    def _name_objects(self, suffix: str) -> None:
+        """Name the namespaces, groups, other class, apps and Ingress slots, by `suffix`."""
+        config = self.config
+        self.suffix = suffix
+        self.namespaces = [f"soak{i}-{suffix}" for i in range(config.namespaces)]
+        self.group_names = [f"soak-{suffix}-{chr(ord('a') + i)}" for i in range(config.groups)]
+        self.other_class = f"soak-other-{suffix}"
+        self.apps = [f"web{i}" for i in range(config.apps_per_namespace)]
+        self.slots = [
+            Slot(ns, f"ing{i}", tuple(f"ing{i}-{ns}-{v}.example.com" for v in "abc"))
+            for ns in self.namespaces
+            for i in range(config.slots_per_namespace)
+        ]
 
     # --- the whole run -----------------------------------------------------------------
 

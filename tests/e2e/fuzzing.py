@@ -481,26 +481,32 @@ def _break_for_api(
             rules.append({})
         rules[0]["host"] = draw(st.sampled_from(BAD_HOSTS))
     else:
-        path = _first_path(spec)
-        path["backend"].pop("resource", None)
-        service = path["backend"].setdefault("service", {"name": "web", "port": {"number": 80}})
-        port = service["port"]
-        if how == "path":
-            path["path"] = draw(st.sampled_from(("relative", "/a//b", "/x/../y", "/end/..")))
-        elif how == "empty-prefix-path":
-            path.pop("path", None)
-            path["pathType"] = draw(st.sampled_from(("Prefix", "Exact")))
-        elif how == "path-type":
-            path["pathType"] = draw(st.sampled_from(("Regex", "prefix", "")))
-        elif how == "port-both":
-            port.update(number=80, name="http")
-        elif how == "port-neither":
-            port.clear()
-        elif how == "port-zero":
-            port.clear()
-            port["number"] = 0
-        elif how == "service-name":
-            service["name"] = draw(st.sampled_from(("Web", "web_1", "1web")))
+        _break_first_path(draw, how, spec)
+
+
+def _break_first_path(draw: st.DrawFn, how: str, spec: dict[str, Any]) -> None:
+    """Break the first path (made if there is none; its backend made a service) as `how`
+    says: its path, path type, service port or service name."""
+    path = _first_path(spec)
+    path["backend"].pop("resource", None)
+    service = path["backend"].setdefault("service", {"name": "web", "port": {"number": 80}})
+    port = service["port"]
+    if how == "path":
+        path["path"] = draw(st.sampled_from(("relative", "/a//b", "/x/../y", "/end/..")))
+    elif how == "empty-prefix-path":
+        path.pop("path", None)
+        path["pathType"] = draw(st.sampled_from(("Prefix", "Exact")))
+    elif how == "path-type":
+        path["pathType"] = draw(st.sampled_from(("Regex", "prefix", "")))
+    elif how == "port-both":
+        port.update(number=80, name="http")
+    elif how == "port-neither":
+        port.clear()
+    elif how == "port-zero":
+        port.clear()
+        port["number"] = 0
+    elif how == "service-name":
+        service["name"] = draw(st.sampled_from(("Web", "web_1", "1web")))
 
 
 def _break_for_builder(
@@ -533,6 +539,21 @@ def drafts(draw: st.DrawFn, world: World) -> Draft:
     bad = 4 if intent == "any" else 0
     annotations: dict[str, str] = {}
     spec: dict[str, Any] = {}
+    _draw_class(draw, annotations, spec)
+    _draw_group(draw, pools, intent, annotations)
+    actions = _draw_annotations(draw, pools, bad, annotations)
+    _draw_backends(draw, None if intent == "any" else actions, spec)
+    if intent == "invalid":
+        _break_for_builder(draw, pools, annotations, spec)
+    _draw_tls(draw, spec)
+    if draw(st.integers(0, BREAK_ONE_IN - 1)) == 1:  # not 0: the simplest example is valid
+        _break_for_api(draw, draw(st.sampled_from(BREAKERS)), annotations, spec)
+    namespace = draw(st.sampled_from(world.namespaces))
+    return Draft(namespace=namespace, annotations=annotations, spec=spec)
+
+
+def _draw_class(draw: st.DrawFn, annotations: dict[str, str], spec: dict[str, Any]) -> None:
+    """The class: `alb` by name (mostly) or by the legacy annotation, or another class."""
     klass = draw(st.sampled_from(("class", "class", "class", "legacy", "other-class")))
     if klass == "class":
         spec["ingressClassName"] = "alb"
@@ -540,11 +561,25 @@ def drafts(draw: st.DrawFn, world: World) -> Draft:
         spec["ingressClassName"] = "nginx"
     else:
         annotations[LEGACY_CLASS] = "alb"
+
+
+def _draw_group(
+    draw: st.DrawFn, pools: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    intent: str, annotations: dict[str, str],
+) -> None:  # fmt: skip
+    """Alone, in one of `GROUPS`, or (intent `any`) in a group of an invalid name."""
     grouping = draw(st.sampled_from(("group", "alone", "group", "alone", "alone", "bad-group")))
     if grouping == "group" or (grouping == "bad-group" and intent != "any"):
         annotations[PREFIX + "group.name"] = draw(st.sampled_from(GROUPS))
     elif grouping == "bad-group":
         annotations[PREFIX + "group.name"] = draw(st.sampled_from(pools["group.name"][1]))
+
+
+def _draw_annotations(
+    draw: st.DrawFn, pools: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    bad: int, annotations: dict[str, str],
+) -> tuple[str, ...]:  # fmt: skip
+    """Up to 4 plain annotations, up to 2 actions and 1 condition; returns the actions."""
     plain = sorted(n for n in pools if "${name}" not in n and n != "group.name")
     for name in draw(st.lists(st.sampled_from(plain), max_size=4, unique=True)):
         annotations[PREFIX + name] = draw(_pick(pools[name], bad))
@@ -553,21 +588,23 @@ def drafts(draw: st.DrawFn, world: World) -> Draft:
         annotations[f"{PREFIX}actions.{name}"] = draw(_pick(pools["actions.${name}"], bad))
     for name in draw(st.lists(st.sampled_from(("web", "redir")), max_size=1, unique=True)):
         annotations[f"{PREFIX}conditions.{name}"] = draw(_pick(pools["conditions.${name}"], bad))
-    allowed = None if intent == "any" else actions
+    return actions
+
+
+def _draw_backends(draw: st.DrawFn, allowed: tuple[str, ...] | None, spec: dict[str, Any]) -> None:
+    """Rules, a default backend, or both (using only the `allowed` actions, if given)."""
     shape = draw(st.sampled_from(("rules", "rules", "default", "both")))
     if shape in ("rules", "both"):
         spec["rules"] = draw(st.lists(rules(allowed), min_size=1, max_size=3))
     if shape in ("default", "both"):
         spec["defaultBackend"] = draw(backends(allowed))
-    if intent == "invalid":
-        _break_for_builder(draw, pools, annotations, spec)
+
+
+def _draw_tls(draw: st.DrawFn, spec: dict[str, Any]) -> None:
+    """One time in 5, when a rule has a host, TLS for the first host."""
     hosts = [r["host"] for r in spec.get("rules", ()) if "host" in r]
     if hosts and draw(st.integers(0, 4)) == 0:
         spec["tls"] = [{"hosts": hosts[:1], "secretName": "tls"}]
-    if draw(st.integers(0, BREAK_ONE_IN - 1)) == 1:  # not 0: the simplest example is valid
-        _break_for_api(draw, draw(st.sampled_from(BREAKERS)), annotations, spec)
-    namespace = draw(st.sampled_from(world.namespaces))
-    return Draft(namespace=namespace, annotations=annotations, spec=spec)
 
 
 def batches(world: World, size: int) -> st.SearchStrategy[list[Draft]]:

@@ -15,8 +15,9 @@ their names carry a counter, and group names the batch number (`fuzzing.GROUPS`)
 example is hypothesis's simplest: `BATCH` identical valid Ingresses in one group. Per batch:
 - what the API server refuses (400/422) is counted and set aside;
 - every accepted Ingress of our class must end with a status hostname or a Warning Event
-  from the controller. Every error a `FailedBuildModel` message joins must start with a
-  field that exists on the Ingress or its Service (`fuzzing.fields_named`); a
+  from the controller. Every error a `FailedBuildModel` message joins (and every
+  `BackendNotFound` or `UnsupportedAnnotation` warning) must start with a field that
+  exists on the Ingress or its Service (`fuzzing.fields_named`); a
   `FailedDeployModel` message must name the AWS resource and error code (`<resource>:
   <Code>: <why>`), and the code must be one the draws provoke on purpose (`PROVOKED`); a
   DNS warning (`DNSRecordSkipped`, `DNSRecordNotOwned`) must name a host of the batch, and
@@ -55,6 +56,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from kubernetes import client
 
 from controller.aws.warnings import DNS_RECORD_NOT_OWNED, DNS_RECORD_SKIPPED, REASONS
+from controller.model.stack import BACKEND_NOT_FOUND, UNSUPPORTED_ANNOTATION
 from sandbox.controller_process import ControllerProcess
 from tests.e2e.fuzzing import (
     SERVICES,
@@ -93,6 +95,7 @@ PROVOKED = {
 }
 # Deploy warnings that are not about DNS but share its Event reason (README, Events).
 DNS_REASONS = {DNS_RECORD_SKIPPED, DNS_RECORD_NOT_OWNED}
+BUILD_WARNING_REASONS = (BACKEND_NOT_FOUND, UNSUPPORTED_ANNOTATION)
 DNS_HOST = re.compile(r"^(?P<host>[*a-z0-9.-]+)(?::| \()")
 _names = itertools.count()
 
@@ -290,36 +293,8 @@ def _check_outcomes(
     tally: Tally,
 ) -> None:
     namespaces = {c.draft.namespace for c in created}
-    ours = [c for c in created if c.draft.ours]
-
-    def settled() -> tuple[dict[str, dict[str, Any]], dict[str, list[Any]]] | None:
-        crash = _crash(controller)
-        if crash is not None:
-            raise ControllerCrashError(crash)
-        bodies, events = _state(scenario, namespaces)
-        waiting = [
-            c.key
-            for c in ours
-            if not _hostname(bodies[c.uid])
-            and not any(e.type == "Warning" for e in _ours(events.get(c.uid, [])))
-        ]
-        return None if waiting else (bodies, events)
-
-    try:
-        wait_until(settled, "a hostname or a Warning on every Ingress", OUTCOME_TIMEOUT)
-    except ControllerCrashError as crash:
-        raise AssertionError(str(crash)) from None
-    except AssertionError:
-        bodies, events = _state(scenario, namespaces)
-        stuck = [
-            c.body
-            for c in ours
-            if not _hostname(bodies[c.uid])
-            and not any(e.type == "Warning" for e in _ours(events.get(c.uid, [])))
-        ]
-        raise AssertionError(f"{len(stuck)} Ingresses got neither, e.g. {stuck[:3]}") from None
+    _wait_settled(scenario, controller, namespaces, [c for c in created if c.draft.ours])
     bodies, events = _quiet(scenario, namespaces)
-
     hosts = {
         str(rule["host"]).lower()
         for item in created
@@ -331,27 +306,87 @@ def _check_outcomes(
         body, mine = bodies[item.uid], _ours(events.get(item.uid, []))
         if not item.draft.ours:
             tally.not_ours += 1
-            if mine or _hostname(body) or (body["metadata"].get("finalizers") or []):
-                problems.append(f"{item.key} is not ours but got {[e.reason for e in mine]}, "
-                                f"status {body.get('status')}, finalizers "
-                                f"{body['metadata'].get('finalizers')}")  # fmt: skip
+            problems.extend(_not_ours_problems(item, body, mine))
             continue
-        reasons = {e.reason for e in mine if e.type == "Warning"}
-        for event in mine:
-            if event.type != "Warning":
-                continue
-            problem = _check_warning(event, body, services[item.draft.namespace], hosts, tally)
-            if problem:
-                problems.append(f"{item.key}: {problem}\n  Ingress: {item.body}")
-        if "FailedBuildModel" in reasons:
-            tally.rejected += 1
-        elif _hostname(body):
-            tally.deployed += 1
-        elif "FailedDeployModel" in reasons:
-            tally.deploy_failed += 1
-        if DNS_REASONS & reasons:
-            tally.dns_skipped += 1
+        problems.extend(_warning_problems(item, body, mine, services, hosts=hosts, tally=tally))
+        _count_outcome({e.reason for e in mine if e.type == "Warning"}, body, tally)
     assert not problems, "\n".join(problems)
+
+
+def _unsettled(
+    ours: list[Created], bodies: dict[str, dict[str, Any]], events: dict[str, list[Any]]
+) -> list[Created]:
+    """Those of `ours` with neither a hostname nor a Warning of ours yet."""
+    return [
+        c
+        for c in ours
+        if not _hostname(bodies[c.uid])
+        and not any(e.type == "Warning" for e in _ours(events.get(c.uid, [])))
+    ]
+
+
+def _wait_settled(
+    scenario: Scenario, controller: Controller, namespaces: set[str], ours: list[Created]
+) -> None:
+    """Wait for a hostname or a Warning on each of `ours`; fail at once if the controller
+    crashes."""
+
+    def settled() -> tuple[dict[str, dict[str, Any]], dict[str, list[Any]]] | None:
+        crash = _crash(controller)
+        if crash is not None:
+            raise ControllerCrashError(crash)
+        bodies, events = _state(scenario, namespaces)
+        return None if _unsettled(ours, bodies, events) else (bodies, events)
+
+    try:
+        wait_until(settled, "a hostname or a Warning on every Ingress", OUTCOME_TIMEOUT)
+    except ControllerCrashError as crash:
+        raise AssertionError(str(crash)) from None
+    except AssertionError:
+        bodies, events = _state(scenario, namespaces)
+        stuck = [c.body for c in _unsettled(ours, bodies, events)]
+        raise AssertionError(f"{len(stuck)} Ingresses got neither, e.g. {stuck[:3]}") from None
+
+
+def _not_ours_problems(item: Created, body: dict[str, Any], mine: list[Any]) -> list[str]:
+    """An Ingress not ours must have no Event of ours, no hostname, no finalizer."""
+    if mine or _hostname(body) or (body["metadata"].get("finalizers") or []):
+        return [f"{item.key} is not ours but got {[e.reason for e in mine]}, "
+                f"status {body.get('status')}, finalizers "
+                f"{body['metadata'].get('finalizers')}"]  # fmt: skip
+    return []
+
+
+def _warning_problems(
+    item: Created,
+    body: dict[str, Any],
+    mine: list[Any],
+    services: dict[str, dict[str, dict[str, Any]]],
+    *,
+    hosts: set[str],
+    tally: Tally,
+) -> list[str]:
+    """What is wrong with each of our Warning Events on one Ingress (counting them)."""
+    problems = []
+    for event in mine:
+        if event.type != "Warning":
+            continue
+        problem = _check_warning(event, body, services[item.draft.namespace], hosts, tally)
+        if problem:
+            problems.append(f"{item.key}: {problem}\n  Ingress: {item.body}")
+    return problems
+
+
+def _count_outcome(reasons: set[str], body: dict[str, Any], tally: Tally) -> None:
+    """Count one Ingress of ours as rejected, deployed or failed, and as DNS-skipped."""
+    if "FailedBuildModel" in reasons:
+        tally.rejected += 1
+    elif _hostname(body):
+        tally.deployed += 1
+    elif "FailedDeployModel" in reasons:
+        tally.deploy_failed += 1
+    if DNS_REASONS & reasons:
+        tally.dns_skipped += 1
 
 
 def _quiet(
@@ -386,28 +421,50 @@ def _check_warning(
     """What is wrong with one of our Warning Events, if anything; counts it. `hosts`: the
     rule hosts of the batch (a group's DNS warnings go to all of its members)."""
     message = str(event.message)
-    if event.reason == "FailedBuildModel":
-        named = fields_named(message, body, services)
-        if named is None:
-            return f"FailedBuildModel names no field of the Ingress: {message!r}"
-        tally.by_field.update(field_kind(f) for f in named)
-        return None
+    if event.reason in ("FailedBuildModel", *BUILD_WARNING_REASONS):
+        return _check_build_warning(event.reason, message, body, services, tally)
     if event.reason == "FailedDeployModel":
-        match = DEPLOY_MESSAGE.match(message)
-        if match is None:
-            return f"FailedDeployModel does not name the resource and code: {message!r}"
-        if match["code"] not in PROVOKED:
-            return f"FailedDeployModel for a failure the draws do not provoke: {message!r}"
-        tally.deploy_codes[match["code"]] += 1
-        return None
+        return _check_deploy_warning(message, tally)
     if event.reason in DNS_REASONS:
-        match = DNS_HOST.match(message)
-        if match is None or match["host"] not in hosts:
-            return f"{event.reason} names no host of the batch: {message!r}"
-        return None
+        return _check_dns_warning(event.reason, message, hosts)
     if event.reason in REASONS:  # the other deploy warnings
         return None
     return f"unexpected Warning {event.reason}: {message!r}"
+
+
+def _check_build_warning(
+    reason: str,
+    message: str,
+    body: dict[str, Any],
+    services: dict[str, dict[str, Any]],
+    tally: Tally,
+) -> str | None:
+    """A FailedBuildModel, or a warning the builder worked around (a missing backend, an
+    annotation not read), must name fields of the Ingress (or its Services); counts them."""
+    named = fields_named(message, body, services)
+    if named is None:
+        return f"{reason} names no field of the Ingress: {message!r}"
+    tally.by_field.update(field_kind(f) for f in named)
+    return None
+
+
+def _check_deploy_warning(message: str, tally: Tally) -> str | None:
+    """A FailedDeployModel must name the resource and an error code the draws provoke."""
+    match = DEPLOY_MESSAGE.match(message)
+    if match is None:
+        return f"FailedDeployModel does not name the resource and code: {message!r}"
+    if match["code"] not in PROVOKED:
+        return f"FailedDeployModel for a failure the draws do not provoke: {message!r}"
+    tally.deploy_codes[match["code"]] += 1
+    return None
+
+
+def _check_dns_warning(reason: str, message: str, hosts: set[str]) -> str | None:
+    """A DNS warning must name a rule host of the batch."""
+    match = DNS_HOST.match(message)
+    if match is None or match["host"] not in hosts:
+        return f"{reason} names no host of the batch: {message!r}"
+    return None
 
 
 class ControllerCrashError(Exception):

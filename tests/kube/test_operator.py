@@ -45,12 +45,37 @@ async def test_the_operator_deploys_releases_and_tears_down_through_kopf(
 ) -> None:
     # The blocking client runs in this test's thread: the server is another process.
     api = admin_api
-    core, networking = k8s.CoreV1Api(api), k8s.NetworkingV1Api(api)
     ns = namespace
+    node_name = _create_objects(api, ns)
+    deployer = FakeDeployer()
+    runtime = Runtime.create(
+        Settings(cluster_name="test", resync_seconds=3600), ApiWriter(api), deployer
+    )
+    runtime.leading.set()
+    registry = _registry(control_plane)
+    stop = asyncio.Event()
+    task = asyncio.create_task(_operator(registry, runtime, ns, stop))
+    try:
+        await _check_deployed(api, ns, deployer)
+        await _check_released(api, ns, deployer)
+        await _check_torn_down(api, ns, deployer)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        k8s.CoreV1Api(api).delete_node(node_name)
 
-    def read(name: str) -> Any:
-        return api.sanitize_for_serialization(networking.read_namespaced_ingress(name, ns))
 
+def _read(api: k8s.ApiClient, ns: str, name: str) -> Any:
+    """An Ingress as the API's JSON."""
+    networking = k8s.NetworkingV1Api(api)
+    return api.sanitize_for_serialization(networking.read_namespaced_ingress(name, ns))
+
+
+def _create_objects(api: k8s.ApiClient, ns: str) -> str:
+    """Our IngressClass, a Service, a Node and two Ingresses (`web`, `moving`); returns the
+    Node's name."""
+    core, networking = k8s.CoreV1Api(api), k8s.NetworkingV1Api(api)
     with contextlib.suppress(k8s.ApiException):  # the class may exist on the shared cluster
         networking.create_ingress_class(INGRESS_CLASS)
     web = clean(service(namespace=ns))
@@ -62,12 +87,11 @@ async def test_the_operator_deploys_releases_and_tears_down_through_kopf(
     networking.create_namespaced_ingress(
         ns, clean(ingress("moving", namespace=ns, host="moving.example.com"))
     )
+    return node_name
 
-    deployer = FakeDeployer()
-    runtime = Runtime.create(
-        Settings(cluster_name="test", resync_seconds=3600), ApiWriter(api), deployer
-    )
-    runtime.leading.set()
+
+def _registry(control_plane: ControlPlane) -> kopf.OperatorRegistry:
+    """The controller's handlers, and a login as the control plane's admin."""
     registry = kopf.OperatorRegistry()
     register(registry)
 
@@ -83,56 +107,62 @@ async def test_the_operator_deploys_releases_and_tears_down_through_kopf(
             private_key_path=str(admin.key),
         )
 
+    return registry
+
+
+async def _operator(
+    registry: kopf.OperatorRegistry, runtime: Runtime, ns: str, stop: asyncio.Event
+) -> None:
+    """Run kopf on namespace `ns` until `stop` is set."""
     settings = kopf.OperatorSettings()
     settings.watching.inactivity_timeout = 30
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        kopf.operator(
-            registry=registry,
-            settings=settings,
-            namespaces=[ns],  # the shared cluster may hold other tests' Ingresses
-            standalone=True,
-            memo=kopf.Memo(runtime=runtime),
-            stop_flag=stop,
-        )
+    await kopf.operator(
+        registry=registry,
+        settings=settings,
+        namespaces=[ns],  # the shared cluster may hold other tests' Ingresses
+        standalone=True,
+        memo=kopf.Memo(runtime=runtime),
+        stop_flag=stop,
     )
-    try:
 
-        async def has_hostname(name: str) -> bool:
-            entries = ((read(name).get("status") or {}).get("loadBalancer") or {}).get("ingress")
-            return bool(entries)
 
-        await eventually(lambda: has_hostname("web"))
-        await eventually(lambda: has_hostname("moving"))
-        assert read("web")["metadata"]["finalizers"] == ["ingress.k8s.aws/resources"]
-        assert sorted(s.id for s in deployer.deployed) == [f"{ns}/moving", f"{ns}/web"]
+async def _check_deployed(api: k8s.ApiClient, ns: str, deployer: FakeDeployer) -> None:
+    """Both Ingresses get a hostname and our finalizer."""
 
-        # Leaving our class: torn down and released, though no kopf delete handler runs.
-        networking.patch_namespaced_ingress(
-            "moving",
-            ns,
-            {"spec": {"ingressClassName": "nginx"}},
-            _content_type="application/merge-patch+json",
-        )
+    async def has_hostname(name: str) -> bool:
+        status = _read(api, ns, name).get("status") or {}
+        return bool((status.get("loadBalancer") or {}).get("ingress"))
 
-        async def released() -> bool:
-            return not read("moving")["metadata"].get("finalizers")
+    await eventually(lambda: has_hostname("web"))
+    await eventually(lambda: has_hostname("moving"))
+    assert _read(api, ns, "web")["metadata"]["finalizers"] == ["ingress.k8s.aws/resources"]
+    assert sorted(s.id for s in deployer.deployed) == [f"{ns}/moving", f"{ns}/web"]
 
-        await eventually(released)
-        assert deployer.torn_down == [f"{ns}/moving"]
 
-        networking.delete_namespaced_ingress("web", ns)
+async def _check_released(api: k8s.ApiClient, ns: str, deployer: FakeDeployer) -> None:
+    """Leaving our class: torn down and released, though no kopf delete handler runs."""
+    k8s.NetworkingV1Api(api).patch_namespaced_ingress(
+        "moving",
+        ns,
+        {"spec": {"ingressClassName": "nginx"}},
+        _content_type="application/merge-patch+json",
+    )
 
-        async def gone() -> bool:
-            return not networking.list_namespaced_ingress(
-                ns, field_selector="metadata.name=web"
-            ).items
+    async def released() -> bool:
+        return not _read(api, ns, "moving")["metadata"].get("finalizers")
 
-        await eventually(gone)
-        assert deployer.torn_down == [f"{ns}/moving", f"{ns}/web"]
-        assert len(deployer.deployed) == 2  # our own writes did not trigger redeploys
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
-        core.delete_node(node_name)
+    await eventually(released)
+    assert deployer.torn_down == [f"{ns}/moving"]
+
+
+async def _check_torn_down(api: k8s.ApiClient, ns: str, deployer: FakeDeployer) -> None:
+    """Deleting an Ingress tears it down before the finalizer goes."""
+    networking = k8s.NetworkingV1Api(api)
+    networking.delete_namespaced_ingress("web", ns)
+
+    async def gone() -> bool:
+        return not networking.list_namespaced_ingress(ns, field_selector="metadata.name=web").items
+
+    await eventually(gone)
+    assert deployer.torn_down == [f"{ns}/moving", f"{ns}/web"]
+    assert len(deployer.deployed) == 2  # our own writes did not trigger redeploys
