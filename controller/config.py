@@ -11,7 +11,13 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from controller.limits import DEFAULT_RULES_PER_SG
+from controller.limits import (
+    DEFAULT_CERTIFICATES_PER_ALB,
+    DEFAULT_LISTENERS_PER_ALB,
+    DEFAULT_RULES_PER_ALB,
+    DEFAULT_RULES_PER_SG,
+    DEFAULT_TARGET_GROUPS_PER_ALB,
+)
 
 INGRESS_CLASS_CONTROLLER = "ingress.k8s.aws/alb"
 
@@ -30,6 +36,11 @@ class ModelDefaults(BaseModel):
     # Extra tags on every resource; they win over the `tags` annotation, as in LBC.
     default_tags: dict[str, str] = Field(default_factory=dict)
     manage_dns: bool = True
+    # AWS's adjustable per-ALB quotas, as this account has them.
+    rules_per_alb: int = DEFAULT_RULES_PER_ALB
+    target_groups_per_alb: int = DEFAULT_TARGET_GROUPS_PER_ALB
+    listeners_per_alb: int = DEFAULT_LISTENERS_PER_ALB
+    certificates_per_alb: int = DEFAULT_CERTIFICATES_PER_ALB
 
 
 class Settings(BaseSettings):
@@ -59,6 +70,11 @@ class Settings(BaseSettings):
     workers: int = 4
     # Inbound rules a security group may hold (AWS's default quota; accounts can raise it).
     rules_per_sg_limit: int = Field(default=DEFAULT_RULES_PER_SG, ge=1)
+    # AWS's adjustable per-ALB quotas; raise them with the account's (Service Quotas).
+    rules_per_alb_limit: int = Field(default=DEFAULT_RULES_PER_ALB, ge=1)
+    target_groups_per_alb_limit: int = Field(default=DEFAULT_TARGET_GROUPS_PER_ALB, ge=1)
+    listeners_per_alb_limit: int = Field(default=DEFAULT_LISTENERS_PER_ALB, ge=1)
+    certificates_per_alb_limit: int = Field(default=DEFAULT_CERTIFICATES_PER_ALB, ge=1)
     # Two or more replicas: elect one active controller on a Lease in this namespace.
     leader_elect: bool = False
     leader_namespace: str = Field(
@@ -74,4 +90,8 @@ class Settings(BaseSettings):
             ssl_policy=self.default_ssl_policy,
             default_tags=self.default_tags,
             manage_dns=self.manage_dns,
+            rules_per_alb=self.rules_per_alb_limit,
+            target_groups_per_alb=self.target_groups_per_alb_limit,
+            listeners_per_alb=self.listeners_per_alb_limit,
+            certificates_per_alb=self.certificates_per_alb_limit,
         )

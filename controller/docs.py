@@ -52,6 +52,13 @@ SETTING_DOCS: dict[str, str] = {
     "workers": "Groups reconciled at the same time.",
     "rules_per_sg_limit": "Inbound rules per security group (AWS's quota); the controller "
     "counts its node-group rules against it before any call.",
+    "rules_per_alb_limit": "Rules per ALB (AWS's adjustable quota); an Ingress whose rules "
+    "would exceed it is left out with an error naming it.",
+    "target_groups_per_alb_limit": "Target groups per ALB (AWS's adjustable quota), checked "
+    "the same way.",
+    "listeners_per_alb_limit": "Listeners per ALB (AWS's adjustable quota), checked the same way.",
+    "certificates_per_alb_limit": "Certificates per ALB besides the default ones (AWS's "
+    "adjustable quota), checked the same way.",
     "leader_elect": "Elect one active replica on a Lease (`run --leader-elect`).",
     "leader_namespace": "Namespace of the leader Lease (`LEADER_NAMESPACE`, else `POD_NAMESPACE`).",
 }

@@ -10,10 +10,12 @@ EC2 and Route 53 quota pages; "adjustable" ones can be raised per account.
 from __future__ import annotations
 
 # --- what one Application Load Balancer may hold ----------------------------------------
-MAX_RULES = 100  # per ALB, default rules excluded (adjustable; LBC counts per ALB too)
-MAX_TARGET_GROUPS = 100  # per ALB (adjustable)
-MAX_LISTENERS = 50  # per ALB (adjustable)
-MAX_CERTIFICATES = 25  # per ALB, default certificates excluded (adjustable)
+# Adjustable quotas: these are AWS's defaults, and the settings (`RULES_PER_ALB_LIMIT`, ...)
+# take an account's raised values.
+DEFAULT_RULES_PER_ALB = 100  # default rules excluded (LBC counts per ALB too)
+DEFAULT_TARGET_GROUPS_PER_ALB = 100
+DEFAULT_LISTENERS_PER_ALB = 50
+DEFAULT_CERTIFICATES_PER_ALB = 25  # default certificates excluded
 
 # --- what one rule or action may hold (fixed) -------------------------------------------
 MAX_CONDITION_VALUES = 5  # per rule, across its conditions
@@ -27,6 +29,11 @@ HOST_HEADER_CHARACTERS = frozenset(
 PATH_PATTERN_CHARACTERS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.$/~\"'@:+&*?"
 )
+
+# --- tags (fixed) ------------------------------------------------------------------------
+MAX_TAG_KEY_LENGTH = 128
+MAX_TAG_VALUE_LENGTH = 256
+MAX_TAGS_PER_RESOURCE = 50  # ELBv2 and EC2, the controller's own three tags included
 
 # --- security groups --------------------------------------------------------------------
 DEFAULT_RULES_PER_SG = 60  # inbound rules per group (adjustable: RULES_PER_SG_LIMIT)

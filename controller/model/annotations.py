@@ -31,6 +31,7 @@ from controller.model.values import (
     NonEmpty,
     Port,
     SuccessCodes,
+    Tags,
 )
 
 PREFIX = "alb.ingress.kubernetes.io/"
@@ -151,7 +152,7 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         "tags",
         ING_SVC,
         Scope.MERGE,
-        KeyValues,
+        Tags,
         None,
         "Extra AWS tags, k=v comma-separated; on target groups the Service's value wins.",
     ),

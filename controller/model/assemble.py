@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from controller.config import ModelDefaults
-from controller.limits import MAX_CERTIFICATES, MAX_LISTENERS, MAX_RULES, MAX_TARGET_GROUPS
 from controller.model.annotation_reader import annotation_field
 from controller.model.annotations import SPECS
 from controller.model.group_stack import Contribution, GroupSettings, group_stack
@@ -49,7 +48,7 @@ def assemble(
     accepted: list[ParsedIngress] = []
     errors: list[BuildError] = []
     for member in members:
-        error = _merge(settings, member)
+        error = _merge(settings, member, defaults)
         if error is None:
             accepted.append(member)
         else:
@@ -57,7 +56,7 @@ def assemble(
     drop = _group_checks(settings, accepted)
     if drop:
         return Assembly(None, tuple(errors), tuple(drop))
-    contributions, limit_errors = _fit_within_limits(settings, accepted)
+    contributions, limit_errors = _fit_within_limits(settings, accepted, defaults)
     if limit_errors:
         return Assembly(None, tuple(errors), tuple(limit_errors))
     if not accepted:
@@ -76,7 +75,9 @@ def assemble(
     )
 
 
-def _merge(settings: GroupSettings, member: ParsedIngress) -> BuildError | None:
+def _merge(
+    settings: GroupSettings, member: ParsedIngress, defaults: ModelDefaults
+) -> BuildError | None:
     """Fold one member's settings in, or say why it cannot join (settings then unchanged)."""
     error = _conflict(settings, member)
     if error is not None:
@@ -86,7 +87,7 @@ def _merge(settings: GroupSettings, member: ParsedIngress) -> BuildError | None:
         if protocol == "HTTPS":
             held = certificates.setdefault(port, [])
             held += [c for c in member.certificates if c not in held]
-    error = _over_limits(settings, member, certificates)
+    error = _over_limits(settings, member, certificates, defaults)
     if error is not None:
         return error
     key = member.key
@@ -130,20 +131,23 @@ def _conflict(settings: GroupSettings, member: ParsedIngress) -> BuildError | No
 
 
 def _over_limits(
-    settings: GroupSettings, member: ParsedIngress, certificates: dict[int, list[str]]
+    settings: GroupSettings,
+    member: ParsedIngress,
+    certificates: dict[int, list[str]],
+    defaults: ModelDefaults,
 ) -> BuildError | None:
     """Whether the member's listeners or certificates would take the ALB over its quota."""
     new_ports = {port for _, port in member.listen_ports} - settings.ports.keys()
-    if len(settings.ports) + len(new_ports) > MAX_LISTENERS:
+    listeners = defaults.listeners_per_alb
+    if len(settings.ports) + len(new_ports) > listeners:
         return _limit_error(
-            member, _field("listen-ports"), f"{MAX_LISTENERS} listeners", len(new_ports)
+            member, _field("listen-ports"), f"{listeners} listeners", len(new_ports)
         )
     sni = sum(max(0, len(c) - 1) for c in certificates.values())
-    if sni > MAX_CERTIFICATES:
+    if sni > defaults.certificates_per_alb:
         added = sni - settings.sni_certificate_count()
-        return _limit_error(
-            member, _field("certificate-arn"), f"{MAX_CERTIFICATES} certificates", added
-        )
+        limit = f"{defaults.certificates_per_alb} certificates"
+        return _limit_error(member, _field("certificate-arn"), limit, added)
     return None
 
 
@@ -216,7 +220,7 @@ def _contribution(settings: GroupSettings, member: ParsedIngress) -> Contributio
 
 
 def _fit_within_limits(
-    settings: GroupSettings, accepted: list[ParsedIngress]
+    settings: GroupSettings, accepted: list[ParsedIngress], defaults: ModelDefaults
 ) -> tuple[list[Contribution], list[BuildError]]:
     """Members' rules and target groups in order; those that overflow a limit are reported."""
     contributions: list[Contribution] = []
@@ -227,14 +231,12 @@ def _fit_within_limits(
         part = _contribution(settings, member)
         added_rules = sum(len(rs) for rs in part.rules.values())
         added_tgs = set(part.target_groups) - target_groups
-        if rules + added_rules > MAX_RULES:
-            errors.append(_limit_error(member, "spec.rules", f"{MAX_RULES} rules", added_rules))
-        elif len(target_groups) + len(added_tgs) > MAX_TARGET_GROUPS:
-            errors.append(
-                _limit_error(
-                    member, "spec.rules", f"{MAX_TARGET_GROUPS} target groups", len(added_tgs)
-                )
-            )
+        if rules + added_rules > defaults.rules_per_alb:
+            limit = f"{defaults.rules_per_alb} rules"
+            errors.append(_limit_error(member, "spec.rules", limit, added_rules))
+        elif len(target_groups) + len(added_tgs) > defaults.target_groups_per_alb:
+            limit = f"{defaults.target_groups_per_alb} target groups"
+            errors.append(_limit_error(member, "spec.rules", limit, len(added_tgs)))
         else:
             rules += added_rules
             target_groups |= added_tgs

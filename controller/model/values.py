@@ -22,6 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from controller.limits import MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, MAX_TAGS_PER_RESOURCE
+
+OWN_TAGS = 3  # elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource
+
 # --- scalar and list syntaxes --------------------------------------------------------------
 
 
@@ -85,6 +89,25 @@ CidrSet = Annotated[
     AfterValidator(_sorted_unique),
 ]
 KeyValues = Annotated[dict[str, str], BeforeValidator(parse_key_values)]
+
+
+def _aws_tags(tags: dict[str, str]) -> dict[str, str]:
+    """What EC2 and ELBv2 refuse in a tag set, said before any call (the controller adds
+    three tags of its own to every resource)."""
+    room = MAX_TAGS_PER_RESOURCE - OWN_TAGS
+    if len(tags) > room:
+        raise ValueError(f"{len(tags)} tags; AWS allows {room} besides the controller's own")
+    for key, value in tags.items():
+        if len(key) > MAX_TAG_KEY_LENGTH:
+            raise ValueError(f"tag key {key[:20]!r}... is over {MAX_TAG_KEY_LENGTH} characters")
+        if len(value) > MAX_TAG_VALUE_LENGTH:
+            raise ValueError(f"the value of tag {key!r} is over {MAX_TAG_VALUE_LENGTH} characters")
+        if key.lower().startswith("aws:"):
+            raise ValueError(f"tag key {key!r}: the aws: prefix is AWS's own")
+    return tags
+
+
+Tags = Annotated[dict[str, str], BeforeValidator(parse_key_values), AfterValidator(_aws_tags)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 

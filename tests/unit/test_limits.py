@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from controller.config import Settings
 from controller.model.annotations import PREFIX
 
 from .factories import DEFAULTS, group, ingress, path, rule, service, state
@@ -124,3 +125,31 @@ def test_certificate_limit_counts_all_but_the_default() -> None:
     [error] = result.errors
     assert error.ingress == "default/b"
     assert "25 certificates" in error.message
+
+
+def test_an_accounts_raised_rules_quota_is_a_setting() -> None:
+    # Rules per ALB is an adjustable quota: RULES_PER_ALB_LIMIT takes the account's value.
+    objects = [_member("a", _paths(60, "a")), _member("b", _paths(41, "b")), service()]
+    raised = Settings(rules_per_alb_limit=200).model_defaults()
+    result = group("big", state(*objects), raised)
+    assert result.errors == ()
+    assert result.stack is not None and len(result.stack.listeners[0].rules) == 101
+    lowered = Settings(rules_per_alb_limit=50).model_defaults()
+    result = group("big", state(*objects), lowered)
+    assert [e.ingress for e in result.errors] == ["default/a"]  # 60 > 50; b's 41 fit
+    assert "50 rules" in result.errors[0].message
+    assert result.stack is not None and result.stack.ingresses == ("default/b",)
+
+
+def test_tags_aws_would_refuse_are_an_error_naming_the_annotation() -> None:
+    too_long = ingress(annotations={PREFIX + "tags": "team=" + "x" * 257})
+    reserved = ingress("reserved", annotations={PREFIX + "tags": "aws:owner=me"})
+    many = ingress("many", annotations={PREFIX + "tags": ",".join(f"k{i}=v" for i in range(48))})
+    result = group("default/app", state(too_long, service()), DEFAULTS)
+    [error] = result.errors
+    assert error.field == f"metadata.annotations[{PREFIX}tags]"
+    assert "over 256 characters" in error.message
+    for body, why in ((reserved, "aws: prefix"), (many, "AWS allows 47")):
+        key = f"default/{body['metadata']['name']}"
+        [error] = group(key, state(body, service()), DEFAULTS).errors
+        assert why in error.message, error.message
