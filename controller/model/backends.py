@@ -10,7 +10,7 @@ Service or port, a ClusterIP Service with instance targets, a bad Service annota
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -77,6 +77,8 @@ class BackendContext:
     ingress_annotations: AnnotationValues
     services: Mapping[tuple[str, str], Mapping[str, Any]]
     defaults: ModelDefaults
+    # Annotation keys of the Services used that are not read (field -> why), for warnings.
+    ignored: dict[str, str] = field(default_factory=dict)
 
     def target_group(self, service_name: str, port: int | str, port_field: str) -> TargetGroup:
         """The target group for `service_name:port`; raises `FieldError`."""
@@ -96,6 +98,7 @@ class BackendContext:
         )
         if svc_annotations.errors:
             raise FieldError(*svc_annotations.errors[0])
+        self.ignored.update(svc_annotations.ignored)
         settings = _TargetGroupSettings(self.ingress_annotations, svc_annotations, owner)
         service_port = _find_port(spec, port, service_name, port_field)
         return self._build(

@@ -148,9 +148,10 @@ def _warnings(
         BuildWarning(ingress=key, field=p.field, message=p.message, reason=BACKEND_NOT_FOUND)
         for p in builder.missing
     ]
+    ignored = [*annotations.ignored, *sorted(builder.context.ignored.items())]
     found += [
         BuildWarning(ingress=key, field=f, message=m, reason=UNSUPPORTED_ANNOTATION)
-        for f, m in annotations.ignored
+        for f, m in ignored
     ]
     return tuple(found)
 

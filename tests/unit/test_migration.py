@@ -100,3 +100,17 @@ def test_a_path_with_characters_alb_rejects_is_an_error_naming_it() -> None:
     [error] = result.errors
     assert error.field == "spec.rules[0].http.paths[0].path"
     assert "'%'" in error.message
+
+
+def test_service_annotations_not_read_are_warnings_of_the_ingress_using_it() -> None:
+    svc = service(
+        annotations={PREFIX + "scheme": "internet-facing", PREFIX + "helthcheck-path": "/"}
+    )
+    result = plan(ingress(), svc)
+    assert result.errors == ()
+    by_field = {w.field: w.message for w in result.warnings}
+    assert (
+        "goes on the Ingress, not on the Service"
+        in by_field[f"service/svc.metadata.annotations[{PREFIX}scheme]"]
+    )
+    assert "a typo?" in by_field[f"service/svc.metadata.annotations[{PREFIX}helthcheck-path]"]
