@@ -27,9 +27,10 @@ from typing import Any, Protocol
 from controller.aws import AwsError, DeployResult, WritesFencedError
 from controller.config import ModelDefaults
 from controller.kube.cache import Body, ClusterCache
+from controller.kube.fallback import LastGood
 from controller.kube.scheduler import Mode, Outcome
 from controller.kube.writer import KubeWriter, StaleCopyError
-from controller.model import BuildError, GroupRef, build_group, build_targets
+from controller.model import BuildError, GroupRef, build_targets
 from controller.model.stack import BuildWarning, DesiredTargets, Stack
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class GroupReconciler:
     # Times a stage (`controller.kube.metrics.Metrics.stage`); the others are timed by wrappers.
     stage: Callable[[str], contextlib.AbstractContextManager[None]] = _untimed
     applied: dict[str, Applied] = field(default_factory=dict)
+    last_good: LastGood = field(default_factory=LastGood)
     # Last build error (and warnings) reported per Ingress, so an unchanged one is not
     # re-posted.
     _reported: dict[str, str] = field(default_factory=dict)
@@ -134,7 +136,7 @@ class GroupReconciler:
         # One snapshot for the model and its targets: consistent, and taken once.
         state = self.cache.state()
         with self.stage("build_model"):
-            result = build_group(group, members, state, self.defaults)
+            result = self.last_good.build(group, members, state, self.defaults)
         self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
         self._report_build_warnings(bodies, result.warnings)
         built = result.stack.ingresses if result.stack is not None else ()
@@ -151,7 +153,9 @@ class GroupReconciler:
             else:
                 targets = build_targets(result.stack, state)
                 self._deploy(group, result.stack, targets, mode, bodies=bodies, active=active)
+                self.last_good.remember(result, bodies)
                 self._release(group, bodies, inactive)
+            self.last_good.forget(inactive)
         except WritesFencedError as error:
             # This replica's Lease is late or lost: write nothing more, to AWS or Kubernetes.
             # AWS may be half changed, so the next deploy must be a full one.

@@ -1,0 +1,49 @@
+"""A member made invalid keeps its last deployed version serving (issue: migration safety).
+
+Before, a typo in one member of a group removed that member's rules on the next deploy.
+Now its last good version is built in its place, the current version's error is reported
+on it, and its part goes only when it is deleted or leaves the group.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from controller.config import ModelDefaults
+from controller.kube.reconciler import GroupReconciler
+from controller.kube.scheduler import Mode
+
+from .fakes import FakeCluster, FakeDeployer, cluster_cache, ingress
+
+DEFAULTS = ModelDefaults(cluster_name="test")
+GROUP = {"alb.ingress.kubernetes.io/group.name": "shop"}
+
+
+def _hosts(deployer: FakeDeployer) -> list[str]:
+    stack = deployer.deployed[-1]
+    return sorted(
+        v for r in stack.listeners[0].rules for c in r.conditions if c.field == "host-header"
+        for v in c.values or ()
+    )  # fmt: skip
+
+
+def test_an_invalid_member_keeps_its_last_good_rules_until_deleted() -> None:
+    cache = cluster_cache(DEFAULTS)
+    cluster, deployer = FakeCluster(cache), FakeDeployer()
+    reconciler = GroupReconciler(cache, cluster, deployer, DEFAULTS)
+    cache.apply_event("Ingress", "ADDED", ingress("a", annotations=GROUP, host="a.example.com"))
+    cache.apply_event("Ingress", "ADDED", ingress("b", annotations=GROUP, host="b.example.com"))
+    reconciler.reconcile("shop", Mode.FULL)
+    assert _hosts(deployer) == ["a.example.com", "b.example.com"]
+
+    edited = copy.deepcopy(dict(cache.ingress("shop/b") or {}))  # a user's typo
+    edited["metadata"]["annotations"]["alb.ingress.kubernetes.io/success-codes"] = "not-a-code"
+    cache.apply_event("Ingress", "MODIFIED", edited)
+    reconciler.reconcile("shop", Mode.DRIFT)
+    assert _hosts(deployer) == ["a.example.com", "b.example.com"], "b's rules were dropped"
+    errors = [m for key, kind, reason, m in cluster.events if reason == "FailedBuildModel"]
+    assert errors and "success-codes" in errors[-1]
+
+    cluster.delete("shop/b")
+    reconciler.reconcile("shop", Mode.FULL)
+    assert _hosts(deployer) == ["a.example.com"]
