@@ -155,7 +155,7 @@ def _listener_tree(node: _Node, listener: Listener, names: Mapping[str, str]) ->
         node.add(f"ssl policy: {listener.ssl_policy}")
         if listener.certificates:
             node.add("certificates: " + ", ".join(listener.certificates))
-        else:
+        if listener.certificate_hosts:
             node.add("certificates: discovered in ACM for " + ", ".join(listener.certificate_hosts))
     node.add("default: " + "; ".join(_action(a, names) for a in listener.default_actions))
     for rule in listener.rules:

@@ -191,9 +191,16 @@ def _listeners(
         )
         https = protocol == "HTTPS"
         certificates = tuple(settings.certificates.get(port, ())) if https else ()
+        # As LBC: each member without certificate-arn has the certificates of its own rule
+        # and TLS hosts discovered, whatever the other members set.
         hosts: set[str] = set()
-        if https and not certificates:
-            hosts = {h for c in on_port for h in (*c.member.rule_hosts, *c.member.tls_hosts)}
+        if https:
+            hosts = {
+                h
+                for c in on_port
+                if not c.member.certificates
+                for h in (*c.member.rule_hosts, *c.member.tls_hosts)
+            }
         listeners.append(
             Listener(
                 port=port,

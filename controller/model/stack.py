@@ -152,7 +152,8 @@ class Listener(ModelObject):
     ssl_policy: str | None = None
     # ACM ARNs: the first is the default certificate, the rest the SNI list.
     certificates: tuple[str, ...] = ()
-    # HTTPS without certificate-arn: the hosts whose certificates the AWS layer discovers.
+    # HTTPS: the hosts of members without certificate-arn, whose certificates the AWS layer
+    # discovers and adds after `certificates`.
     certificate_hosts: tuple[str, ...] = ()
     default_actions: tuple[Action, ...]
     rules: tuple[Rule, ...] = ()

@@ -194,3 +194,24 @@ def test_the_default_certificate_listed_as_an_extra_one_as_lbc_does_is_left_alon
     mark = clients.counter.position()
     deployer.deploy(make_stack(https=(first, second)), desired)
     assert clients.counter.mutating(mark) == []
+
+
+def test_given_certificates_come_first_then_those_discovered_for_the_other_members(
+    world: World, clients: AwsClients, deployer: Deployer
+) -> None:
+    given = _certificate(world, "given.example.com")
+    found = _certificate(world, "2048.example.com")  # the stack's host
+    stack = make_stack(https=(given,))
+    https = stack.listeners[1].model_copy(update={"certificate_hosts": ("2048.example.com",)})
+    stack = stack.model_copy(update={"listeners": (stack.listeners[0], https)})
+    result = deployer.deploy(stack, targets(SVC_2048, world.nodes))
+    [listener] = [
+        li
+        for li in world.elbv2.describe_listeners(LoadBalancerArn=result.load_balancer_arn)[
+            "Listeners"
+        ]
+        if li["Port"] == 443
+    ]
+    assert listener["Certificates"][0]["CertificateArn"] == given  # the default
+    listed = world.elbv2.describe_listener_certificates(ListenerArn=listener["ListenerArn"])
+    assert found in {c["CertificateArn"] for c in listed["Certificates"]}

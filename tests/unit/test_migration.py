@@ -114,3 +114,15 @@ def test_service_annotations_not_read_are_warnings_of_the_ingress_using_it() -> 
         in by_field[f"service/svc.metadata.annotations[{PREFIX}scheme]"]
     )
     assert "a typo?" in by_field[f"service/svc.metadata.annotations[{PREFIX}helthcheck-path]"]
+
+
+def test_a_member_without_certificate_arn_has_its_hosts_discovered_beside_one_with() -> None:
+    arn = "arn:aws:acm:us-east-1:111122223333:certificate/aaaa"
+    https = {PREFIX + "listen-ports": '[{"HTTPS": 443}]', GROUP: "shop"}
+    given = ingress("given", rules=[rule("a.example.com", path("/"))],
+                    annotations={**https, PREFIX + "certificate-arn": arn})  # fmt: skip
+    found = ingress("found", rules=[rule("b.example.com", path("/"))], annotations=https)
+    [stack] = plan(given, found, service()).stacks
+    [listener] = stack.listeners
+    assert listener.certificates == (arn,)
+    assert listener.certificate_hosts == ("b.example.com",)  # only the member that gave none

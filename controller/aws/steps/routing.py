@@ -110,11 +110,16 @@ class ListenersStep:
         return arn
 
     def _certificates(self, listener: Listener) -> tuple[str, ...]:
+        """The given certificates first (the first is the default), then those discovered for
+        the hosts of members that gave none."""
         if listener.protocol != "HTTPS":
             return ()
-        if listener.certificates:
-            return listener.certificates
-        return self._discovery.certificates(listener.certificate_hosts)
+        found = (
+            self._discovery.certificates(listener.certificate_hosts)
+            if listener.certificate_hosts
+            else ()
+        )
+        return tuple(dict.fromkeys((*listener.certificates, *found)))
 
 
 class _Resolver:
