@@ -41,6 +41,7 @@ from typing import Any
 from kubernetes import client
 
 from controller.config import ModelDefaults
+from controller.limits import DESCRIBE_CHUNK
 from controller.model import ClusterState, build, build_targets
 from controller.model.groups import GroupRef
 from controller.model.stack import (
@@ -62,8 +63,9 @@ from controller.model.stack import (
 from sandbox.aws import aws_client
 
 PAGE = 500
-CHUNK = 20  # ARNs per ELBv2 describe call
 BACKEND_TAG = ("elbv2.k8s.aws/resource", "backend-sg")
+# The tag contract and the API shapes are restated here, not imported from controller.aws:
+# a checker that shared the controller's reading of them could not catch it misreading one.
 ROLE_TAG = {
     "internet-facing": "kubernetes.io/role/elb",
     "internal": "kubernetes.io/role/internal-elb",
@@ -293,16 +295,16 @@ class _Aws:
 
     def elb_tags(self, arns: Sequence[str]) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
-        for start in range(0, len(arns), CHUNK):
-            chunk = list(arns[start : start + CHUNK])
+        for start in range(0, len(arns), DESCRIBE_CHUNK):
+            chunk = list(arns[start : start + DESCRIBE_CHUNK])
             for d in self.c("elbv2").describe_tags(ResourceArns=chunk)["TagDescriptions"]:
                 out[d["ResourceArn"]] = _tags(d.get("Tags"))
         return out
 
     def describe(self, call: str, key: str, result: str, arns: Sequence[str]) -> list[Obj]:
         out: list[Obj] = []
-        for start in range(0, len(arns), CHUNK):
-            chunk = list(arns[start : start + CHUNK])
+        for start in range(0, len(arns), DESCRIBE_CHUNK):
+            chunk = list(arns[start : start + DESCRIBE_CHUNK])
             out += getattr(self.c("elbv2"), call)(**{key: chunk})[result]
         return out
 

@@ -28,6 +28,7 @@ from controller.aws import AwsError, DeployResult, WritesFencedError
 from controller.config import ModelDefaults
 from controller.kube.cache import Body, ClusterCache
 from controller.kube.fallback import LastGood
+from controller.kube.notices import Notices
 from controller.kube.scheduler import Mode, Outcome
 from controller.kube.writer import KubeWriter, StaleCopyError
 from controller.model import BuildError, GroupRef, build_targets
@@ -43,7 +44,6 @@ REASON_OK = "SuccessfullyReconciled"
 REASON_BUILD = "FailedBuildModel"
 REASON_DEPLOY = "FailedDeployModel"
 REASON_CLEANUP = "FailedCleanup"
-# A deploy's warnings carry their own reasons (`controller.aws.warnings`).
 
 RETRYABLE_BACKOFF = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PERMANENT_RETRY = 600.0  # a validation error from AWS: retry rarely, the object may be fixed
@@ -120,10 +120,9 @@ class GroupReconciler:
     stage: Callable[[str], contextlib.AbstractContextManager[None]] = _untimed
     applied: dict[str, Applied] = field(default_factory=dict)
     last_good: LastGood = field(default_factory=LastGood)
-    # Last build error (and warnings) reported per Ingress, so an unchanged one is not
-    # re-posted.
-    _reported: dict[str, str] = field(default_factory=dict)
-    _warned: dict[str, str] = field(default_factory=dict)
+    # Build errors and build warnings, each posted once per change (`kube/notices.py`).
+    _errors: Notices = field(default_factory=Notices)
+    _warnings: Notices = field(default_factory=Notices)
     _failures: dict[str, int] = field(default_factory=dict)
 
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
@@ -323,40 +322,31 @@ class GroupReconciler:
                 self.writer.set_annotations(body, {APPLIED_ANNOTATION: None})
 
     def _report_build_errors(self, bodies: dict[str, Body], errors: tuple[BuildError, ...]) -> None:
+        """All of an Ingress's build errors in one FailedBuildModel Event."""
         by_ingress: dict[str, list[BuildError]] = {}
         for error in errors:
             by_ingress.setdefault(error.ingress, []).append(error)
-        for key in bodies:
-            if key not in by_ingress:
-                self._reported.pop(key, None)
-        for key, found in by_ingress.items():
-            message = "; ".join(f"{e.field}: {e.message}" for e in found)
-            if key in bodies and self._reported.get(key) != message:
-                logger.warning("ingress %s: %s", key, message, extra={"ingress": key})
-                self.writer.event(bodies[key], "Warning", REASON_BUILD, message)
-                self._reported[key] = message
+        found = {
+            key: [(REASON_BUILD, "; ".join(f"{e.field}: {e.message}" for e in errs))]
+            for key, errs in by_ingress.items()
+        }
+        self._errors.tell(self.writer.event, bodies, found)
 
     def _report_build_warnings(
         self, bodies: dict[str, Body], warnings: tuple[BuildWarning, ...]
     ) -> None:
-        """One Warning Event per Ingress and reason, posted again only when they change."""
+        """One Warning Event per Ingress and reason."""
         by_reason: dict[str, dict[str, list[BuildWarning]]] = {}
         for warning in warnings:
             by_reason.setdefault(warning.ingress, {}).setdefault(warning.reason, []).append(warning)
-        for key in bodies:
-            if key not in by_reason:
-                self._warned.pop(key, None)
-        for key, reasons in by_reason.items():
-            signature = repr(
-                sorted((r, [(w.field, w.message) for w in ws]) for r, ws in reasons.items())
-            )
-            if key not in bodies or self._warned.get(key) == signature:
-                continue
-            for reason, found in sorted(reasons.items()):
-                message = "; ".join(f"{w.field}: {w.message}" for w in found)
-                logger.warning("ingress %s: %s: %s", key, reason, message, extra={"ingress": key})
-                self.writer.event(bodies[key], "Warning", reason, message)
-            self._warned[key] = signature
+        found = {
+            key: [
+                (reason, "; ".join(f"{w.field}: {w.message}" for w in ws))
+                for reason, ws in sorted(reasons.items())
+            ]
+            for key, reasons in by_reason.items()
+        }
+        self._warnings.tell(self.writer.event, bodies, found)
 
     def _aws_failure(
         self,

@@ -12,7 +12,12 @@ from controller.aws.clients import AwsClients
 from controller.aws.deployer import Deployer
 from controller.aws.errors import AwsError
 from controller.aws.target_groups import fresh_name
-from controller.aws.warnings import DNS_RECORD_SKIPPED, LOAD_BALANCER_REPLACED, DeployWarning
+from controller.aws.warnings import (
+    DNS_RECORD_SKIPPED,
+    LOAD_BALANCER_REPLACED,
+    NODE_SECURITY_GROUPS_UNKNOWN,
+    DeployWarning,
+)
 from controller.model.stack import Stack, Target
 from tests.aws.conftest import World
 from tests.aws.stacks import CLUSTER, SVC_2048, Svc, make_stack, merge, targets
@@ -441,3 +446,12 @@ def test_fresh_name_keeps_replacements_apart() -> None:
     other = fresh_name(name, {name})
     assert other != name and len(other) <= 32 and fresh_name(name, {name}) == other
     assert fresh_name(name, {name, other}) not in {name, other}
+
+
+def test_ip_targets_behind_the_backend_group_get_a_node_security_groups_warning(
+    world: World, deployer: Deployer
+) -> None:
+    ip = Svc(target_type="ip")
+    result = deployer.deploy(make_stack([("/", ip)]), targets(ip, ["10.0.11.5"]))
+    assert [w.reason for w in result.warnings] == [NODE_SECURITY_GROUPS_UNKNOWN]
+    assert "not allowed into pods of ip targets" in result.warnings[0].message

@@ -137,3 +137,16 @@ def test_console_script_entry_point() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["apiVersion"] == "plan.alb.ingress/v1"
+
+
+def test_warnings_are_listed_after_the_stacks_and_do_not_fail_the_plan(tmp_path: Path) -> None:
+    typo = BAD_INGRESS.replace(
+        "alb.ingress.kubernetes.io/scheme: public", "alb.ingress.kubernetes.io/shceme: internal"
+    )
+    (tmp_path / "typo.yaml").write_text(typo)
+    code, out, _ = run("plan", "-f", str(tmp_path / "typo.yaml"))
+    assert code == EXIT_OK
+    assert out.startswith("stack default/broken\n")
+    warnings = out[out.index("warnings (2):\n") :]  # the typo, and the missing Service web
+    assert "  default/broken: metadata.annotations[alb.ingress.kubernetes.io/shceme]" in warnings
+    assert "  default/broken: spec.defaultBackend.service: service 'web' not found" in warnings
