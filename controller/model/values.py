@@ -23,8 +23,9 @@ from pydantic import (
 )
 
 from controller.limits import MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, MAX_TAGS_PER_RESOURCE
+from controller.model.stack import TAG_CLUSTER, TAG_RESOURCE, TAG_STACK
 
-OWN_TAGS = 3  # elbv2.k8s.aws/cluster, ingress.k8s.aws/stack, ingress.k8s.aws/resource
+OWN_TAGS = len((TAG_CLUSTER, TAG_STACK, TAG_RESOURCE))  # on every resource we make
 
 # --- scalar and list syntaxes --------------------------------------------------------------
 
