@@ -29,6 +29,7 @@ from controller.aws.steps import (
     Step,
     TargetGroupsStep,
     TargetsStep,
+    listener_certificates,
 )
 from controller.aws.targets import sync_target_group
 from controller.aws.validation import validate
@@ -123,6 +124,7 @@ class Deployer:
             placement=self._discovery.subnets(
                 stack.load_balancer.scheme, stack.load_balancer.subnets
             ),
+            certificates=listener_certificates(self._discovery, stack),
         )
         self._balancer.choose(run)
         return run

@@ -7,7 +7,7 @@ the kube layer needs both (for an Event a person can act on) and whether retryin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,13 +41,50 @@ RETRYABLE_CODES = frozenset(
 )
 
 
-class AwsError(Exception):
-    """An AWS call failed: which resource, which AWS error code, and whether to retry."""
+# Codes by which AWS refuses what one member of a group asked for (a value it rejects, a
+# quota it would pass, a target group or certificate it does not have): the rest of the group
+# can go on without that member. Not among them: what is wrong for every member alike
+# (AccessDenied, an unknown load balancer attribute) and the retryable codes above.
+MEMBER_CODES = frozenset(
+    {
+        "ValidationError",
+        "InvalidConfigurationRequest",
+        "InvalidLoadBalancerAction",
+        "CertificateNotFound",
+        "TargetGroupNotFound",
+        "TooManyRules",
+        "TooManyActions",
+        "TooManyTargetGroups",
+        "TooManyUniqueTargetGroupsPerLoadBalancer",
+        "TooManyTags",
+        "TooManyCertificates",
+        "DuplicateTagKeys",
+        "UnsupportedProtocol",
+    }
+)
 
-    def __init__(self, resource: str, code: str, message: str, *, retryable: bool) -> None:
+
+class AwsError(Exception):
+    """An AWS call failed: which resource, which AWS error code, and whether to retry.
+
+    `ingresses` names the members of the group whose part AWS refused, when the failed call
+    was about theirs alone (one member's rule, the certificates of one member's hosts); empty
+    when the refusal is the group's."""
+
+    def __init__(
+        self,
+        resource: str,
+        code: str,
+        message: str,
+        *,
+        retryable: bool,
+        ingresses: Sequence[str] = (),
+    ) -> None:
         self.resource = resource
         self.code = code
         self.retryable = retryable
+        self.detail = message
+        self.ingresses = tuple(ingresses)
         super().__init__(f"{resource}: {code}: {message}")
 
 
@@ -86,3 +123,16 @@ def about(resource: str) -> Iterator[None]:
         yield
     except (ClientError, BotoCoreError) as error:
         raise translate(error, resource) from error
+
+
+@contextmanager
+def on_behalf_of(ingresses: Sequence[str], resource: str) -> Iterator[None]:
+    """Like `about`, and a refusal by one of `MEMBER_CODES` is attributed to `ingresses`: the
+    members whose resource the calls inside are about."""
+    try:
+        with about(resource):
+            yield
+    except AwsError as error:
+        if error.code in MEMBER_CODES and not error.ingresses:
+            error.ingresses = tuple(i for i in ingresses if i)
+        raise

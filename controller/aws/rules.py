@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controller.aws.clients import AwsClients
-from controller.aws.errors import about, has_code
+from controller.aws.errors import about, has_code, on_behalf_of
 from controller.aws.shapes import canonical_actions, canonical_conditions
 from controller.aws.tags import sync_elbv2_tags, to_aws
 from controller.limits import MAX_PRIORITY
@@ -41,6 +41,7 @@ class DesiredRule:
     conditions: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     tags: dict[str, str]
+    ingress: str = ""  # the member whose rule it is: a refusal of it is that member's
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -135,9 +136,11 @@ class Rules:
                     ]
                 )
             for arn, want in plan.modify:
-                elbv2.modify_rule(RuleArn=arn, Conditions=want.conditions, Actions=want.actions)
+                with on_behalf_of([want.ingress], f"rule {want.priority} of {want.ingress}"):
+                    elbv2.modify_rule(RuleArn=arn, Conditions=want.conditions, Actions=want.actions)
             for want in plan.create:
-                self._create(listener_arn, want)
+                with on_behalf_of([want.ingress], f"rule {want.priority} of {want.ingress}"):
+                    self._create(listener_arn, want)
             for arn in plan.delete:
                 try:
                     elbv2.delete_rule(RuleArn=arn)

@@ -27,11 +27,11 @@ from typing import Any, Protocol
 from controller.aws import AwsError, DeployResult, WritesFencedError
 from controller.config import ModelDefaults
 from controller.kube.cache import Body, ClusterCache
-from controller.kube.fallback import LastGood
+from controller.kube.fallback import LastGood, Refusal, Refusals
 from controller.kube.notices import Notices
 from controller.kube.scheduler import Mode, Outcome
 from controller.kube.writer import KubeWriter, StaleCopyError
-from controller.model import BuildError, GroupRef, build_targets
+from controller.model import BuildError, ClusterState, GroupRef, GroupResult, build_targets
 from controller.model.stack import BuildWarning, DesiredTargets, Stack
 
 logger = logging.getLogger(__name__)
@@ -118,11 +118,16 @@ class GroupReconciler:
     defaults: ModelDefaults
     # Times a stage (`controller.kube.metrics.Metrics.stage`); the others are timed by wrappers.
     stage: Callable[[str], contextlib.AbstractContextManager[None]] = _untimed
+    # Called with the group id once AWS holds the group's stack, or once it is torn down:
+    # what the incumbent left for the group in Kubernetes can go then (`kube/bindings.py`).
+    settled: Callable[[str], None] = lambda _group_id: None
     applied: dict[str, Applied] = field(default_factory=dict)
     last_good: LastGood = field(default_factory=LastGood)
     # Build errors and build warnings, each posted once per change (`kube/notices.py`).
     _errors: Notices = field(default_factory=Notices)
     _warnings: Notices = field(default_factory=Notices)
+    _refused: Notices = field(default_factory=Notices)
+    refusals: Refusals = field(default_factory=lambda: Refusals(ignored=(APPLIED_ANNOTATION,)))
     _failures: dict[str, int] = field(default_factory=dict)
 
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
@@ -134,10 +139,55 @@ class GroupReconciler:
         members = [body for key, body in bodies.items() if self._is_member(key, group)]
         # One snapshot for the model and its targets: consistent, and taken once.
         state = self.cache.state()
-        with self.stage("build_model"):
-            result = self.last_good.build(group, members, state, self.defaults)
-        self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
-        self._report_build_warnings(bodies, result.warnings)
+        refused = self.refusals.standing(bodies, retry=mode >= Mode.DRIFT)
+        # Each attempt AWS refuses one member's part of leaves that member out (or stands its
+        # last good version in) and tries again; each refuses a new member, or ends.
+        for _ in range(2 * len(members) + 1):
+            with self.stage("build_model"):
+                result = self.last_good.build(
+                    group,
+                    members,
+                    state,
+                    self.defaults,
+                    refused=refused.keys(),
+                    dropped={k for k, r in refused.items() if r.dropped},
+                )
+            self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
+            self._report_build_warnings(bodies, result.warnings)
+            try:
+                outcome = self._apply(group, result, state, mode, bodies=bodies, refused=refused)
+            except AwsError as error:
+                blamed = self._blamed(error, result)
+                if blamed:
+                    for key in blamed:
+                        dropped = key in refused  # its last good version was refused too
+                        refused[key] = self.refusals.refuse(
+                            key, bodies[key], str(error), dropped=dropped
+                        )
+                    continue
+                self._forget_applied(group_id, bodies)
+                reason = REASON_DEPLOY if result.stack is not None else REASON_CLEANUP
+                built = result.stack.ingresses if result.stack is not None else ()
+                notify = [k for k in built if k in bodies] or list(bodies)
+                outcome = self._aws_failure(group_id, bodies, notify, error, reason)
+            break
+        self._refused.tell(
+            self.writer.event, bodies, {k: [(REASON_DEPLOY, r.message)] for k, r in refused.items()}
+        )
+        return outcome
+
+    def _apply(
+        self,
+        group: GroupRef,
+        result: GroupResult,
+        state: ClusterState,
+        mode: Mode,
+        *,
+        bodies: dict[str, Body],
+        refused: Mapping[str, Refusal],
+    ) -> Outcome:
+        """Deploy, tear down or keep the group as `result` says; AWS errors propagate."""
+        group_id = group.id
         built = result.stack.ingresses if result.stack is not None else ()
         active = [k for k in built if k in bodies]
         inactive = [k for k in bodies if k not in active and self._is_inactive(k, group_id)]
@@ -149,12 +199,15 @@ class GroupReconciler:
                 self._release(group, bodies, inactive)
             elif result.stack is None:
                 self._teardown(group, bodies, inactive)
+                self.settled(group_id)
             else:
                 targets = build_targets(result.stack, state)
                 self._deploy(group, result.stack, targets, mode, bodies=bodies, active=active)
-                self.last_good.remember(result, bodies)
+                self.last_good.remember(result, bodies, refused.keys())
                 self._release(group, bodies, inactive)
+                self.settled(group_id)
             self.last_good.forget(inactive)
+            self.refusals.forget(inactive)
         except WritesFencedError as error:
             # This replica's Lease is late or lost: write nothing more, to AWS or Kubernetes.
             # AWS may be half changed, so the next deploy must be a full one.
@@ -172,12 +225,17 @@ class GroupReconciler:
             # the watch brings the new copy within moments.
             logger.info("group %s: %s; trying again", group_id, error, extra={"group": group_id})
             return Outcome(retry_after=STALE_RETRY)
-        except AwsError as error:
-            self._forget_applied(group_id, bodies)
-            reason = REASON_DEPLOY if result.stack is not None else REASON_CLEANUP
-            return self._aws_failure(group_id, bodies, active or list(bodies), error, reason)
         self._failures.pop(group_id, None)
         return Outcome()
+
+    @staticmethod
+    def _blamed(error: AwsError, result: GroupResult) -> set[str]:
+        """The members AWS refused, when the group can go on without them (others remain)."""
+        built = set(result.stack.ingresses) if result.stack is not None else set()
+        blamed = set(error.ingresses) & built
+        if error.retryable or not blamed or not built - blamed:
+            return set()
+        return blamed
 
     def _forget_group(self, group_id: str) -> Outcome:
         """No Ingress belongs to the group or holds it any more (one deleted after its
@@ -189,6 +247,7 @@ class GroupReconciler:
             except AwsError as error:
                 return self._aws_failure(group_id, {}, [], error, REASON_CLEANUP)
             self.applied.pop(group_id, None)
+            self.settled(group_id)
         self._failures.pop(group_id, None)
         return Outcome()
 

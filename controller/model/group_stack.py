@@ -193,21 +193,22 @@ def _listeners(
         certificates = tuple(settings.certificates.get(port, ())) if https else ()
         # As LBC: each member without certificate-arn has the certificates of its own rule
         # and TLS hosts discovered, whatever the other members set.
-        hosts: set[str] = set()
+        hosts_of: dict[str, tuple[str, ...]] = {}
         if https:
-            hosts = {
-                h
+            hosts_of = {
+                c.member.key: tuple(sorted({*c.member.rule_hosts, *c.member.tls_hosts}))
                 for c in on_port
                 if not c.member.certificates
-                for h in (*c.member.rule_hosts, *c.member.tls_hosts)
             }
+            hosts_of = {key: hosts for key, hosts in sorted(hosts_of.items()) if hosts}
         listeners.append(
             Listener(
                 port=port,
                 protocol=protocol,
                 ssl_policy=settings.get("ssl-policy", defaults.ssl_policy) if https else None,
                 certificates=certificates,
-                certificate_hosts=tuple(sorted(hosts)),
+                certificate_hosts=tuple(sorted({h for hs in hosts_of.values() for h in hs})),
+                certificate_hosts_of=hosts_of,
                 default_actions=default_actions,
                 rules=tuple(rules),
             )

@@ -153,8 +153,10 @@ class Listener(ModelObject):
     # ACM ARNs: the first is the default certificate, the rest the SNI list.
     certificates: tuple[str, ...] = ()
     # HTTPS: the hosts of members without certificate-arn, whose certificates the AWS layer
-    # discovers and adds after `certificates`.
+    # discovers and adds after `certificates`; and which member (`ns/name`) asks for which,
+    # so a host without a certificate fails only the members that have it.
     certificate_hosts: tuple[str, ...] = ()
+    certificate_hosts_of: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     default_actions: tuple[Action, ...]
     rules: tuple[Rule, ...] = ()
 
@@ -249,6 +251,21 @@ class Stack(ModelObject):
     target_groups: tuple[TargetGroup, ...] = ()
     listeners: tuple[Listener, ...] = ()
     dns_records: tuple[DnsRecord, ...] = ()
+
+    def members_using(self, target_group_id: str) -> tuple[str, ...]:
+        """The members whose rules forward to a target group: whom a refusal of it concerns."""
+        return tuple(
+            sorted(
+                {
+                    rule.ingress
+                    for listener in self.listeners
+                    for rule in listener.rules
+                    for action in rule.actions
+                    if isinstance(action, ForwardAction)
+                    and any(t.id == target_group_id for t in action.target_groups)
+                }
+            )
+        )
 
     def digest(self) -> str:
         """A stable hash of the whole desired state, for the no-op reconcile check."""

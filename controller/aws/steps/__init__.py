@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from controller.aws.steps.balancer import LoadBalancerStep
 from controller.aws.steps.dns import DnsHook, DnsStep
-from controller.aws.steps.routing import ListenersStep
+from controller.aws.steps.routing import ListenersStep, listener_certificates
 from controller.aws.steps.run import DeployRun, Step
 from controller.aws.steps.security import SecurityGroupsStep
 from controller.aws.steps.targeting import TargetGroupsStep, TargetsStep
@@ -40,4 +40,5 @@ __all__ = [
     "Step",
     "TargetGroupsStep",
     "TargetsStep",
+    "listener_certificates",
 ]

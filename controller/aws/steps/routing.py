@@ -12,13 +12,14 @@ from typing import Any
 
 from controller.aws.clients import AwsClients
 from controller.aws.discovery import Discovery
+from controller.aws.errors import AwsError
 from controller.aws.listeners import Listeners
 from controller.aws.live import LiveStack, describe_tags, listeners, rules
 from controller.aws.rules import DesiredRule, LiveRule, Rules, plan_rules
 from controller.aws.shapes import actions_to_aws, condition_to_aws
 from controller.aws.steps.run import DeployRun
 from controller.aws.target_groups import arn_by_name
-from controller.model.stack import Listener, TargetGroupTuple
+from controller.model.stack import Listener, Stack, TargetGroupTuple
 
 
 class ListenersStep:
@@ -61,6 +62,7 @@ class ListenersStep:
                     conditions=[condition_to_aws(c) for c in rule.conditions],
                     actions=actions_to_aws(rule.actions, resolve),
                     tags=run.tags(rule.resource_id(listener.port)),
+                    ingress=rule.ingress,
                 )
                 for rule in listener.rules
             ]
@@ -87,7 +89,7 @@ class ListenersStep:
         resolve: _Resolver,
     ) -> str:
         """Create or update one listener; returns its ARN."""
-        certificates = self._certificates(listener)
+        certificates = run.certificates.get(listener.port, ())
         default_actions = actions_to_aws(listener.default_actions, resolve)
         tags = run.tags(listener.resource_id)
         if existing is None:
@@ -109,17 +111,40 @@ class ListenersStep:
         )
         return arn
 
-    def _certificates(self, listener: Listener) -> tuple[str, ...]:
-        """The given certificates first (the first is the default), then those discovered for
-        the hosts of members that gave none."""
+
+def listener_certificates(discovery: Discovery, stack: Stack) -> dict[int, tuple[str, ...]]:
+    """Each HTTPS listener's certificates by port: the given ones first (the first is the
+    default), then those discovered for the hosts of members that gave none.
+
+    Found before any step changes AWS, so a member whose host has no certificate is refused
+    alone (an `AwsError` naming it), with nothing of the deploy half done.
+    """
+    found: dict[int, tuple[str, ...]] = {}
+    refused: dict[str, AwsError] = {}
+    for listener in stack.listeners:
         if listener.protocol != "HTTPS":
-            return ()
-        found = (
-            self._discovery.certificates(listener.certificate_hosts)
-            if listener.certificate_hosts
-            else ()
+            continue
+        wanted = listener.certificate_hosts_of or (
+            {"": listener.certificate_hosts} if listener.certificate_hosts else {}
         )
-        return tuple(dict.fromkeys((*listener.certificates, *found)))
+        discovered: set[str] = set()
+        for member, hosts in wanted.items():
+            try:
+                discovered.update(discovery.certificates(hosts))
+            except AwsError as error:
+                if error.code != "CertificateNotFound" or not member:
+                    raise
+                refused.setdefault(member, error)
+        found[listener.port] = tuple(dict.fromkeys((*listener.certificates, *sorted(discovered))))
+    if refused:
+        raise AwsError(
+            "certificate discovery",
+            "CertificateNotFound",
+            "; ".join(f"{member}: {error.detail}" for member, error in sorted(refused.items())),
+            retryable=False,
+            ingresses=sorted(refused),
+        )
+    return found
 
 
 class _Resolver:

@@ -27,6 +27,8 @@ class DeployRun:
     cluster: str
     live: LiveStack
     placement: SubnetChoice
+    # Each HTTPS listener's certificates by port, given and discovered, found before any step.
+    certificates: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     # The live load balancer the stack keeps (None: one is made), and those that go once
     # DNS has moved (a replaced scheme, leftovers).
     load_balancer: LiveLoadBalancer | None = None

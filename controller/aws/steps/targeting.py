@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import partial
 
 from controller.aws.clients import AwsClients
+from controller.aws.errors import on_behalf_of
 from controller.aws.live import LiveStack, LiveTargetGroup
 from controller.aws.steps.run import DeployRun, each_then_raise
 from controller.aws.target_groups import TargetGroups, fresh_name, matches_immutable
@@ -42,14 +43,16 @@ class TargetGroupsStep:
         for tg in run.stack.target_groups:
             match = pair(tg, free, allowed)
             tags = run.tags(tg.id, tg.tags)
-            if match is not None:
-                free.remove(match)
-                api.update(tg, match, tags)
-                arn = match.arn
-            else:
-                name = fresh_name(tg.name, taken)
-                taken.add(name)
-                arn = api.create(tg, name, run.placement.vpc_id, tags)
+            # A refusal (an attribute value, a tag) is the members' whose rules use it.
+            with on_behalf_of(run.stack.members_using(tg.id), f"target group {tg.id}"):
+                if match is not None:
+                    free.remove(match)
+                    api.update(tg, match, tags)
+                    arn = match.arn
+                else:
+                    name = fresh_name(tg.name, taken)
+                    taken.add(name)
+                    arn = api.create(tg, name, run.placement.vpc_id, tags)
             run.target_group_arns[tg.id] = arn
 
     def cleanup(self, run: DeployRun) -> None:
