@@ -14,7 +14,9 @@ the API server. They are the shapes the API returns: `apiVersion`, `kind`, `meta
   API server had assigned it); `app_service` and `deployment`: an app to create on a real
   cluster (its Pods labelled `app=<name>`, the Service selecting them, ports left to the API
   server);
-- `ingress_class`: the IngressClass `alb` of this controller (or another one).
+- `ingress_class`: the IngressClass `alb` of this controller (or another one);
+- `target_group_binding`: an elbv2.k8s.aws TargetGroupBinding, as aws-load-balancer-controller
+  makes them for an Ingress group (its labels and finalizer) or as a user writes one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ Obj = dict[str, Any]
 INGRESS_CLASS = "alb"
 CONTROLLER = "ingress.k8s.aws/alb"
 DELETED_AT = "2024-01-01T00:00:00Z"
+LBC_BINDING_FINALIZER = "elbv2.k8s.aws/resources"
 
 
 def backend(service: str, port: int | str = 80) -> Obj:
@@ -183,4 +186,39 @@ def ingress_class(
         "kind": "IngressClass",
         "metadata": metadata,
         "spec": {"controller": controller},
+    }
+
+
+def target_group_binding(
+    name: str,
+    namespace: str,
+    *,
+    arn: str,
+    service: str,
+    port: int | str = 80,
+    target_type: str = "instance",
+    stack: str | None = None,
+) -> Obj:
+    """A TargetGroupBinding of `arn` to a Service port. With `stack` (a group id: the
+    `group.name`, or `ns/name` of a lone Ingress) it is one aws-load-balancer-controller made
+    for that group: its stack labels and finalizer; without, a user's own, with neither."""
+    metadata: Obj = {"name": name, "namespace": namespace}
+    if stack is not None:
+        stack_namespace, _, stack_name = stack.rpartition("/")
+        metadata["labels"] = (
+            {"ingress.k8s.aws/stack-namespace": stack_namespace,
+             "ingress.k8s.aws/stack-name": stack_name}
+            if stack_namespace
+            else {"ingress.k8s.aws/stack": stack}
+        )  # fmt: skip
+        metadata["finalizers"] = [LBC_BINDING_FINALIZER]
+    return {
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": metadata,
+        "spec": {
+            "targetGroupARN": arn,
+            "targetType": target_type,
+            "serviceRef": {"name": service, "port": port},
+        },
     }

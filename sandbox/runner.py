@@ -2,19 +2,21 @@
 
 `Sandbox.start()` starts moto on loopback and seeds it (`sandbox.aws`), starts the control
 plane (`sandbox.controlplane`: etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler, kwok) or joins one the caller started, installs the controller's identity
-from `deploy/manifests` (namespace, ServiceAccount, ClusterRole, leader-election Role,
-their bindings and the IngressClass `alb`), and registers a Node per EC2 instance it
-launches. `env()` is what kubectl, boto3 or a person's shell needs (the admin kubeconfig);
-`controller_env()` is what the controller runs with: a kubeconfig holding a token of the
-shipped ServiceAccount, so it has exactly the shipped RBAC and a missing verb fails.
-moto runs as a child process of its own (`MotoProcess`), so sandboxes never share AWS state.
+kube-scheduler, kwok) or joins one the caller started, installs the CRDs a cluster that ran
+aws-load-balancer-controller has (`sandbox/crds`: its TargetGroupBinding) and the
+controller's identity from `deploy/manifests` (namespace, ServiceAccount, ClusterRole,
+leader-election Role, their bindings and the IngressClass `alb`), and registers a Node per
+EC2 instance it launches. `env()` is what kubectl, boto3 or a person's shell needs (the
+admin kubeconfig); `controller_env()` is what the controller runs with: a kubeconfig holding
+a token of the shipped ServiceAccount, so it has exactly the shipped RBAC and a missing verb
+fails. moto runs as a child process of its own (`MotoProcess`), so sandboxes never share AWS state.
 Sandboxes may share one control plane (the tests start one per session): each removes the
 Nodes it added when it stops.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import shlex
 import shutil
@@ -43,6 +45,7 @@ from sandbox.waiting import wait_until
 DEFAULT_CLUSTER = "sandbox"
 REPO = Path(__file__).resolve().parents[1]
 MANIFESTS = REPO / "deploy" / "manifests"
+CRDS = Path(__file__).resolve().parent / "crds"
 # What of deploy/manifests the sandbox installs: the controller's identity and its class. The
 # Deployment and PodDisruptionBudget are left out: the controller runs as a local process.
 IDENTITY_FILES = (
@@ -66,6 +69,24 @@ def apply(api: client.ApiClient, objects: list[dict[str, Any]]) -> None:
     for obj in objects:
         namespace = obj["metadata"].get("namespace")
         utils.create_from_dict(api, obj, namespace=namespace, apply=True)  # type: ignore[no-untyped-call]
+
+
+def install_crds(api: client.ApiClient, timeout: float = READY_TIMEOUT) -> list[str]:
+    """Apply the CRDs of `sandbox/crds` and wait until the API server serves each
+    (Established); returns their names."""
+    crds = load_manifests(sorted(CRDS.glob("*.yaml")))
+    apply(api, crds)
+    extensions: Any = client.ApiextensionsV1Api(api)
+
+    def established(name: str) -> bool:
+        status = extensions.read_custom_resource_definition(name).status
+        conditions = (status and status.conditions) or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    names = [crd["metadata"]["name"] for crd in crds]
+    for name in names:
+        wait_until(functools.partial(established, name), f"CRD {name} to be Established", timeout)
+    return names
 
 
 def install_controller_identity(
@@ -129,6 +150,7 @@ class Sandbox:
             self.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(self.control_plane.kubeconfig, self.kubeconfig)
             self.api = config.new_client_from_config(config_file=str(self.kubeconfig))  # type: ignore[no-untyped-call]
+            install_crds(self.api)
             self._install_controller_identity()
             # Pods need their namespace's `default` ServiceAccount, which the controller
             # manager makes: it is up and working once that exists.

@@ -188,8 +188,8 @@ class InstrumentedDeployer:
 
 @dataclass
 class InstrumentedWriter:
-    """A `KubeWriter` whose object writes (finalizers, status, annotations) are the
-    update_status stage; Events are advice and not timed."""
+    """A `KubeWriter` whose object writes (finalizers, status, annotations, and releasing
+    LBC's TargetGroupBindings) are the update_status stage; Events are advice and not timed."""
 
     inner: KubeWriter
     metrics: Metrics
@@ -214,3 +214,9 @@ class InstrumentedWriter:
 
     def event(self, ingress: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         self.inner.event(ingress, type_, reason, message)
+
+    def release_custom_object(
+        self, resource: tuple[str, str, str], body: Mapping[str, Any], finalizer: str
+    ) -> None:
+        with self.metrics.stage("update_status"):
+            self.inner.release_custom_object(resource, body, finalizer)

@@ -15,13 +15,14 @@ heartbeats) are ignored, so a converged cluster costs nothing but the periodic d
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from kubernetes import config as k8s_config
 
 from controller.aws import AwsClients, build_deployer
 from controller.config import Settings
+from controller.kube.bindings import IncumbentBindings, list_bindings
 from controller.kube.cache import ClusterCache, Membership, object_key
 from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
@@ -79,6 +81,10 @@ class Runtime:
     # None: start at once (tests that feed the cache themselves); `run` always has one.
     initial_sync: InitialSync | None = None
     audit: CacheAudit | None = None  # with `initial_sync`: what watch gaps hide
+    # LBC's TargetGroupBindings, released as their groups settle (`kube/bindings.py`), and
+    # how to list them once this replica leads (None: nothing to release).
+    bindings: IncumbentBindings | None = None
+    list_bindings: Callable[[], Iterable[Mapping[str, Any]]] | None = None
     synced: bool = False  # the initial sync is over: an untyped event now is a replay
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at cleanup
@@ -92,17 +98,23 @@ class Runtime:
         deployer: StackDeployer,
         metrics: Metrics | None = None,
         lister: Lister | None = None,
+        *,
+        bindings: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
     ) -> Runtime:
+        """`bindings` lists LBC's TargetGroupBindings (`kube.bindings.list_bindings`)."""
         defaults = settings.model_defaults()
         cache = ClusterCache(defaults)
         metrics = metrics or Metrics()  # a private registry: unserved unless `run` serves it
         instrumented = InstrumentedDeployer(deployer, metrics)
+        kube_writer = InstrumentedWriter(writer, metrics)
+        incumbent_bindings = IncumbentBindings(kube_writer)
         reconciler = GroupReconciler(
             cache,
-            InstrumentedWriter(writer, metrics),
+            kube_writer,
             instrumented,
             defaults,
             stage=metrics.stage,
+            settled=incumbent_bindings.release,
         )
 
         async def reconcile(group: str, mode: Mode) -> Outcome:
@@ -114,10 +126,11 @@ class Runtime:
             return outcome
 
         scheduler = GroupScheduler(reconcile, workers=settings.workers)
-        if lister is None:
-            return cls(settings, cache, reconciler, scheduler)
-        runtime = cls(settings, cache, reconciler, scheduler, InitialSync(lister, cache, WATCHED))
-        runtime.audit = CacheAudit(lister, cache, WATCHED, on_gone=runtime.forget)
+        runtime = cls(settings, cache, reconciler, scheduler)
+        runtime.bindings, runtime.list_bindings = incumbent_bindings, bindings
+        if lister is not None:
+            runtime.initial_sync = InitialSync(lister, cache, WATCHED)
+            runtime.audit = CacheAudit(lister, cache, WATCHED, on_gone=runtime.forget)
         return runtime
 
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -228,6 +241,9 @@ async def _start_when_leading(runtime: Runtime) -> None:
         audit = asyncio.create_task(runtime.audit.run())
         runtime.tasks.append(audit)
     await runtime.leading.wait()
+    if runtime.bindings is not None and runtime.list_bindings is not None:
+        # Listed now, not at start-up: a standby may lead long after it started.
+        runtime.bindings.load(await asyncio.to_thread(runtime.list_bindings))
     logger.info("leading: reconciling %d groups", len(runtime.cache.groups()))
     runtime.scheduler.start()
     for group in sorted(runtime.cache.groups()):
@@ -296,7 +312,17 @@ def run(settings: Settings, liveness: str | None = None) -> None:
     clients.counter.subscribe(metrics.observe_aws_call)
     deployer = build_deployer(settings, clients)
     lister = ApiLister(api_client, settings.watch_namespaces)
-    runtime = Runtime.create(settings, ApiWriter(api_client), deployer, metrics, lister)
+    bindings = functools.partial(
+        list_bindings, k8s.CustomObjectsApi(api_client), settings.watch_namespaces
+    )
+    runtime = Runtime.create(
+        settings,
+        ApiWriter(api_client),
+        deployer,
+        metrics,
+        lister,
+        bindings=bindings,
+    )
     registry = kopf.OperatorRegistry()
     register(registry)
 

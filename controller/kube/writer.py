@@ -2,11 +2,13 @@
 
 Reads come from kopf's watch streams (see `cache`); writes are rare and each has one job:
 add or remove our finalizer, set the status hostname, record what was applied in an
-annotation, post an Event. They are synchronous because reconciles run in worker threads
-next to boto3. Finalizers are edited with JSON patches that `test` the list element first,
-so a concurrent edit (another controller, or another group's reconcile of an Ingress moving
-between groups) fails with `StaleCopyError` instead of being overwritten; the reconciler
-tries again once the watch has brought the new copy.
+annotation, post an Event, release another controller's custom object (remove its finalizer,
+then delete it: aws-load-balancer-controller's TargetGroupBindings, see `bindings`). They are
+synchronous because reconciles run in worker threads next to boto3. Finalizers are edited
+with JSON patches that `test` the list element first, so a concurrent edit (another
+controller, or another group's reconcile of an Ingress moving between groups) fails with
+`StaleCopyError` instead of being overwritten; the reconciler tries again once the watch has
+brought the new copy.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class KubeWriter(Protocol):
         self, ingress: Mapping[str, Any], annotations: Mapping[str, str | None]
     ) -> None: ...
     def event(self, ingress: Mapping[str, Any], type_: str, reason: str, message: str) -> None: ...
+    def release_custom_object(
+        self, resource: tuple[str, str, str], body: Mapping[str, Any], finalizer: str
+    ) -> None: ...
 
 
 EVENT_CACHE_SIZE = 4096  # distinct Events remembered for counting (client-go keeps 4096 too)
@@ -67,6 +72,7 @@ class ApiWriter:
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._networking = k8s.NetworkingV1Api(api_client)
         self._core = k8s.CoreV1Api(api_client)
+        self._custom = k8s.CustomObjectsApi(api_client)
         # Events posted, most recent last: (object, type, reason, message) -> name, count.
         self._events: OrderedDict[tuple[Any, ...], _Seen] = OrderedDict()
         self._events_lock = threading.Lock()
@@ -101,6 +107,36 @@ class ApiWriter:
             self._patch(ingress, patch, JSON_PATCH)
         except ApiException as error:
             if error.status != 404:  # already gone with the object: nothing left to do
+                raise
+
+    def release_custom_object(
+        self, resource: tuple[str, str, str], body: Mapping[str, Any], finalizer: str
+    ) -> None:
+        """Let a namespaced custom object of another controller go: remove its `finalizer`
+        (a JSON patch that tests the element first), then delete it, if it is still the
+        object that was read (its uid). Already gone (404) is done; a changed copy fails
+        with the API's 422 (the `test`) or 409 (the uid), raised as `ApiException`."""
+        group, version, plural = resource
+        meta = _meta(body)
+        name, namespace = meta["name"], meta["namespace"]
+        current = list(meta.get("finalizers") or [])
+        uid = meta.get("uid")
+        options = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=uid)) if uid else None
+        try:
+            if finalizer in current:
+                path = f"/metadata/finalizers/{current.index(finalizer)}"
+                patch = [
+                    {"op": "test", "path": path, "value": finalizer},
+                    {"op": "remove", "path": path},
+                ]
+                self._custom.patch_namespaced_custom_object(
+                    group, version, namespace, plural, name, patch, _content_type=JSON_PATCH
+                )
+            self._custom.delete_namespaced_custom_object(
+                group, version, namespace, plural, name, body=options
+            )
+        except ApiException as error:
+            if error.status != 404:
                 raise
 
     def set_hostname(self, ingress: Mapping[str, Any], hostname: str | None) -> None:

@@ -3,7 +3,9 @@
 A path whose backend Service does not exist is answered with LBC's fixed 503 while the rest
 of the Ingress serves, and starts forwarding once the Service appears; annotation keys this
 controller does not read are reported, not silently dropped; a switch-over from resources
-laid out as LBC leaves them makes no AWS write.
+laid out as LBC leaves them makes no AWS write, and releases the TargetGroupBindings LBC made
+for the group (their finalizer would keep the namespace from being deleted) while a user's
+own binding stays.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 
+from controller.kube.bindings import GROUP, PLURAL, VERSION
 from controller.kube.reconciler import APPLIED_ANNOTATION
+from sandbox import objects
 from sandbox.awsproxy import is_mutating
 from sandbox.controller_process import ControllerProcess
 from tests.e2e.harness import Scenario, ingress_body, wait_until
@@ -71,6 +76,52 @@ def test_a_missing_backend_answers_503_and_the_rest_still_serves(
     scenario.finish()
 
 
+def _hosts(scenario: Scenario, hostname: str, port: int) -> set[str]:
+    """The host-header values of the rules of the load balancer's listener on `port`."""
+    view = scenario.lb_view(hostname)
+    listener = next(li["ListenerArn"] for li in view.listeners if li["Port"] == port)
+    rules = scenario.aws("elbv2").describe_rules(ListenerArn=listener)["Rules"]
+    return {
+        value
+        for rule in rules
+        for condition in rule["Conditions"]
+        if condition["Field"] == "host-header"
+        for value in condition["HostHeaderConfig"]["Values"]
+    }
+
+
+def test_a_host_without_a_certificate_fails_only_its_member(
+    scenario: Scenario, running: object
+) -> None:
+    """The sandbox's ACM holds `*.example.com`: `deep.nocert.example.com` has no certificate.
+    Its member is refused alone; the other member of the group serves over HTTPS."""
+    ns = scenario.namespace("certs")
+    scenario.app(ns, "web")
+    group = {
+        PREFIX + "group.name": f"{ns}-certs",
+        PREFIX + "listen-ports": '[{"HTTPS": 443}]',
+    }
+    scenario.ingress(ns, "good", [("good.example.com", "/", "web")], group)
+    scenario.ingress(ns, "bad", [("deep.nocert.example.com", "/", "web")], group)
+    hostname = scenario.hostname(ns, "good", timeout=60)
+    [message] = wait_until(
+        lambda: _warnings(scenario, ns, "bad", "FailedDeployModel"), "a Warning on the member"
+    )
+    assert "CertificateNotFound" in message and "deep.nocert.example.com" in message, message
+    assert _hosts(scenario, hostname, 443) == {"good.example.com"}
+    assert _warnings(scenario, ns, "good", "FailedDeployModel") == []
+    assert scenario.records("good.example.com"), "the other member's record"
+
+    body = ingress_body(ns, "bad", [("bad.example.com", "/", "web")], group)  # fixed
+    scenario.net.replace_namespaced_ingress("bad", ns, _replaced(scenario, ns, body))
+    wait_until(
+        lambda: _hosts(scenario, hostname, 443) == {"good.example.com", "bad.example.com"},
+        "the fixed member's rule",
+        60,
+    )
+    scenario.finish()
+
+
 def test_annotations_not_read_are_reported(scenario: Scenario, running: object) -> None:
     ns = scenario.namespace("unknown")
     scenario.app(ns, "web")
@@ -93,8 +144,10 @@ def test_a_switch_over_without_our_record_adopts_with_no_write(
     scenario: Scenario, tmp_path: Path
 ) -> None:
     """The Ingress and its AWS resources as LBC leaves them (LBC's names, tags, finalizer,
-    a status with ports, no record of ours): a fresh controller reads, writes nothing, keeps
-    the hostname, and then edits, scaling and deletion work."""
+    a status with ports, no record of ours, a TargetGroupBinding with LBC's finalizer per
+    target group): a fresh controller reads, writes nothing to AWS, keeps the hostname,
+    releases LBC's bindings but not a user's, and then edits, scaling and deletion work, and
+    the namespace can be deleted."""
     target = scenario.target
     if target.sandbox is None or target.aws_endpoint_url is None:
         pytest.skip("counts the AWS calls of the local sandbox's moto")
@@ -118,6 +171,7 @@ def test_a_switch_over_without_our_record_adopts_with_no_write(
     scenario.net.patch_namespaced_ingress_status(
         "web", ns, {"status": {"loadBalancer": {"ingress": ports}}}
     )
+    _leave_bindings(scenario, ns, hostname)
 
     wire = Tripwire(target.aws_endpoint_url, "NoSuchOperation", lambda: None).start()
     second = ControllerProcess({**env, "AWS_ENDPOINT_URL": wire.url}, tmp_path / "second.log")
@@ -125,6 +179,7 @@ def test_a_switch_over_without_our_record_adopts_with_no_write(
     try:
         second.start()
         wait_until(lambda: _applied(scenario, ns, "web"), "the adopted group recorded", 60)
+        wait_until(lambda: _bindings(scenario, ns) == {"mine"}, "LBC's bindings released")
         assert [op for op in wire.seen if is_mutating(op)] == []
         assert scenario.read_ingress(ns, "web").status.load_balancer.ingress[0].hostname == (
             hostname
@@ -134,9 +189,15 @@ def test_a_switch_over_without_our_record_adopts_with_no_write(
         scenario.net.replace_namespaced_ingress("web", ns, _replaced(scenario, ns, body))
         wait_until(lambda: "/api" in _action_by_path(scenario, hostname), "the edit applied", 60)
         scenario.finish()
+        assert _bindings(scenario, ns) == {"mine"}, "a user's binding is never touched"
+        _custom(scenario).delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "mine")
+        # Nothing holds the namespace any more: no binding keeps LBC's finalizer.
+        scenario.core.delete_namespace(ns)
+        wait_until(lambda: _namespace_gone(scenario, ns), f"namespace {ns} deleted", 60)
     finally:
         second.stop()
         wire.stop()
+        _unstick(scenario, ns)
 
 
 def _applied(scenario: Scenario, ns: str, name: str) -> bool:
@@ -149,3 +210,56 @@ def _replaced(scenario: Scenario, ns: str, body: dict[str, Any]) -> dict[str, An
     live = scenario.net.read_namespaced_ingress(body["metadata"]["name"], ns)
     meta = scenario.net.api_client.sanitize_for_serialization(live.metadata)
     return {**body, "metadata": meta}
+
+
+def _leave_bindings(scenario: Scenario, ns: str, hostname: str) -> None:
+    """What LBC leaves in `ns`: a TargetGroupBinding of each live target group of the ALB,
+    with LBC's labels (the lone Ingress `web`) and finalizer; and a user's own binding
+    `mine` of one of them, without LBC's labels (and no finalizer, so the namespace can go)."""
+    target_groups = scenario.lb_view(hostname).target_groups
+    assert target_groups
+    for tg in target_groups:
+        _create_binding(scenario, objects.target_group_binding(
+            tg["TargetGroupName"], ns, arn=tg["TargetGroupArn"], service="web",
+            target_type=tg["TargetType"].lower(), stack=f"{ns}/web",
+        ))  # fmt: skip
+    arn = target_groups[0]["TargetGroupArn"]
+    _create_binding(scenario, objects.target_group_binding("mine", ns, arn=arn, service="web"))
+    assert _bindings(scenario, ns) == {"mine", *(tg["TargetGroupName"] for tg in target_groups)}
+
+
+def _custom(scenario: Scenario) -> Any:
+    return client.CustomObjectsApi(scenario.target.api)
+
+
+def _create_binding(scenario: Scenario, body: dict[str, Any]) -> None:
+    namespace = body["metadata"]["namespace"]
+    _custom(scenario).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+
+
+def _bindings(scenario: Scenario, ns: str) -> set[str]:
+    """Names of the TargetGroupBindings in `ns`."""
+    found = _custom(scenario).list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
+    return {item["metadata"]["name"] for item in found["items"]}
+
+
+def _namespace_gone(scenario: Scenario, ns: str) -> bool:
+    try:
+        scenario.core.read_namespace(ns)
+    except client.ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
+
+
+def _unstick(scenario: Scenario, ns: str) -> None:
+    """After a failure: drop the finalizers of the bindings left, so the namespace can go."""
+    try:
+        for name in _bindings(scenario, ns):
+            _custom(scenario).patch_namespaced_custom_object(
+                GROUP, VERSION, ns, PLURAL, name, {"metadata": {"finalizers": None}}
+            )
+    except client.ApiException as error:
+        if error.status != 404:
+            raise

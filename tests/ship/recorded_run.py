@@ -6,7 +6,9 @@ runs the real process: the console entry point with the Deployment's flags (`--l
 `--liveness`), as the ServiceAccount of deploy/manifests (a TokenRequest token, so under the
 shipped RBAC) against a control plane of its own (`sandbox.controlplane`, with an audit log),
 and AWS_ENDPOINT_URL at a moto server. It takes an Ingress (with ip targets and a host in a
-Route 53 zone) through create, deploy, status and delete; the API server's audit log records
+Route 53 zone) through create, deploy, status and delete, with a TargetGroupBinding that
+aws-load-balancer-controller left for its group (released after the deploy: list, patch,
+delete); the API server's audit log records
 every Kubernetes request (and its answer) and AWS_DEBUG=true makes the controller log every
 AWS call. The session runs once and every ship test reads its record. The secret access key
 is a unique marker, so the logs can be searched for it.
@@ -28,10 +30,11 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from controller.kube.bindings import GROUP, PLURAL, VERSION
 from sandbox import objects
 from sandbox.controller_process import ControllerExitedError, ControllerProcess
 from sandbox.controlplane import ControlPlane
-from sandbox.runner import CONTROLLER_USER, install_controller_identity
+from sandbox.runner import CONTROLLER_USER, install_controller_identity, install_crds
 from sandbox.waiting import WaitTimeoutError, wait_until
 
 from .artefacts import NAMESPACE
@@ -44,6 +47,7 @@ ZONE = "ship.example.com"
 HOST = f"web.{ZONE}"
 APP_NAMESPACE = "shop"
 POD_NAME = "alb-ingress-controller-7d9f-a"
+LEFTOVER = "k8s-shop-web-0f1e2d3c4b"  # LBC's TargetGroupBinding of the Ingress's target group
 TIMEOUT = 30.0
 
 
@@ -103,6 +107,15 @@ def seed_kube(api: k8s.ApiClient) -> None:
             "endpoints": [{"addresses": ["10.0.11.10"], "conditions": {"ready": True}}],
         },
     )
+    # What LBC left for the Ingress's group (LBC's labels and finalizer): released once the
+    # controller has deployed the group.
+    arn = f"arn:aws:elasticloadbalancing:{REGION}:123456789012:targetgroup/{LEFTOVER}/0f1e2d3c"
+    custom: Any = k8s.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, APP_NAMESPACE, PLURAL,
+        objects.target_group_binding(LEFTOVER, APP_NAMESPACE, arn=arn, service="web",
+                                     target_type="ip", stack=f"{APP_NAMESPACE}/web"),
+    )  # fmt: skip
 
 
 def ingress_body() -> dict[str, Any]:
@@ -137,6 +150,7 @@ def run_controller(workdir: Path) -> RecordedRun:
         with ControlPlane(workdir / "cluster") as control_plane:
             seed_aws(endpoint)
             api = k8s_config.new_client_from_config(config_file=str(control_plane.kubeconfig))  # type: ignore[no-untyped-call]
+            install_crds(api)
             kubeconfig = install_controller_identity(
                 api, control_plane, workdir / "controller.kubeconfig"
             )
@@ -179,6 +193,13 @@ def _drive(
             return bool(status and status.load_balancer and status.load_balancer.ingress)
 
         wait_for("the Ingress's status hostname", hostname, controller)
+
+        def released() -> bool:
+            custom: Any = k8s.CustomObjectsApi(api)
+            found = custom.list_namespaced_custom_object(GROUP, VERSION, APP_NAMESPACE, PLURAL)
+            return not found["items"]
+
+        wait_for("LBC's TargetGroupBinding released", released, controller)
         # A change that deploys again: its second SuccessfullyReconciled is counted on the
         # first Event (a patch), not posted as another.
         net.patch_namespaced_ingress(

@@ -3,11 +3,11 @@
 `recorded_run` runs `alb-ingress-controller run --leader-elect` as the shipped
 ServiceAccount against a real kube-apiserver through an Ingress's whole life (incumbent
 check, leader election, kopf's list+watch of every watched kind, finalizers, status,
-annotations, Events, teardown); the API server's audit log records every request. Both
-directions are checked: each request is allowed by the shipped ClusterRole or Roles (with
-RBAC's namespace and resourceNames semantics), and each (apiGroup, resource, verb) the rules
-grant was used by some request it would allow. A new API call in the code
-without a rule, or a rule the code no longer needs, fails here.
+annotations, Events, releasing a TargetGroupBinding LBC left, teardown); the API server's
+audit log records every request. Both directions are checked: each request is allowed by the
+shipped ClusterRole or Roles (with RBAC's namespace and resourceNames semantics), and each
+(apiGroup, resource, verb) the rules grant was used by some request it would allow. A new API
+call in the code without a rule, or a rule the code no longer needs, fails here.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def test_the_run_exercised_every_part_of_the_kube_layer(recorded_run: RecordedRu
         ("list", "coordination.k8s.io", "leases"),  # the incumbent check
         ("create", "coordination.k8s.io", "leases"),  # leader election
         ("update", "coordination.k8s.io", "leases"),
+        ("list", "elbv2.k8s.aws", "targetgroupbindings"),  # LBC's, released
+        ("patch", "elbv2.k8s.aws", "targetgroupbindings"),
+        ("delete", "elbv2.k8s.aws", "targetgroupbindings"),
     }
     assert writes <= done
     leases = {a for a in used(recorded_run.requests) if a.verb in ("get", "update")}

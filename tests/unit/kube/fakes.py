@@ -128,6 +128,12 @@ class FakeCluster:
     def event(self, ingress: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         self.events.append((object_key(ingress), type_, reason, message))
 
+    def release_custom_object(
+        self, resource: tuple[str, str, str], body: Mapping[str, Any], finalizer: str
+    ) -> None:
+        """Only recorded: the fake cluster holds no custom objects."""
+        self.writes.append(("release_custom_object", object_key(body)))
+
     def delete(self, key: str) -> None:
         """`kubectl delete`: with finalizers the object stays, marked for deletion."""
         current = self.cache.ingress(key)
