@@ -26,6 +26,11 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
   refused a CREATE of a record that did exist unless that exact CREATE was in its journal.
   Found by the soak (`sandbox.soak`).
 
+- DeleteLoadBalancer: on AWS its target groups are no longer attached to it (their
+  `LoadBalancerArns` lose it, and a new load balancer may use them). moto kept the deleted
+  ARN there for good, so a load balancer deleted by hand could never be made again with its
+  target groups: they looked attached to another one.
+
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
 
@@ -46,6 +51,7 @@ from moto.route53.models import ChangeList, Route53Backend
 
 _create_load_balancer = ELBv2Backend.create_load_balancer
 _create_listener = ELBv2Backend.create_listener
+_delete_load_balancer = ELBv2Backend.delete_load_balancer
 _change_resource_record_sets = Route53Backend.change_resource_record_sets
 
 
@@ -115,6 +121,14 @@ def create_listener(
     return taken[0]
 
 
+def delete_load_balancer(self: ELBv2Backend, arn: str) -> None:
+    """AWS's detach: the target groups of a deleted load balancer are attached to no other."""
+    _delete_load_balancer(self, arn)
+    for target_group in self.target_groups.values():
+        if arn in target_group.load_balancer_arns:
+            target_group.load_balancer_arns.remove(arn)
+
+
 def change_resource_record_sets(
     self: Route53Backend, zoneid: str, change_list: list[dict[str, Any]]
 ) -> None:
@@ -146,6 +160,7 @@ def apply() -> None:
     ELBv2Backend.set_rule_priorities = set_rule_priorities  # type: ignore[method-assign]
     ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
     ELBv2Backend.create_listener = create_listener  # type: ignore[method-assign]
+    ELBv2Backend.delete_load_balancer = delete_load_balancer  # type: ignore[method-assign]
     Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
     ChangeList.__contains__ = _journal_never_matches  # type: ignore[method-assign]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from controller.aws.clients import AwsClients
 from controller.aws.discovery import Discovery
 from controller.aws.errors import AwsError, about
-from controller.aws.live import find_stack
+from controller.aws.live import find_stack, stack_inventory
 from controller.aws.security_groups import SecurityGroups
 from controller.aws.steps import (
     DeployRun,
@@ -143,6 +143,12 @@ class Deployer:
             for tg_id, arn in sorted(target_group_arns.items()):
                 calls += sync_target_group(self._clients, arn, targets.get(tg_id, frozenset()))
         return calls
+
+    # --- inventory -----------------------------------------------------------------------
+
+    def inventory(self) -> dict[str, frozenset[str]]:
+        """Stack id -> the ARNs of its load balancers and target groups, in one sweep."""
+        return stack_inventory(self._clients, self._cluster)
 
     # --- teardown ------------------------------------------------------------------------
 

@@ -72,6 +72,18 @@ def tagged_arns(
     return found
 
 
+def stack_inventory(clients: AwsClients, cluster: str) -> dict[str, frozenset[str]]:
+    """Each stack of the cluster -> the ARNs of its load balancers and target groups, from
+    one account-wide tagging API sweep (100 resources a page): what a restart checks the
+    recorded state against before it trusts it."""
+    found: dict[str, set[str]] = {}
+    for arn, tags in tagged_arns(clients, {TAG_CLUSTER: cluster}, [LB_TYPE, TG_TYPE]).items():
+        stack = tags.get(TAG_STACK)
+        if stack:
+            found.setdefault(stack, set()).add(arn)
+    return {stack: frozenset(arns) for stack, arns in found.items()}
+
+
 def _describe_tolerant(
     describe: Any, key: str, arns: Sequence[str], result_key: str, missing_code: str
 ) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from controller.aws import AwsClients, build_deployer
+from controller.aws import AwsClients, AwsError, build_deployer
 from controller.config import Settings
 from controller.kube.bindings import IncumbentBindings, list_bindings
 from controller.kube.cache import ClusterCache, Membership, object_key
@@ -85,6 +85,9 @@ class Runtime:
     # how to list them once this replica leads (None: nothing to release).
     bindings: IncumbentBindings | None = None
     list_bindings: Callable[[], Iterable[Mapping[str, Any]]] | None = None
+    # The start-up sweep of AWS (stack id -> live ARNs, `Deployer.inventory`) that the
+    # recorded state is checked against before it is trusted (None: trusted as it is).
+    inventory: Callable[[], Mapping[str, frozenset[str]]] | None = None
     synced: bool = False  # the initial sync is over: an untyped event now is a replay
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at cleanup
@@ -100,8 +103,10 @@ class Runtime:
         lister: Lister | None = None,
         *,
         bindings: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+        inventory: Callable[[], Mapping[str, frozenset[str]]] | None = None,
     ) -> Runtime:
-        """`bindings` lists LBC's TargetGroupBindings (`kube.bindings.list_bindings`)."""
+        """`bindings` lists LBC's TargetGroupBindings (`kube.bindings.list_bindings`);
+        `inventory` sweeps AWS for the stacks' resources (`Deployer.inventory`)."""
         defaults = settings.model_defaults()
         cache = ClusterCache(defaults)
         metrics = metrics or Metrics()  # a private registry: unserved unless `run` serves it
@@ -128,6 +133,7 @@ class Runtime:
         scheduler = GroupScheduler(reconcile, workers=settings.workers)
         runtime = cls(settings, cache, reconciler, scheduler)
         runtime.bindings, runtime.list_bindings = incumbent_bindings, bindings
+        runtime.inventory = inventory
         if lister is not None:
             runtime.initial_sync = InitialSync(lister, cache, WATCHED)
             runtime.audit = CacheAudit(lister, cache, WATCHED, on_gone=runtime.forget)
@@ -244,10 +250,35 @@ async def _start_when_leading(runtime: Runtime) -> None:
     if runtime.bindings is not None and runtime.list_bindings is not None:
         # Listed now, not at start-up: a standby may lead long after it started.
         runtime.bindings.load(await asyncio.to_thread(runtime.list_bindings))
+    unverified = await _unverified(runtime)
     logger.info("leading: reconciling %d groups", len(runtime.cache.groups()))
     runtime.scheduler.start()
     for group in sorted(runtime.cache.groups()):
-        runtime.scheduler.request(group, Mode.FULL)
+        runtime.scheduler.request(group, Mode.DRIFT if group in unverified else Mode.FULL)
+
+
+async def _unverified(runtime: Runtime) -> set[str]:
+    """The groups whose recorded state one sweep of AWS contradicts: deployed in full at
+    start-up rather than trusted (a rollback to the incumbent, or a hand, changed them)."""
+    if runtime.inventory is None:
+        return set()
+    try:
+        inventory = await asyncio.to_thread(runtime.inventory)
+    except AwsError as error:
+        logger.warning(
+            "start-up sweep of AWS failed (%s): the recorded state is trusted until the "
+            "drift check",
+            error,
+        )
+        return set()
+    unverified = runtime.reconciler.unverified(inventory)
+    if unverified:
+        logger.info(
+            "%d groups differ in AWS from their Ingresses' record, deployed in full: %s",
+            len(unverified),
+            ", ".join(sorted(unverified)),
+        )
+    return unverified
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
@@ -322,6 +353,7 @@ def run(settings: Settings, liveness: str | None = None) -> None:
         metrics,
         lister,
         bindings=bindings,
+        inventory=deployer.inventory,
     )
     registry = kopf.OperatorRegistry()
     register(registry)

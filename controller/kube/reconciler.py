@@ -69,13 +69,17 @@ class Applied:
     hostname: str
     target_groups: dict[str, str]  # TG id -> ARN
     targets_digest: str = ""
+    load_balancer: str = ""  # its ARN; empty in records written before it was kept
 
     def to_annotation(self) -> str:
-        return json.dumps(
-            {"digest": self.digest, "hostname": self.hostname, "targetGroups": self.target_groups},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
+        data: dict[str, Any] = {
+            "digest": self.digest,
+            "hostname": self.hostname,
+            "targetGroups": self.target_groups,
+        }
+        if self.load_balancer:
+            data["loadBalancer"] = self.load_balancer
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_annotation(cls, value: str) -> Applied | None:
@@ -85,9 +89,20 @@ class Applied:
                 digest=str(data["digest"]),
                 hostname=str(data["hostname"]),
                 target_groups={str(k): str(v) for k, v in data["targetGroups"].items()},
+                load_balancer=str(data.get("loadBalancer") or ""),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None  # unreadable: a full deploy rewrites it
+
+    def matches(self, live: frozenset[str]) -> bool:
+        """Whether the stack's live load balancer and target groups (ARNs, from the start-up
+        sweep) are the ones recorded: one load balancer, the recorded one if known, and
+        exactly the recorded target groups."""
+        balancers = {arn for arn in live if ":loadbalancer/" in arn}
+        groups = live - balancers
+        if len(balancers) != 1 or groups != set(self.target_groups.values()):
+            return False
+        return not self.load_balancer or self.load_balancer in balancers
 
 
 def targets_digest(targets: DesiredTargets) -> str:
@@ -237,6 +252,20 @@ class GroupReconciler:
             return set()
         return blamed
 
+    def unverified(self, inventory: Mapping[str, frozenset[str]]) -> set[str]:
+        """The groups whose recorded state (`APPLIED_ANNOTATION`) the live one contradicts:
+        a load balancer or target group made, replaced or deleted since it was written (by
+        the incumbent during a rollback, or by hand). Those get a full deploy at start-up
+        instead of being trusted; `inventory` is the start-up sweep (stack id -> ARNs)."""
+        found: set[str] = set()
+        for group_id in self.cache.groups():
+            keys = self.cache.group_members(group_id)
+            bodies = {k: b for k in keys if (b := self.cache.ingress(k)) is not None}
+            applied = self.applied.get(group_id) or self._applied_from(bodies, list(bodies))
+            if applied is not None and not applied.matches(inventory.get(group_id, frozenset())):
+                found.add(group_id)
+        return found
+
     def _forget_group(self, group_id: str) -> Outcome:
         """No Ingress belongs to the group or holds it any more (one deleted after its
         finalizer was removed by hand): tear down what this process applied for it."""
@@ -332,6 +361,7 @@ class GroupReconciler:
             hostname=result.dns_name.lower(),
             target_groups=dict(result.target_group_arns),
             targets_digest=targets_digest(targets),
+            load_balancer=result.load_balancer_arn,
         )
 
     def _sync_targets(self, group_id: str, applied: Applied, targets: DesiredTargets) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,3 +240,47 @@ def test_a_crash_after_any_write_of_create_update_scheme_change_or_teardown_heal
         print(
             f"crash chain {phase}: killed after {len(operations)} writes: " + ", ".join(operations)
         )
+
+
+def test_a_load_balancer_deleted_while_down_is_made_again_at_start(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """The record on the Ingress says the group is applied; AWS says its load balancer is
+    gone (deleted by hand, or by the incumbent during a rollback). The start-up sweep shows
+    it, so the group is deployed at once, not at the next drift check an hour away."""
+    target = scenario.target
+    if target.sandbox is None:
+        pytest.skip("deletes a load balancer behind the controller's back in the sandbox")
+    env = {**target.controller_env, "RESYNC_SECONDS": "3600"}
+    ns = scenario.namespace("gone")
+    scenario.app(ns, "web")
+    scenario.ingress(ns, "web", [("gone.example.com", "/", "web")], INTERNET)
+    first = ControllerProcess(env, tmp_path / "first.log")
+    scenario.controller = first
+    first.start()
+    hostname = scenario.hostname(ns, "web", timeout=60)
+    first.stop()
+    deleted = scenario.load_balancer(hostname)["LoadBalancerArn"]
+    scenario.aws("elbv2").delete_load_balancer(LoadBalancerArn=deleted)
+
+    second = ControllerProcess(env, tmp_path / "second.log")
+    scenario.controller = second
+    second.start()
+    made = wait_until(
+        lambda: _load_balancers_named(scenario, scenario.hostname(ns, "web")),
+        "a load balancer behind the Ingress's status hostname again",
+        60,
+    )
+    assert [lb["LoadBalancerArn"] for lb in made] != [deleted]
+    assert len(scenario.lb_view(scenario.hostname(ns, "web")).rules) == 1, "its rule"
+    wait_until(lambda: scenario.records("gone.example.com"), "the record pointing at it", 30)
+    scenario.finish()
+
+
+def _load_balancers_named(scenario: Scenario, dns_name: str) -> list[dict[str, Any]]:
+    return [
+        lb
+        for page in scenario.aws("elbv2").get_paginator("describe_load_balancers").paginate()
+        for lb in page["LoadBalancers"]
+        if lb["DNSName"] == dns_name
+    ]

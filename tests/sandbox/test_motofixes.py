@@ -84,3 +84,19 @@ def test_a_repeated_create_returns_the_first_load_balancer_and_listener(elbv2: A
     with pytest.raises(ClientError, match="DuplicateListener"):
         elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=80, DefaultActions=action,
                               Certificates=[{"CertificateArn": "arn:x"}])  # fmt: skip
+
+
+def test_a_deleted_load_balancer_lets_its_target_groups_go(elbv2: Any) -> None:
+    """AWS detaches a deleted load balancer's target groups; moto kept them attached."""
+    ec2 = aws_client("ec2", elbv2.meta.endpoint_url)
+    subnets = _subnets(ec2, 7)
+    vpc = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    lb = elbv2.create_load_balancer(Name="deleted", Subnets=subnets)["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name="orphan", Protocol="HTTP", Port=80, VpcId=vpc)
+    tg_arn = tg["TargetGroups"][0]["TargetGroupArn"]
+    action = [{"Type": "forward", "TargetGroupArn": tg_arn}]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                          DefaultActions=action)  # fmt: skip
+    elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    [found] = elbv2.describe_target_groups(TargetGroupArns=[tg_arn])["TargetGroups"]
+    assert found["LoadBalancerArns"] == []
