@@ -334,7 +334,10 @@ class LbView:
             for r in elbv2.describe_rules(ListenerArn=li["ListenerArn"])["Rules"]
             if not r["IsDefault"]
         ]
-        tgs = elbv2.describe_target_groups(LoadBalancerArn=arn)["TargetGroups"]
+        try:
+            tgs = elbv2.describe_target_groups(LoadBalancerArn=arn)["TargetGroups"]
+        except elbv2.exceptions.TargetGroupNotFoundException:
+            tgs = []  # moto's answer for a load balancer without any (AWS's is empty)
         targets = {
             tg["TargetGroupName"]: elbv2.describe_target_health(
                 TargetGroupArn=tg["TargetGroupArn"]
