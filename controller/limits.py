@@ -21,7 +21,10 @@ DEFAULT_CERTIFICATES_PER_ALB = 25  # default certificates excluded
 MAX_CONDITION_VALUES = 5  # per rule, across its conditions
 MAX_TARGET_GROUPS_PER_ACTION = 5  # per forward action
 MAX_PRIORITY = 50000  # rule priorities are 1..50000
-MAX_CONDITION_VALUE_LENGTH = 128  # characters of one host-header or path-pattern value
+MAX_CONDITION_VALUE_LENGTH = 128  # characters of one condition value (header, query too)
+MAX_HEADER_NAME_LENGTH = 40  # characters of an http-header condition's header name
+MAX_METHOD_LENGTH = 40  # characters of one http-request-method value
+MAX_REDIRECT_PART_LENGTH = 128  # characters of a redirect's host, path or query
 # The characters a host-header / path-pattern value may hold (ELB's "Listener rules" page).
 HOST_HEADER_CHARACTERS = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.*?"

@@ -22,7 +22,15 @@ from pydantic import (
     model_validator,
 )
 
-from controller.limits import MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, MAX_TAGS_PER_RESOURCE
+from controller.limits import (
+    MAX_CONDITION_VALUE_LENGTH,
+    MAX_HEADER_NAME_LENGTH,
+    MAX_METHOD_LENGTH,
+    MAX_REDIRECT_PART_LENGTH,
+    MAX_TAG_KEY_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    MAX_TAGS_PER_RESOURCE,
+)
 from controller.model.stack import TAG_CLUSTER, TAG_RESOURCE, TAG_STACK
 
 OWN_TAGS = len((TAG_CLUSTER, TAG_STACK, TAG_RESOURCE))  # on every resource we make
@@ -293,9 +301,9 @@ class ForwardConfig(GoJson):
 class RedirectConfigValue(GoJson):
     protocol: Literal["HTTP", "HTTPS", "#{protocol}"] | None = Field(default=None, alias="protocol")
     port: int | str | None = Field(default=None, alias="port")
-    host: str | None = Field(default=None, alias="host")
-    path: str | None = Field(default=None, alias="path")
-    query: str | None = Field(default=None, alias="query")
+    host: str | None = Field(default=None, alias="host", max_length=MAX_REDIRECT_PART_LENGTH)
+    path: str | None = Field(default=None, alias="path", max_length=MAX_REDIRECT_PART_LENGTH)
+    query: str | None = Field(default=None, alias="query", max_length=MAX_REDIRECT_PART_LENGTH)
     status_code: Literal["HTTP_301", "HTTP_302"] = Field(alias="statusCode")
 
 
@@ -353,7 +361,9 @@ def _method(value: str) -> str:
 
 
 class MethodConfig(GoJson):
-    values: list[Annotated[str, AfterValidator(_method)]] = Field(min_length=1)
+    values: list[Annotated[str, Field(max_length=MAX_METHOD_LENGTH), AfterValidator(_method)]] = (
+        Field(min_length=1)
+    )
 
 
 class SourceIpConfig(GoJson):
@@ -361,13 +371,19 @@ class SourceIpConfig(GoJson):
 
 
 class HttpHeaderConfig(GoJson):
-    http_header_name: str = Field(alias="httpHeaderName", pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-    values: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    http_header_name: str = Field(
+        alias="httpHeaderName",
+        pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        max_length=MAX_HEADER_NAME_LENGTH,
+    )
+    values: list[Annotated[str, Field(min_length=1, max_length=MAX_CONDITION_VALUE_LENGTH)]] = (
+        Field(min_length=1)
+    )
 
 
 class QueryStringKeyValue(GoJson):
-    key: str | None = None
-    value: str = Field(min_length=1)
+    key: str | None = Field(default=None, max_length=MAX_CONDITION_VALUE_LENGTH)
+    value: str = Field(min_length=1, max_length=MAX_CONDITION_VALUE_LENGTH)
 
 
 class QueryStringConfig(GoJson):

@@ -153,3 +153,32 @@ def test_tags_aws_would_refuse_are_an_error_naming_the_annotation() -> None:
         key = f"default/{body['metadata']['name']}"
         [error] = group(key, state(body, service()), DEFAULTS).errors
         assert why in error.message, error.message
+
+
+def test_condition_and_redirect_values_over_awss_lengths_are_an_error_naming_the_key() -> None:
+    header = {"field": "http-header",
+              "httpHeaderConfig": {"httpHeaderName": "X-" + "h" * 39, "values": ["on"]}}  # fmt: skip
+    value = {"field": "http-header",
+             "httpHeaderConfig": {"httpHeaderName": "X-Canary", "values": ["v" * 129]}}  # fmt: skip
+    query = {"field": "query-string", "queryStringConfig": {"values": [{"value": "q" * 129}]}}
+    method = {"field": "http-request-method",
+              "httpRequestMethodConfig": {"values": ["M" * 41]}}  # fmt: skip
+    redirect = {"type": "redirect",
+                "redirectConfig": {"host": "h" * 129, "statusCode": "HTTP_301"}}  # fmt: skip
+    cases = [
+        ("conditions.web", json.dumps([header]), "40 characters"),
+        ("conditions.web", json.dumps([value]), "128 characters"),
+        ("conditions.web", json.dumps([query]), "128 characters"),
+        ("conditions.web", json.dumps([method]), "40 characters"),
+        ("actions.web", json.dumps(redirect), "128 characters"),
+    ]
+    for key, annotation, why in cases:
+        body = ingress(
+            annotations={PREFIX + key: annotation},
+            rules=[rule("a.example.com", path("/", "web", "use-annotation"))]
+            if key.startswith("actions")
+            else [rule("a.example.com", path("/", "web"))],
+        )
+        errors = group("default/app", state(body, service("web")), DEFAULTS).errors
+        assert [e.field for e in errors] == [f"metadata.annotations[{PREFIX}{key}]"], errors
+        assert why in errors[0].message, errors[0].message
