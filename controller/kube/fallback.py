@@ -5,8 +5,13 @@ built the group without it, and its rules, target groups and DNS records went. L
 the whole group instead. Here the member's last version that built (and was deployed) is
 built in its place, so what it had keeps serving, while the current version's errors are
 reported on it; once it is fixed it deploys as usual, and once it is deleted or leaves the
-group its part goes. The versions are kept in memory: after a restart, an invalid member
-is left out as before.
+group its part goes. The versions are kept in memory and, so that a restart keeps them, in
+an annotation on the Ingress itself (`LAST_GOOD_ANNOTATION`: the spec and the annotations
+the model reads, written with the applied record, in the same patch).
+
+The same stands for a member AWS refused (`refused`: a host with no certificate, a rule
+value AWS rejects): its last good version is built in its place, and if AWS refuses that
+too (`dropped`), the member is left out, so the rest of the group still deploys.
 """
 
 from __future__ import annotations
@@ -22,6 +27,35 @@ from controller.model import ClusterState, GroupRef, GroupResult, build_group
 from controller.model.inputs import key_of
 
 Body = Mapping[str, Any]
+
+# The last version of an Ingress that built and was deployed: what the model reads of it.
+LAST_GOOD_ANNOTATION = "alb-ingress-controller/last-good"
+READ_PREFIXES = ("alb.ingress.kubernetes.io/", "kubernetes.io/ingress.class")
+MAX_SNAPSHOT = 64 * 1024  # characters; a larger version is kept in memory only
+
+
+def snapshot(body: Body) -> str | None:
+    """What the model reads of `body`, as the annotation value (None: too large to keep)."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    read = {k: v for k, v in annotations.items() if k.startswith(READ_PREFIXES)}
+    value = json.dumps(
+        {"spec": body.get("spec"), "annotations": read}, sort_keys=True, separators=(",", ":")
+    )
+    return value if len(value) <= MAX_SNAPSHOT else None
+
+
+def restored(body: Body) -> Body | None:
+    """`body` as its `LAST_GOOD_ANNOTATION` says it last was (None: no usable record)."""
+    meta = dict(body.get("metadata") or {})
+    annotations = dict(meta.get("annotations") or {})
+    try:
+        saved = json.loads(annotations.get(LAST_GOOD_ANNOTATION) or "")
+        spec, read = saved["spec"], dict(saved["annotations"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    kept = {k: v for k, v in annotations.items() if not k.startswith(READ_PREFIXES)}
+    meta["annotations"] = {**kept, **read}
+    return {**body, "metadata": meta, "spec": spec}
 
 
 @dataclass
@@ -45,31 +79,42 @@ class LastGood:
         the current version's."""
         if refused:
             members = [
-                self.bodies[key] if key in refused else body
+                (self._version(body) or body) if key_of(body) in refused else body
                 for body in members
-                if (key := key_of(body)) not in refused
-                or (key in self.bodies and key not in dropped)
+                if key_of(body) not in refused
+                or (key_of(body) not in dropped and self._version(body) is not None)
             ]
         result = build_group(group, members, state, defaults)
         failed = {error.ingress for error in result.errors}
-        if not failed & self.bodies.keys():
+        if not failed:
             return result
         stand_ins = [
-            self.bodies[key] if (key := key_of(body)) in failed and key in self.bodies else body
-            for body in members
+            (self._version(body) or body) if key_of(body) in failed else body for body in members
         ]
+        if stand_ins == list(members):
+            return result
         kept = build_group(group, stand_ins, state, defaults)
         return replace(kept, errors=result.errors)
+
+    def _version(self, body: Body) -> Body | None:
+        """The member's last good version: this process's, else the one its annotation
+        records (after a restart)."""
+        return self.bodies.get(key_of(body)) or restored(body)
+
+    @staticmethod
+    def fresh(result: GroupResult, refused: Collection[str] = ()) -> set[str]:
+        """The members built from their current version (not stood in for)."""
+        failed = {error.ingress for error in result.errors} | set(refused)
+        built = result.stack.ingresses if result.stack is not None else ()
+        return {key for key in built if key not in failed}
 
     def remember(
         self, result: GroupResult, bodies: Mapping[str, Body], refused: Collection[str] = ()
     ) -> None:
         """After a deploy: the members whose current version built (and that AWS did not
         refuse) are the new last good."""
-        failed = {error.ingress for error in result.errors} | set(refused)
-        built = result.stack.ingresses if result.stack is not None else ()
-        for key in built:
-            if key not in failed and key in bodies:
+        for key in self.fresh(result, refused):
+            if key in bodies:
                 self.bodies[key] = bodies[key]
 
     def forget(self, keys: Sequence[str]) -> None:

@@ -38,7 +38,11 @@ from controller.kube.cache import ClusterCache, Membership, object_key
 from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
 from controller.kube.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
-from controller.kube.reconciler import APPLIED_ANNOTATION, GroupReconciler, StackDeployer
+from controller.kube.reconciler import (
+    OWN_RECORDS,
+    GroupReconciler,
+    StackDeployer,
+)
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
 from controller.kube.sync import ApiLister, CacheAudit, InitialSync, Lister
 from controller.kube.writer import ApiWriter, KubeWriter
@@ -46,7 +50,7 @@ from controller.kube.writer import ApiWriter, KubeWriter
 logger = logging.getLogger(__name__)
 
 # Annotations that we or kopf write; a change to them is not a change to the Ingress.
-OWN_ANNOTATIONS = (APPLIED_ANNOTATION, "kopf.zalando.org/", "kubectl.kubernetes.io/")
+OWN_ANNOTATIONS = (*OWN_RECORDS, "kopf.zalando.org/", "kubectl.kubernetes.io/")
 
 
 def _essential(kind: str, body: Mapping[str, Any]) -> str:

@@ -27,7 +27,13 @@ from typing import Any, Protocol
 from controller.aws import AwsError, DeployResult, WritesFencedError
 from controller.config import ModelDefaults
 from controller.kube.cache import Body, ClusterCache
-from controller.kube.fallback import LastGood, Refusal, Refusals
+from controller.kube.fallback import (
+    LAST_GOOD_ANNOTATION,
+    LastGood,
+    Refusal,
+    Refusals,
+    snapshot,
+)
 from controller.kube.notices import Notices
 from controller.kube.scheduler import Mode, Outcome
 from controller.kube.writer import KubeWriter, StaleCopyError
@@ -38,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 # Where the controller records what it applied, so a restart can skip the deploy.
 APPLIED_ANNOTATION = "alb-ingress-controller/applied"
+# The annotations this controller writes on an Ingress: the record, and the last good version.
+OWN_RECORDS = (APPLIED_ANNOTATION, LAST_GOOD_ANNOTATION)
 
 # Event reasons are LBC's (pkg/k8s/events.go), so dashboards and alerts carry over.
 REASON_OK = "SuccessfullyReconciled"
@@ -142,7 +150,7 @@ class GroupReconciler:
     _errors: Notices = field(default_factory=Notices)
     _warnings: Notices = field(default_factory=Notices)
     _refused: Notices = field(default_factory=Notices)
-    refusals: Refusals = field(default_factory=lambda: Refusals(ignored=(APPLIED_ANNOTATION,)))
+    refusals: Refusals = field(default_factory=lambda: Refusals(ignored=OWN_RECORDS))
     _failures: dict[str, int] = field(default_factory=dict)
 
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
@@ -217,7 +225,10 @@ class GroupReconciler:
                 self.settled(group_id)
             else:
                 targets = build_targets(result.stack, state)
-                self._deploy(group, result.stack, targets, mode, bodies=bodies, active=active)
+                fresh = self.last_good.fresh(result, refused.keys())
+                self._deploy(
+                    group, result.stack, targets, mode, bodies=bodies, active=active, fresh=fresh
+                )
                 self.last_good.remember(result, bodies, refused.keys())
                 self._release(group, bodies, inactive)
                 self.settled(group_id)
@@ -305,7 +316,10 @@ class GroupReconciler:
         *,
         bodies: dict[str, Body],
         active: list[str],
+        fresh: set[str],
     ) -> None:
+        """`fresh`: the members deployed in their current version (the others stood in for
+        by their last good one), whose version is recorded as the new last good."""
         group_id = group.id
         for key in active:  # before any AWS resource exists, as LBC does
             self.writer.add_finalizer(bodies[key], group.finalizer)
@@ -318,12 +332,17 @@ class GroupReconciler:
                 group_id, stack, digest, targets, bodies=bodies, active=active
             )
         self.applied[group_id] = applied
+        record = applied.to_annotation()
         for key in active:
             if _hostname(bodies[key]) != applied.hostname:
                 self.writer.set_hostname(bodies[key], applied.hostname)
-            record = applied.to_annotation()
-            if (_meta(bodies[key]).get("annotations") or {}).get(APPLIED_ANNOTATION) != record:
-                self.writer.set_annotations(bodies[key], {APPLIED_ANNOTATION: record})
+            annotations = _meta(bodies[key]).get("annotations") or {}
+            wanted = {APPLIED_ANNOTATION: record}
+            if key in fresh and (version := snapshot(bodies[key])) is not None:
+                wanted[LAST_GOOD_ANNOTATION] = version
+            changed = {k: v for k, v in wanted.items() if annotations.get(k) != v}
+            if changed:  # one patch: the record and the version it was made from
+                self.writer.set_annotations(bodies[key], changed)
 
     def _full_deploy(
         self,
@@ -394,8 +413,9 @@ class GroupReconciler:
                 # Left the group or our class: it no longer points at our ALB.
                 if _hostname(body):
                     self.writer.set_hostname(body, None)
-                if APPLIED_ANNOTATION in (_meta(body).get("annotations") or {}):
-                    self.writer.set_annotations(body, {APPLIED_ANNOTATION: None})
+                ours = [k for k in OWN_RECORDS if k in (_meta(body).get("annotations") or {})]
+                if ours:
+                    self.writer.set_annotations(body, dict.fromkeys(ours))
             self.writer.remove_finalizer(body, group.finalizer)
 
     # --- errors -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from controller.kube.reconciler import APPLIED_ANNOTATION
 from sandbox import objects
 from sandbox.awsproxy import is_mutating
 from sandbox.controller_process import ControllerProcess
-from tests.e2e.harness import Scenario, ingress_body, wait_until
+from tests.e2e.harness import Controller, Scenario, ingress_body, wait_until
 from tests.e2e.tripwire import Tripwire
 
 PREFIX = "alb.ingress.kubernetes.io/"
@@ -78,9 +78,11 @@ def test_a_missing_backend_answers_503_and_the_rest_still_serves(
 
 def _hosts(scenario: Scenario, hostname: str, port: int) -> set[str]:
     """The host-header values of the rules of the load balancer's listener on `port`."""
-    view = scenario.lb_view(hostname)
-    listener = next(li["ListenerArn"] for li in view.listeners if li["Port"] == port)
-    rules = scenario.aws("elbv2").describe_rules(ListenerArn=listener)["Rules"]
+    elbv2 = scenario.aws("elbv2")
+    arn = scenario.load_balancer(hostname)["LoadBalancerArn"]
+    listeners = elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+    listener = next(li["ListenerArn"] for li in listeners if li["Port"] == port)
+    rules = elbv2.describe_rules(ListenerArn=listener)["Rules"]
     return {
         value
         for rule in rules
@@ -119,6 +121,44 @@ def test_a_host_without_a_certificate_fails_only_its_member(
         "the fixed member's rule",
         60,
     )
+    scenario.finish()
+
+
+def test_a_member_made_invalid_keeps_serving_its_last_good_version_across_a_restart(
+    scenario: Scenario, controller: Controller
+) -> None:
+    """A typo in one member of a group: its rules stay (its last good version is deployed in
+    its place), even after the controller restarts; the rest of the group takes edits; once
+    the member is deleted its part goes."""
+    ns = scenario.namespace("typo")
+    scenario.app(ns, "web")
+    group = {PREFIX + "group.name": f"{ns}-typo"}
+    scenario.ingress(ns, "a", [("a.example.com", "/", "web")], group)
+    scenario.ingress(ns, "b", [("b.example.com", "/", "web")], group)
+    controller.start()
+    hostname = scenario.hostname(ns, "a", timeout=60)
+    wait_until(lambda: _hosts(scenario, hostname, 80) == {"a.example.com", "b.example.com"},
+               "both members' rules", 60)  # fmt: skip
+
+    typo = {**group, PREFIX + "healthcheck-interval-seconds": "a minute"}
+    body = _replaced(scenario, ns, ingress_body(ns, "b", [("typo.example.com", "/", "web")]))
+    body["metadata"]["annotations"] = {**body["metadata"]["annotations"], **typo}
+    scenario.net.replace_namespaced_ingress("b", ns, body)
+    [message] = wait_until(
+        lambda: _warnings(scenario, ns, "b", "FailedBuildModel"), "a FailedBuildModel Warning"
+    )
+    assert "healthcheck-interval-seconds" in message, message
+    controller.stop()
+    controller.start()  # the last good version is not only in the old process's memory
+    edit = ingress_body(ns, "a", [("a.example.com", "/", "web"), ("a2.example.com", "/", "web")],
+                        group)  # fmt: skip
+    scenario.net.replace_namespaced_ingress("a", ns, _replaced(scenario, ns, edit))
+    wait_until(lambda: "a2.example.com" in _hosts(scenario, hostname, 80), "a's edit", 60)
+    assert _hosts(scenario, hostname, 80) == {"a.example.com", "a2.example.com", "b.example.com"}
+    assert scenario.records("b.example.com"), "b's record stays"
+
+    scenario.net.delete_namespaced_ingress("b", ns)
+    wait_until(lambda: "b.example.com" not in _hosts(scenario, hostname, 80), "b's rule gone", 60)
     scenario.finish()
 
 
