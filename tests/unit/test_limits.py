@@ -156,8 +156,9 @@ def test_tags_aws_would_refuse_are_an_error_naming_the_annotation() -> None:
 
 
 def test_condition_and_redirect_values_over_awss_lengths_are_an_error_naming_the_key() -> None:
+    long_name = "X-" + "h" * 39
     header = {"field": "http-header",
-              "httpHeaderConfig": {"httpHeaderName": "X-" + "h" * 39, "values": ["on"]}}  # fmt: skip
+              "httpHeaderConfig": {"httpHeaderName": long_name, "values": ["on"]}}  # fmt: skip
     value = {"field": "http-header",
              "httpHeaderConfig": {"httpHeaderName": "X-Canary", "values": ["v" * 129]}}  # fmt: skip
     query = {"field": "query-string", "queryStringConfig": {"values": [{"value": "q" * 129}]}}
