@@ -57,6 +57,7 @@ RETRYABLE_BACKOFF = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PERMANENT_RETRY = 600.0  # a validation error from AWS: retry rarely, the object may be fixed
 FENCED_RETRY = 5.0  # a write refused while the Lease was late: renewed soon, or the process exits
 STALE_RETRY = 1.0  # a finalizer edit met a newer copy of its Ingress: the watch is on its way
+REFUSED_RETRY = 0.5  # AWS refused one member's part: the rest deploys on the next reconcile
 
 
 class StackDeployer(Protocol):
@@ -163,37 +164,41 @@ class GroupReconciler:
         # One snapshot for the model and its targets: consistent, and taken once.
         state = self.cache.state()
         refused = self.refusals.standing(bodies, retry=mode >= Mode.DRIFT)
-        # Each attempt AWS refuses one member's part of leaves that member out (or stands its
-        # last good version in) and tries again; each refuses a new member, or ends.
-        for _ in range(2 * len(members) + 1):
-            with self.stage("build_model"):
-                result = self.last_good.build(
-                    group,
-                    members,
-                    state,
-                    self.defaults,
-                    refused=refused.keys(),
-                    dropped={k for k, r in refused.items() if r.dropped},
+        with self.stage("build_model"):
+            result = self.last_good.build(
+                group,
+                members,
+                state,
+                self.defaults,
+                refused=refused.keys(),
+                dropped={k for k, r in refused.items() if r.dropped},
+            )
+        self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
+        self._report_build_warnings(bodies, result.warnings)
+        try:
+            outcome = self._apply(group, result, state, mode, bodies=bodies, refused=refused)
+        except AwsError as error:
+            self._forget_applied(group_id, bodies)
+            if blamed := self._blamed(error, result):
+                # AWS refused these members' part: the next reconcile, at once and from
+                # fresh copies, deploys the rest with their last good version or without them.
+                for key in blamed:
+                    dropped = key in refused  # its last good version was refused too
+                    refused[key] = self.refusals.refuse(
+                        key, bodies[key], str(error), dropped=dropped
+                    )
+                logger.info(
+                    "group %s: AWS refused the part of %s; deploying the rest",
+                    group_id,
+                    ", ".join(sorted(blamed)),
+                    extra={"group": group_id},
                 )
-            self._report_build_errors(bodies, result.errors + self._membership_errors(keys))
-            self._report_build_warnings(bodies, result.warnings)
-            try:
-                outcome = self._apply(group, result, state, mode, bodies=bodies, refused=refused)
-            except AwsError as error:
-                blamed = self._blamed(error, result)
-                if blamed:
-                    for key in blamed:
-                        dropped = key in refused  # its last good version was refused too
-                        refused[key] = self.refusals.refuse(
-                            key, bodies[key], str(error), dropped=dropped
-                        )
-                    continue
-                self._forget_applied(group_id, bodies)
+                outcome = Outcome(retry_after=REFUSED_RETRY, retry_mode=Mode.FULL)
+            else:
                 reason = REASON_DEPLOY if result.stack is not None else REASON_CLEANUP
                 built = result.stack.ingresses if result.stack is not None else ()
                 notify = [k for k in built if k in bodies] or list(bodies)
                 outcome = self._aws_failure(group_id, bodies, notify, error, reason)
-            break
         self._refused.tell(
             self.writer.event, bodies, {k: [(REASON_DEPLOY, r.message)] for k, r in refused.items()}
         )

@@ -29,9 +29,11 @@ class Mode(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a reconcile asks of the scheduler: nothing, or to run again after a delay."""
+    """What a reconcile asks of the scheduler: nothing, or to run again after a delay (in
+    `retry_mode`, else in the same mode)."""
 
     retry_after: float | None = None
+    retry_mode: Mode | None = None
 
 
 Reconcile = Callable[[str, Mode], Awaitable[Outcome]]
@@ -112,7 +114,7 @@ class GroupScheduler:
             outcome = await self._run_one(group, mode)
             self._running.discard(group)
             if outcome.retry_after is not None:
-                self.request(group, mode, delay=outcome.retry_after)
+                self.request(group, outcome.retry_mode or mode, delay=outcome.retry_after)
             elif group in self._pending:
                 self._enqueue(group)
             self._update_idle()

@@ -3,8 +3,8 @@
 When AWS refuses one member's part of a group (a host with no certificate, a rule value it
 rejects), the AWS layer names that member (`AwsError.ingresses`); the reconciler then builds
 the group with the member's last good version in its place, or without it, and deploys the
-rest, with a FailedDeployModel Warning on the member. It is not tried again until it is
-edited or the drift check comes round.
+rest on the next reconcile (asked for at once), with a FailedDeployModel Warning on the
+member. It is not tried again until it is edited or the drift check comes round.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from controller.aws import AwsError, DeployResult
 from controller.config import ModelDefaults
 from controller.kube.reconciler import GroupReconciler
-from controller.kube.scheduler import Mode
+from controller.kube.scheduler import Mode, Outcome
 from controller.model.stack import DesiredTargets, Stack
 
 from .fakes import FakeCluster, FakeDeployer, cluster_cache, ingress
@@ -65,6 +65,14 @@ def _setup() -> tuple[GroupReconciler, FakeCluster, RefusingDeployer]:
     return reconciler, cluster, deployer
 
 
+def _settle(reconciler: GroupReconciler, mode: Mode) -> Outcome:
+    """Reconcile, and again as the scheduler would when the outcome asks for a new mode."""
+    outcome = reconciler.reconcile("shop", mode)
+    while outcome.retry_mode is not None:
+        outcome = reconciler.reconcile("shop", outcome.retry_mode)
+    return outcome
+
+
 def _refusals(cluster: FakeCluster, key: str) -> list[str]:
     return [m for k, _, reason, m in cluster.events if k == key and reason == "FailedDeployModel"]
 
@@ -74,6 +82,9 @@ def test_a_new_member_aws_refuses_is_left_out_and_the_rest_deploys() -> None:
     cluster.cache.apply_event("Ingress", "ADDED", ingress("b", annotations=GROUP, host=BAD_HOST))
 
     outcome = reconciler.reconcile("shop", Mode.FULL)
+    assert outcome.retry_after is not None and outcome.retry_mode == Mode.FULL
+    assert deployer.deployed == [], "the first attempt was refused"
+    outcome = reconciler.reconcile("shop", Mode.FULL)  # as the scheduler does, at once
 
     assert outcome.retry_after is None
     assert _hosts(deployer.deployed[-1]) == ["a.example.com"]
@@ -87,20 +98,20 @@ def test_a_new_member_aws_refuses_is_left_out_and_the_rest_deploys() -> None:
 def test_a_refused_member_is_not_tried_again_until_edited_or_the_drift_check() -> None:
     reconciler, cluster, deployer = _setup()
     cluster.cache.apply_event("Ingress", "ADDED", ingress("b", annotations=GROUP, host=BAD_HOST))
-    reconciler.reconcile("shop", Mode.FULL)
+    _settle(reconciler, Mode.FULL)
     assert deployer.refused == 1
 
-    reconciler.reconcile("shop", Mode.FULL)  # e.g. a Service change: b is left out at once
+    _settle(reconciler, Mode.FULL)  # e.g. a Service change: b is left out at once
     assert deployer.refused == 1
     assert len(_refusals(cluster, "shop/b")) == 1, "the same refusal is told once"
 
-    reconciler.reconcile("shop", Mode.DRIFT)  # the certificate may have been issued by now
+    _settle(reconciler, Mode.DRIFT)  # the certificate may have been issued by now
     assert deployer.refused == 2
 
     fixed = copy.deepcopy(dict(cluster.cache.ingress("shop/b") or {}))
     fixed["spec"]["rules"][0]["host"] = "b.example.com"
     cluster.cache.apply_event("Ingress", "MODIFIED", fixed)
-    reconciler.reconcile("shop", Mode.FULL)
+    _settle(reconciler, Mode.FULL)
     assert _hosts(deployer.deployed[-1]) == ["a.example.com", "b.example.com"]
 
 
@@ -109,19 +120,19 @@ def test_a_member_refused_after_an_edit_keeps_its_last_good_version() -> None:
     cluster.cache.apply_event(
         "Ingress", "ADDED", ingress("b", annotations=GROUP, host="b.example.com")
     )
-    reconciler.reconcile("shop", Mode.FULL)
+    _settle(reconciler, Mode.FULL)
 
     edited = copy.deepcopy(dict(cluster.cache.ingress("shop/b") or {}))
     edited["spec"]["rules"][0]["host"] = BAD_HOST
     cluster.cache.apply_event("Ingress", "MODIFIED", edited)
-    reconciler.reconcile("shop", Mode.FULL)
+    _settle(reconciler, Mode.FULL)
 
     assert _hosts(deployer.deployed[-1]) == ["a.example.com", "b.example.com"], (
         "b's last good version was not kept"
     )
     assert _refusals(cluster, "shop/b")
 
-    reconciler.reconcile("shop", Mode.DRIFT)  # refused again: the good version still stands
+    _settle(reconciler, Mode.DRIFT)  # refused again: the good version still stands
     assert _hosts(deployer.deployed[-1]) == ["a.example.com", "b.example.com"], (
         "the refused version was taken for b's last good one"
     )
@@ -133,7 +144,7 @@ def test_a_refusal_of_the_only_member_fails_the_group_without_a_retry_loop() -> 
     reconciler = GroupReconciler(cache, cluster, deployer, DEFAULTS)
     cache.apply_event("Ingress", "ADDED", ingress("b", annotations=GROUP, host=BAD_HOST))
 
-    outcome = reconciler.reconcile("shop", Mode.FULL)
+    outcome = _settle(reconciler, Mode.FULL)
 
     assert outcome.retry_after is not None
     assert deployer.refused == 1
@@ -148,7 +159,7 @@ def test_a_refusal_not_about_one_member_fails_the_whole_group() -> None:
     )
     deployer.fail_with = AwsError("load balancer", "AccessDenied", "no", retryable=False)
 
-    outcome = reconciler.reconcile("shop", Mode.FULL)
+    outcome = _settle(reconciler, Mode.FULL)
 
     assert outcome.retry_after is not None
     assert _refusals(cluster, "shop/a") and _refusals(cluster, "shop/b")

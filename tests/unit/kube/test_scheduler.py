@@ -103,3 +103,20 @@ async def test_an_outcome_with_retry_after_runs_again_later() -> None:
     await asyncio.wait_for(scheduler.wait_idle(), 2)
     await scheduler.stop()
     assert calls == ["g", "g"]
+
+
+async def test_a_retry_runs_in_the_mode_the_outcome_asks_for() -> None:
+    calls: list[Mode] = []
+
+    async def reconcile(group: str, mode: Mode) -> Outcome:
+        calls.append(mode)
+        if len(calls) == 1:  # a drift check that asks for a full reconcile at once
+            return Outcome(retry_after=0.0, retry_mode=Mode.FULL)
+        return Outcome()
+
+    scheduler = GroupScheduler(reconcile, workers=1, debounce=0.0)
+    scheduler.start()
+    scheduler.request("g1", Mode.DRIFT)
+    await asyncio.wait_for(scheduler.wait_idle(), 2)
+    await scheduler.stop()
+    assert calls == [Mode.DRIFT, Mode.FULL]
