@@ -29,6 +29,7 @@ SCOPE_TEXT = {
     Scope.MERGE: "merged across the group",
     Scope.INGRESS: "this Ingress only",
     Scope.TARGET_GROUP: "per target group; the Service's wins",
+    Scope.RULE: "per rule; the Service's wins for its backends",
 }
 
 SETTING_DOCS: dict[str, str] = {

@@ -18,6 +18,8 @@ from controller.model.backends import UNALLOCATED_PORT
 from controller.model.inputs import metadata_of
 from controller.model.stack import (
     Action,
+    AuthenticateCognitoAction,
+    AuthenticateOidcAction,
     Condition,
     FixedResponseAction,
     ForwardAction,
@@ -186,6 +188,19 @@ def _action(action: Action, names: Mapping[str, str]) -> str:
     if isinstance(action, RedirectAction):
         c = action.redirect_config
         return f"redirect {c.status_code} to {c.protocol}://{c.host}:{c.port}{c.path}?{c.query}"
+    if isinstance(action, AuthenticateOidcAction):
+        oidc = action.authenticate_oidc_config
+        ref = oidc.client_secret_ref
+        return (
+            f"authenticate-oidc with {oidc.issuer} (client {oidc.client_id}, secret from "
+            f"{ref.namespace}/{ref.name}; {oidc.on_unauthenticated_request})"
+        )
+    if isinstance(action, AuthenticateCognitoAction):
+        cognito = action.authenticate_cognito_config
+        return (
+            f"authenticate-cognito with {cognito.user_pool_arn} (client "
+            f"{cognito.user_pool_client_id}; {cognito.on_unauthenticated_request})"
+        )
     assert isinstance(action, FixedResponseAction)
     fixed = action.fixed_response_config
     body = f" {fixed.message_body!r}" if fixed.message_body else ""

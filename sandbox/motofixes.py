@@ -31,6 +31,15 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
   ARN there for good, so a load balancer deleted by hand could never be made again with its
   target groups: they looked attached to another one.
 
+- authenticate-oidc's client secret: AWS never returns `ClientSecret` (CreateRule,
+  DescribeRules, DescribeListeners, ...), and on ModifyRule/ModifyListener
+  `UseExistingClientSecret: true` keeps the secret the action had. moto stored both keys
+  verbatim: it answered with the secret, and a modify with `UseExistingClientSecret` left
+  the action without one (and echoed the flag back). Here the secret is kept beside the
+  action (`FakeAction.client_secret`, for tests to read) and never answered; an
+  authenticate-oidc action without a secret to have is refused (`ValidationError`), as AWS
+  requires one on create.
+
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
 
@@ -45,7 +54,7 @@ from moto.elbv2.exceptions import (
     ELBClientError,
     RuleNotFoundError,
 )
-from moto.elbv2.models import ELBv2Backend
+from moto.elbv2.models import ELBv2Backend, FakeAction
 from moto.route53.exceptions import ResourceRecordAlreadyExists
 from moto.route53.models import ChangeList, Route53Backend
 
@@ -53,6 +62,8 @@ _create_load_balancer = ELBv2Backend.create_load_balancer
 _create_listener = ELBv2Backend.create_listener
 _delete_load_balancer = ELBv2Backend.delete_load_balancer
 _change_resource_record_sets = Route53Backend.change_resource_record_sets
+_fake_action_init = FakeAction.__init__
+OIDC = "authenticate-oidc"
 
 
 def set_rule_priorities(self: ELBv2Backend, rule_priorities: list[dict[str, Any]]) -> list[Any]:
@@ -149,6 +160,94 @@ def change_resource_record_sets(
     _change_resource_record_sets(self, zoneid, change_list)
 
 
+def fake_action_init(self: Any, data: dict[str, Any]) -> None:
+    """An action whose OIDC client secret is kept aside (`client_secret`), never in what
+    moto answers."""
+    self.client_secret = None
+    self.use_existing_client_secret = False
+    config = data.get("AuthenticateOidcConfig")
+    if data.get("Type") == OIDC and isinstance(config, dict):
+        config = dict(config)
+        secret = config.pop("ClientSecret", None)
+        self.client_secret = str(secret) if secret else None
+        flag = config.pop("UseExistingClientSecret", False)
+        self.use_existing_client_secret = str(flag).lower() == "true"
+        data = {**data, "AuthenticateOidcConfig": config}
+    _fake_action_init(self, data)
+
+
+def _secret_of(actions: Any) -> str | None:
+    for action in actions or ():
+        if getattr(action, "type", None) == OIDC and getattr(action, "client_secret", None):
+            return str(action.client_secret)
+    return None
+
+
+def _check_secrets(actions: Any, existing: str | None) -> None:
+    """AWS's rule: an authenticate-oidc action has a ClientSecret, or (when modifying one
+    that has a secret) UseExistingClientSecret."""
+    for action in actions or ():
+        if not isinstance(action, dict) or action.get("Type") != OIDC:
+            continue
+        config = action.get("AuthenticateOidcConfig") or {}
+        use_existing = str(config.get("UseExistingClientSecret", False)).lower() == "true"
+        if not config.get("ClientSecret") and not (use_existing and existing):
+            raise ELBClientError(
+                "ValidationError",
+                "A client secret must be specified (UseExistingClientSecret applies only to "
+                "an action that has one)",
+            )
+
+
+def _keep_existing(actions: Any, existing: str | None) -> None:
+    for action in actions or ():
+        if getattr(action, "type", None) == OIDC and action.use_existing_client_secret:
+            action.client_secret = existing
+            action.use_existing_client_secret = False
+
+
+def secrets_on_create_rule(create_rule: Any) -> Any:
+    def wrapped(self: ELBv2Backend, listener_arn: str, *args: Any, **kwargs: Any) -> Any:
+        # (conditions, priority, actions, tags) positionally, or by name from moto's server
+        _check_secrets(kwargs.get("actions", args[2] if len(args) > 2 else ()), None)
+        return create_rule(self, listener_arn, *args, **kwargs)
+
+    return wrapped
+
+
+def secrets_on_modify_rule(modify_rule: Any) -> Any:
+    def wrapped(self: ELBv2Backend, rule_arn: str, conditions: Any, actions: Any) -> Any:
+        found = self.describe_rules(listener_arn=None, rule_arns=[rule_arn])
+        existing = _secret_of(found[0].actions) if found else None
+        _check_secrets(actions, existing)
+        rule = modify_rule(self, rule_arn, conditions, actions)
+        _keep_existing(rule.actions, existing)
+        return rule
+
+    return wrapped
+
+
+def secrets_on_create_listener(create_listener: Any) -> Any:
+    def wrapped(self: ELBv2Backend, load_balancer_arn: str, *args: Any, **kwargs: Any) -> Any:
+        _check_secrets(kwargs.get("actions", args[4] if len(args) > 4 else ()), None)
+        return create_listener(self, load_balancer_arn, *args, **kwargs)
+
+    return wrapped
+
+
+def secrets_on_modify_listener(modify_listener: Any) -> Any:
+    def wrapped(self: ELBv2Backend, arn: str, *args: Any, **kwargs: Any) -> Any:
+        actions = kwargs.get("actions", args[4] if len(args) > 4 else None)
+        found = self.describe_listeners(load_balancer_arn=None, listener_arns=[arn])
+        existing = _secret_of(found[0].default_actions) if found else None
+        _check_secrets(actions, existing)
+        listener = modify_listener(self, arn, *args, **kwargs)
+        _keep_existing(listener.default_actions, existing)
+        return listener
+
+    return wrapped
+
+
 def _journal_never_matches(self: ChangeList, item: Any) -> bool:
     """moto's own CREATE check is `change in journal` then a by-prefix lookup; it is
     replaced by the exact one above, so the journal never matches."""
@@ -159,7 +258,11 @@ def apply() -> None:
     """Correct moto in this process (its in-process server shares the backends)."""
     ELBv2Backend.set_rule_priorities = set_rule_priorities  # type: ignore[method-assign]
     ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
-    ELBv2Backend.create_listener = create_listener  # type: ignore[method-assign]
+    ELBv2Backend.create_listener = secrets_on_create_listener(create_listener)  # type: ignore[method-assign]
+    ELBv2Backend.create_rule = secrets_on_create_rule(ELBv2Backend.create_rule)  # type: ignore[method-assign]
+    ELBv2Backend.modify_rule = secrets_on_modify_rule(ELBv2Backend.modify_rule)  # type: ignore[method-assign]
+    ELBv2Backend.modify_listener = secrets_on_modify_listener(ELBv2Backend.modify_listener)  # type: ignore[method-assign]
+    FakeAction.__init__ = fake_action_init  # type: ignore[method-assign]
     ELBv2Backend.delete_load_balancer = delete_load_balancer  # type: ignore[method-assign]
     Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
     ChangeList.__contains__ = _journal_never_matches  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from controller.aws.client_secrets import ClientSecretSource
 from controller.aws.clients import AwsClients
 from controller.aws.discovery import Discovery
 from controller.aws.errors import AwsError, about
@@ -63,7 +64,10 @@ class Deployer:
         sg_delete_timeout: float = 600.0,
         discover_node_security_groups: bool = True,
         rules_per_sg_limit: int = DEFAULT_RULES_PER_SG,
+        client_secrets: ClientSecretSource | None = None,
     ) -> None:
+        """`client_secrets` gives the value of an OIDC client secret the stack refers to
+        (the kube layer's cache), read only when AWS must be sent it."""
         self._clients = clients
         self._cluster = cluster_name
         self._discovery = discovery or Discovery(clients, cluster_name)
@@ -79,16 +83,21 @@ class Deployer:
             discover_node_security_groups=discover_node_security_groups,
         )
         self._balancer = LoadBalancerStep(clients, cluster_name)
+        self._routing = ListenersStep(clients, self._discovery, client_secrets)
         steps: list[Step] = [
             self._security,
             TargetGroupsStep(clients, cluster_name, sleep),
             TargetsStep(clients),
             self._balancer,
-            ListenersStep(clients, self._discovery),
+            self._routing,
         ]
         if dns is not None:
             steps.append(DnsStep(dns))
         self.steps: tuple[Step, ...] = tuple(steps)
+
+    def read_client_secrets_from(self, source: ClientSecretSource) -> None:
+        """Where OIDC client secrets come from, when that is made after the deployer."""
+        self._routing.secrets.source = source
 
     # --- deploy --------------------------------------------------------------------------
 

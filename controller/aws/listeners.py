@@ -9,11 +9,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from controller.aws.client_secrets import ClientSecrets, live_digest, stale, tags_with_digest
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.shapes import canonical_actions
 from controller.aws.tags import sync_elbv2_tags, to_aws
-from controller.model.stack import Listener
+from controller.model.stack import ClientSecretRef, Listener
 
 
 def _certificate_list(arns: list[str] | tuple[str, ...] | set[str]) -> list[dict[str, str]]:
@@ -21,8 +22,9 @@ def _certificate_list(arns: list[str] | tuple[str, ...] | set[str]) -> list[dict
 
 
 class Listeners:
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, secrets: ClientSecrets | None = None) -> None:
         self._clients = clients
+        self._secrets = secrets or ClientSecrets(None)
 
     @property
     def _elbv2(self) -> Any:
@@ -36,7 +38,10 @@ class Listeners:
         certificates: tuple[str, ...],
         default_actions: list[dict[str, Any]],
         tags: dict[str, str],
+        secret: ClientSecretRef | None = None,
     ) -> str:
+        default_actions, digest = self._secrets.prepare(default_actions, secret, None)
+        tags, _ = tags_with_digest(tags, secret, digest)
         params: dict[str, Any] = {
             "LoadBalancerArn": lb_arn,
             "Port": listener.port,
@@ -83,6 +88,7 @@ class Listeners:
         certificates: tuple[str, ...],
         default_actions: list[dict[str, Any]],
         tags: dict[str, str],
+        secret: ClientSecretRef | None = None,
     ) -> None:
         arn = str(live["ListenerArn"])
         https = listener.protocol == "HTTPS"
@@ -94,10 +100,14 @@ class Listeners:
         live_default = [c["CertificateArn"] for c in live.get("Certificates") or ()]
         if https and live_default[:1] != list(certificates[:1]):
             changes["Certificates"] = [{"CertificateArn": certificates[0]}]
-        if canonical_actions(live.get("DefaultActions") or ()) != canonical_actions(
-            default_actions
+        live_actions = live.get("DefaultActions") or ()
+        have = live_digest(live_actions, live_tags)
+        sent: str | None = None
+        if canonical_actions(live_actions) != canonical_actions(default_actions) or stale(
+            secret, have
         ):
-            changes["DefaultActions"] = default_actions
+            changes["DefaultActions"], sent = self._secrets.prepare(default_actions, secret, have)
+        tags, keep = tags_with_digest(tags, secret, sent)
         with about(f"listener {listener.port} ({arn})"):
             if changes:
                 if https and "Protocol" in changes:
@@ -107,7 +117,7 @@ class Listeners:
                 self._elbv2.modify_listener(ListenerArn=arn, **changes)
             if https:
                 self._sync_sni(arn, set(certificates[1:]), default=certificates[0])
-            sync_elbv2_tags(self._elbv2, arn, live_tags, tags)
+            sync_elbv2_tags(self._elbv2, arn, live_tags, tags, ignore=keep)
 
     def _sync_sni(self, arn: str, desired: set[str], default: str) -> None:
         """Make the listener's extra certificates `desired`. LBC also lists the default

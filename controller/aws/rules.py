@@ -25,12 +25,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from controller.aws.client_secrets import (
+    ClientSecrets,
+    live_digest,
+    stale,
+    tags_with_digest,
+)
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code, on_behalf_of
 from controller.aws.shapes import canonical_actions, canonical_conditions
 from controller.aws.tags import sync_elbv2_tags, to_aws
 from controller.limits import MAX_PRIORITY
-from controller.model.stack import TAG_RESOURCE
+from controller.model.stack import TAG_RESOURCE, ClientSecretRef
 
 BOTTOM_PRIORITY = MAX_PRIORITY
 
@@ -42,6 +48,8 @@ class DesiredRule:
     actions: list[dict[str, Any]]
     tags: dict[str, str]
     ingress: str = ""  # the member whose rule it is: a refusal of it is that member's
+    # The OIDC client secret its actions need (`controller.aws.client_secrets`).
+    secret: ClientSecretRef | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -54,17 +62,21 @@ class LiveRule:
     priority: int
     key: tuple[Any, ...]
     tags: dict[str, str] = field(default_factory=dict)
+    # The digest of its OIDC client secret, when known (its digest tag).
+    secret_digest: str | None = None
 
     @classmethod
     def from_aws(cls, rule: dict[str, Any], tags: dict[str, str]) -> LiveRule:
+        actions = rule.get("Actions") or ()
         return cls(
             arn=str(rule["RuleArn"]),
             priority=int(rule["Priority"]),
             key=(
                 canonical_conditions(rule.get("Conditions") or ()),
-                canonical_actions(rule.get("Actions") or ()),
+                canonical_actions(actions),
             ),
             tags=tags,
+            secret_digest=live_digest(actions, tags),
         )
 
 
@@ -102,7 +114,8 @@ def plan_rules(desired: Sequence[DesiredRule], live: Sequence[LiveRule]) -> Rule
     pair(lambda r, w: True)
     plan.kept = list(pairs)
     for have, want in pairs:
-        if have.key != want.key:
+        # A rotated client secret is a change AWS cannot show: the digest tag tells it.
+        if have.key != want.key or stale(want.secret, have.secret_digest):
             plan.modify.append((have.arn, want))
         if have.priority != want.priority:
             plan.priorities[have.arn] = want.priority
@@ -122,11 +135,14 @@ def plan_rules(desired: Sequence[DesiredRule], live: Sequence[LiveRule]) -> Rule
 
 
 class Rules:
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, secrets: ClientSecrets | None = None) -> None:
         self._clients = clients
+        self._secrets = secrets or ClientSecrets(None)
 
     def apply(self, listener_arn: str, plan: RulePlan) -> None:
         elbv2: Any = self._clients.elbv2
+        live = {have.arn: have for have, _ in plan.kept}
+        sent: dict[str, str | None] = {}  # rule ARN -> digest of the secret sent
         with about(f"rules of listener {listener_arn}"):
             if plan.priorities:
                 elbv2.set_rule_priorities(
@@ -137,7 +153,10 @@ class Rules:
                 )
             for arn, want in plan.modify:
                 with on_behalf_of([want.ingress], f"rule {want.priority} of {want.ingress}"):
-                    elbv2.modify_rule(RuleArn=arn, Conditions=want.conditions, Actions=want.actions)
+                    actions, sent[arn] = self._secrets.prepare(
+                        want.actions, want.secret, live[arn].secret_digest, want.ingress
+                    )
+                    elbv2.modify_rule(RuleArn=arn, Conditions=want.conditions, Actions=actions)
             for want in plan.create:
                 with on_behalf_of([want.ingress], f"rule {want.priority} of {want.ingress}"):
                     self._create(listener_arn, want)
@@ -148,13 +167,16 @@ class Rules:
                     if not has_code(error, "RuleNotFound"):
                         raise
             for have, want in plan.kept:
-                sync_elbv2_tags(elbv2, have.arn, have.tags, want.tags, ignore=[TAG_RESOURCE])
+                tags, keep = tags_with_digest(want.tags, want.secret, sent.get(have.arn))
+                sync_elbv2_tags(elbv2, have.arn, have.tags, tags, ignore=[TAG_RESOURCE, *keep])
 
     def _create(self, listener_arn: str, want: DesiredRule) -> None:
+        actions, digest = self._secrets.prepare(want.actions, want.secret, None, want.ingress)
+        tags, _ = tags_with_digest(want.tags, want.secret, digest)
         self._clients.elbv2.create_rule(
             ListenerArn=listener_arn,
             Priority=want.priority,
             Conditions=want.conditions,  # type: ignore[arg-type]
-            Actions=want.actions,  # type: ignore[arg-type]
-            Tags=to_aws(want.tags),  # type: ignore[arg-type]
+            Actions=actions,  # type: ignore[arg-type]
+            Tags=to_aws(tags),  # type: ignore[arg-type]
         )

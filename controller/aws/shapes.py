@@ -13,7 +13,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from controller.model.stack import (
+    DEFAULT_AUTH_SCOPE,
+    DEFAULT_AUTH_SESSION_COOKIE,
+    DEFAULT_AUTH_SESSION_TIMEOUT,
     Action,
+    AuthenticateCognitoAction,
+    AuthenticateOidcAction,
     Condition,
     FixedResponseAction,
     ForwardAction,
@@ -92,6 +97,36 @@ def action_to_aws(action: Action, order: int, resolve: TargetGroupResolver) -> d
                 "StatusCode": config.status_code,
             },
         }
+    if isinstance(action, AuthenticateOidcAction):
+        oidc = action.authenticate_oidc_config
+        oidc_config: dict[str, Any] = {
+            "Issuer": oidc.issuer,
+            "AuthorizationEndpoint": oidc.authorization_endpoint,
+            "TokenEndpoint": oidc.token_endpoint,
+            "UserInfoEndpoint": oidc.user_info_endpoint,
+            "ClientId": oidc.client_id,
+            # ClientSecret (or UseExistingClientSecret) is added when the action is sent
+            # (`controller.aws.client_secrets`): the model never holds it.
+            **_auth_common(oidc),
+        }
+        return {
+            "Type": "authenticate-oidc",
+            "Order": order,
+            "AuthenticateOidcConfig": oidc_config,
+        }
+    if isinstance(action, AuthenticateCognitoAction):
+        cognito = action.authenticate_cognito_config
+        cognito_config: dict[str, Any] = {
+            "UserPoolArn": cognito.user_pool_arn,
+            "UserPoolClientId": cognito.user_pool_client_id,
+            "UserPoolDomain": cognito.user_pool_domain,
+            **_auth_common(cognito),
+        }
+        return {
+            "Type": "authenticate-cognito",
+            "Order": order,
+            "AuthenticateCognitoConfig": cognito_config,
+        }
     assert isinstance(action, FixedResponseAction)
     fixed = action.fixed_response_config
     body: dict[str, Any] = {"StatusCode": fixed.status_code}
@@ -100,6 +135,21 @@ def action_to_aws(action: Action, order: int, resolve: TargetGroupResolver) -> d
     if fixed.message_body is not None:
         body["MessageBody"] = fixed.message_body
     return {"Type": "fixed-response", "Order": order, "FixedResponseConfig": body}
+
+
+def _auth_common(config: Any) -> dict[str, Any]:
+    """The settings both authenticate actions share, as LBC sends them (every one given)."""
+    common: dict[str, Any] = {
+        "OnUnauthenticatedRequest": config.on_unauthenticated_request,
+        "Scope": config.scope,
+        "SessionCookieName": config.session_cookie_name,
+        "SessionTimeout": config.session_timeout,
+    }
+    if config.authentication_request_extra_params:
+        common["AuthenticationRequestExtraParams"] = dict(
+            config.authentication_request_extra_params
+        )
+    return common
 
 
 def actions_to_aws(actions: Sequence[Action], resolve: TargetGroupResolver) -> list[dict[str, Any]]:
@@ -154,9 +204,42 @@ def canonical_action(action: Mapping[str, Any]) -> tuple[Any, ...]:
             fixed.get("ContentType") or "",
             fixed.get("MessageBody") or "",
         )
-    # Actions we never create (authenticate-*): compared verbatim, so they get replaced.
+    if kind == "authenticate-oidc":
+        oidc = action.get("AuthenticateOidcConfig") or {}
+        # The client secret is not compared: AWS never returns it. Whether the live one is
+        # current is known from the rule's digest tag (`controller.aws.client_secrets`).
+        return (
+            kind,
+            *(str(oidc.get(key, "")) for key in _OIDC_KEYS),
+            *_canonical_auth_common(oidc),
+        )
+    if kind == "authenticate-cognito":
+        cognito = action.get("AuthenticateCognitoConfig") or {}
+        return (
+            kind,
+            *(str(cognito.get(key, "")) for key in _COGNITO_KEYS),
+            *_canonical_auth_common(cognito),
+        )
+    # Actions we never create (jwt-validation, ...): compared verbatim, so they get replaced.
     rest = {k: v for k, v in action.items() if k != "Order"}
     return (kind, json.dumps(rest, sort_keys=True, default=str))
+
+
+_OIDC_KEYS = ("Issuer", "AuthorizationEndpoint", "TokenEndpoint", "UserInfoEndpoint", "ClientId")
+_COGNITO_KEYS = ("UserPoolArn", "UserPoolClientId", "UserPoolDomain")
+
+
+def _canonical_auth_common(config: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The shared settings, AWS's defaults standing in for absent ones (AWS fills them in;
+    a rule made without them means the same as one made with the defaults)."""
+    extra = config.get("AuthenticationRequestExtraParams") or {}
+    return (
+        str(config.get("OnUnauthenticatedRequest") or "authenticate"),
+        str(config.get("Scope") or DEFAULT_AUTH_SCOPE),
+        str(config.get("SessionCookieName") or DEFAULT_AUTH_SESSION_COOKIE),
+        int(config.get("SessionTimeout") or DEFAULT_AUTH_SESSION_TIMEOUT),
+        tuple(sorted((str(k), str(v)) for k, v in extra.items())),
+    )
 
 
 def canonical_actions(actions: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:

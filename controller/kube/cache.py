@@ -1,8 +1,13 @@
 """An in-memory copy of the objects the model builder reads, and who uses what.
 
 kopf's watch streams feed it (`apply_event`); the reconciler reads a consistent snapshot of
-it (`state`). It also keeps the reverse indexes that let a Service, EndpointSlice or Node
-change re-reconcile only the groups that use it, instead of every group in the cluster.
+it (`state`). Of a Secret only its key and the keys an OIDC client Secret has
+(`clientID`/`clientId`/`clientSecret`) are kept, so TLS keys, registry credentials and
+Helm releases never stay in memory; a Secret is kept whether or not an Ingress names it
+yet, since a watch delivers it once and an Ingress naming it may come later.
+
+It also keeps the reverse indexes that let a Service, EndpointSlice, Node or Secret change
+re-reconcile only the groups that use it, instead of every group in the cluster.
 Threads read it (reconciles run in worker threads) while the event loop writes it, hence
 the lock.
 """
@@ -22,12 +27,14 @@ from controller.model import (
     GroupRef,
     group_of,
     held_groups,
+    referenced_secrets,
     referenced_services,
 )
+from controller.model.auth import GONE, OIDC_SECRET_KEYS, client_credentials
 
 Body = Mapping[str, Any]
 
-KINDS = ("Ingress", "Service", "EndpointSlice", "Node", "IngressClass")
+KINDS = ("Ingress", "Service", "EndpointSlice", "Node", "IngressClass", "Secret")
 
 
 def object_key(body: Body) -> str:
@@ -94,11 +101,19 @@ class ClusterCache:
         self._group_keys: dict[str, set[str]] = {}  # group id -> Ingresses it affects
         self._ingress_services: dict[str, frozenset[str]] = {}  # Ingress -> Services it uses
         self._service_users: dict[str, set[str]] = {}  # Service -> Ingresses using it
+        self._ingress_secrets: dict[str, frozenset[str]] = {}  # Ingress -> Secrets it names
+        # The last version of OIDC Secrets deleted while named, marked `GONE`: the model keeps
+        # the authentication deployed with them (with a warning) instead of dropping it.
+        # Not among the watched objects (the cache audit must not see them).
+        self._gone_secrets: dict[str, Body] = {}
 
     # --- writes (from watch events) ---------------------------------------------------
 
     def apply_event(self, kind: str, event_type: str | None, body: Body) -> None:
         key = object_key(body)
+        if kind == "Secret":
+            body = _oidc_part(body)
+            self._remember_gone(key, event_type, body)
         with self._lock:
             if event_type == "DELETED":
                 self._objects[kind].pop(key, None)
@@ -112,6 +127,13 @@ class ClusterCache:
                 for ingress_key, ingress in self._objects["Ingress"].items():
                     self._index_ingress(ingress_key, ingress)
 
+    def _remember_gone(self, key: str, event_type: str | None, body: Body) -> None:
+        with self._lock:
+            self._gone_secrets.pop(key, None)
+            last = self._objects["Secret"].get(key) or body
+            if event_type == "DELETED" and last.get("data") and self.groups_using_secret(key):
+                self._gone_secrets[key] = {**last, GONE: True}
+
     def _index_ingress(self, key: str, body: Body | None) -> None:
         """Where the Ingress stands and what it uses, as the model says (`group_of`,
         `held_groups`, `referenced_services`); the indexes change only where it does."""
@@ -124,6 +146,7 @@ class ClusterCache:
                     del self._group_keys[group_id]
         if body is None:
             self._index_services(key, frozenset())
+            self._ingress_secrets.pop(key, None)
             return
         classes = list(self._objects["IngressClass"].values())
         found = group_of(body, classes, self._defaults)
@@ -138,6 +161,11 @@ class ClusterCache:
         for group_id in membership.groups:
             self._group_keys.setdefault(group_id, set()).add(key)
         self._index_services(key, referenced_services(body))
+        secrets = referenced_secrets(body)
+        if secrets:
+            self._ingress_secrets[key] = secrets
+        else:
+            self._ingress_secrets.pop(key, None)
 
     def _index_services(self, key: str, services: frozenset[str]) -> None:
         # Incremental, per Ingress: rebuilding a whole index on every Ingress event made a
@@ -204,6 +232,34 @@ class ClusterCache:
                 for group in self._membership[key].groups
             }
 
+    def groups_using_secret(self, secret_key: str) -> set[str]:
+        """Groups whose members name the Secret in `auth-idp-oidc`, or use a Service whose
+        annotation names it."""
+        namespace = secret_key.split("/", 1)[0]
+        with self._lock:
+            groups = {
+                group
+                for key, secrets in self._ingress_secrets.items()
+                if secret_key in secrets
+                for group in self._membership[key].groups
+            }
+            services = [
+                key
+                for key, body in self._objects["Service"].items()
+                if key.startswith(namespace + "/") and secret_key in referenced_secrets(body)
+            ]
+        for service in services:
+            groups |= self.groups_using_service(service)
+        return groups
+
+    def client_secret(self, namespace: str, name: str) -> str | None:
+        """The `clientSecret` of a Secret as the watch last delivered it (the AWS layer asks
+        at deploy time, `controller.aws.client_secrets`)."""
+        key = f"{namespace}/{name}"
+        with self._lock:
+            body = self._objects["Secret"].get(key) or self._gone_secrets.get(key)
+        return client_credentials(body)[1] if body is not None else None
+
     def groups_using_instance_targets(self) -> set[str]:
         """Groups a Node change may affect: every group (target type is decided per TG)."""
         return self.groups()
@@ -217,4 +273,20 @@ class ClusterCache:
                 endpoint_slices=tuple(self._objects["EndpointSlice"].values()),
                 nodes=tuple(self._objects["Node"].values()),
                 ingress_classes=tuple(self._objects["IngressClass"].values()),
+                secrets=(
+                    *(b for b in self._objects["Secret"].values() if b.get("data")),
+                    *self._gone_secrets.values(),
+                ),
             )
+
+
+def _oidc_part(body: Body) -> Body:
+    """What the cache keeps of a Secret: its name and its OIDC client keys, if any."""
+    meta = body.get("metadata") or {}
+    data = body.get("data") or {}
+    kept = {k: data[k] for k in OIDC_SECRET_KEYS if isinstance(data, Mapping) and k in data}
+    return {
+        "kind": "Secret",
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace")},
+        "data": kept,
+    }

@@ -46,6 +46,7 @@ from controller.kube.reconciler import (
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
 from controller.kube.sync import ApiLister, CacheAudit, InitialSync, Lister
 from controller.kube.writer import ApiWriter, KubeWriter
+from controller.model.auth import OIDC_SECRET_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ def _essential(kind: str, body: Mapping[str, Any]) -> str:
         content: Any = [meta.get("labels"), (body.get("spec") or {}).get("providerID"), ready]
     elif kind == "EndpointSlice":
         content = [body.get("endpoints"), body.get("ports"), meta.get("labels")]
+    elif kind == "Secret":  # only what an OIDC client Secret holds
+        data = body.get("data") or {}
+        content = [{key: data.get(key) for key in OIDC_SECRET_KEYS}]
     else:
         annotations = {
             k: v
@@ -178,6 +182,8 @@ class Runtime:
             return [(g, Mode.TARGETS) for g in self.cache.groups_using_service(key)]
         if kind == "Node":
             return [(g, Mode.TARGETS) for g in self.cache.groups_using_instance_targets()]
+        if kind == "Secret":
+            return [(g, Mode.FULL) for g in self.cache.groups_using_secret(object_key(body))]
         return [(g, Mode.FULL) for g in self.cache.groups()]  # IngressClass
 
     def forget(self, kind: str, key: str) -> None:
@@ -202,6 +208,8 @@ WATCHED = {
     "Service": ("", "v1", "services"),
     "EndpointSlice": ("discovery.k8s.io", "v1", "endpointslices"),
     "Node": ("", "v1", "nodes"),
+    # For auth-idp-oidc's client credentials; the cache keeps only those keys of each.
+    "Secret": ("", "v1", "secrets"),
 }
 
 
@@ -359,6 +367,8 @@ def run(settings: Settings, liveness: str | None = None) -> None:
         bindings=bindings,
         inventory=deployer.inventory,
     )
+    # OIDC client secrets are read from the cache when AWS must be sent one.
+    deployer.read_client_secrets_from(runtime.cache.client_secret)
     registry = kopf.OperatorRegistry()
     register(registry)
 

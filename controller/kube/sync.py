@@ -75,6 +75,7 @@ class ApiLister:
                               discovery.list_namespaced_endpoint_slice),
             "Node": (core.list_node, None),
             "IngressClass": (networking.list_ingress_class, None),
+            "Secret": (core.list_secret_for_all_namespaces, core.list_namespaced_secret),
         }  # fmt: skip
         self._namespaces = list(namespaces)
 

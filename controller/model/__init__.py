@@ -13,7 +13,7 @@ from controller.model.annotations import ANNOTATIONS, AnnotationSpec, Location, 
 from controller.model.builder import GroupResult, build, build_group
 from controller.model.groups import GroupRef, group_of, held_groups, is_our_class
 from controller.model.inputs import ClusterState
-from controller.model.references import referenced_services
+from controller.model.references import referenced_secrets, referenced_services
 from controller.model.stack import BuildError, ModelError, Plan, Stack
 from controller.model.targets import build_targets
 
@@ -35,5 +35,6 @@ __all__ = [
     "group_of",
     "held_groups",
     "is_our_class",
+    "referenced_secrets",
     "referenced_services",
 ]

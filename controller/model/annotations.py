@@ -16,8 +16,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
 from controller.model.inputs import describe_validation_error
+from controller.model.stack import (
+    DEFAULT_AUTH_SCOPE,
+    DEFAULT_AUTH_SESSION_COOKIE,
+    DEFAULT_AUTH_SESSION_TIMEOUT,
+)
 from controller.model.values import (
     ActionValue,
+    AuthIdpCognito,
+    AuthIdpOidc,
     CidrSet,
     CommaList,
     CommaSet,
@@ -55,6 +62,8 @@ class Scope(StrEnum):
     INGRESS = "ingress"
     # Per target group; a value on the Service wins over the Ingress's.
     TARGET_GROUP = "target-group"
+    # Per rule (the actions of each backend); a value on the backend's Service wins.
+    RULE = "rule"
 
 
 def _arn(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -320,6 +329,68 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         None,
         "Instance targets: only nodes with these labels, k=v comma-separated.",
     ),
+    # --- authentication (HTTPS listeners only) ---
+    AnnotationSpec(
+        "auth-type",
+        ING_SVC,
+        Scope.RULE,
+        Literal["none", "oidc", "cognito"],
+        "none",
+        "none, oidc or cognito: rules on HTTPS listeners authenticate users first.",
+    ),
+    AnnotationSpec(
+        "auth-idp-oidc",
+        ING_SVC,
+        Scope.RULE,
+        AuthIdpOidc,
+        None,
+        'OIDC IdP, JSON: {"issuer", "authorizationEndpoint", "tokenEndpoint", '
+        '"userInfoEndpoint", "secretName"} (a Secret in the namespace with clientID and '
+        "clientSecret), optional authenticationRequestExtraParams.",
+        json=True,
+    ),
+    AnnotationSpec(
+        "auth-idp-cognito",
+        ING_SVC,
+        Scope.RULE,
+        AuthIdpCognito,
+        None,
+        'Cognito user pool, JSON: {"userPoolARN", "userPoolClientID", "userPoolDomain"}, '
+        "optional authenticationRequestExtraParams.",
+        json=True,
+    ),
+    AnnotationSpec(
+        "auth-on-unauthenticated-request",
+        ING_SVC,
+        Scope.RULE,
+        Literal["authenticate", "allow", "deny"],
+        "authenticate",
+        "authenticate (redirect to the IdP), allow, or deny (401).",
+    ),
+    AnnotationSpec(
+        "auth-scope",
+        ING_SVC,
+        Scope.RULE,
+        NonEmpty,
+        DEFAULT_AUTH_SCOPE,
+        "User claims to request from the IdP, space-separated.",
+    ),
+    AnnotationSpec(
+        "auth-session-cookie",
+        ING_SVC,
+        Scope.RULE,
+        NonEmpty,
+        DEFAULT_AUTH_SESSION_COOKIE,
+        "Name of the authentication session cookie.",
+    ),
+    AnnotationSpec(
+        "auth-session-timeout",
+        ING_SVC,
+        Scope.RULE,
+        Annotated[int, Field(ge=1, le=604800)],
+        str(DEFAULT_AUTH_SESSION_TIMEOUT),
+        "Authentication session lifetime, 1..604800 seconds.",
+    ),
     # --- grouping, actions, conditions ---
     AnnotationSpec(
         "group.name",
@@ -366,13 +437,6 @@ TEMPLATED: tuple[AnnotationSpec, ...] = tuple(spec for spec in ANNOTATIONS if sp
 # any other unknown key as unknown (a typo, most likely). The README lists them too.
 LBC_NOT_SUPPORTED: tuple[str, ...] = (
     "acm-pca-arn",
-    "auth-idp-cognito",
-    "auth-idp-oidc",
-    "auth-on-unauthenticated-request",
-    "auth-scope",
-    "auth-session-cookie",
-    "auth-session-timeout",
-    "auth-type",
     "create-acm-cert",
     "customer-owned-ipv4-pool",
     "dry-run-plan",

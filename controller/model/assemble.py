@@ -204,9 +204,10 @@ def _contribution(settings: GroupSettings, member: ParsedIngress) -> Contributio
     for protocol, port in member.listen_ports:
         if protocol == "HTTP" and redirected:
             continue  # HTTP listeners only redirect
-        rules[port] = member.rules
+        rules[port] = tuple(rule.on(protocol) for rule in member.rules)
         if member.default_actions is not None:
-            defaults[port] = member.default_actions
+            auth = member.default_auth if protocol == "HTTPS" else None
+            defaults[port] = (auth, *member.default_actions) if auth else member.default_actions
     actions = [a for rs in rules.values() for r in rs for a in r.actions]
     actions += [a for acts in defaults.values() for a in acts]
     referenced = [

@@ -80,6 +80,14 @@ class BackendContext:
     # Annotation keys of the Services used that are not read (field -> why), for warnings.
     ignored: dict[str, str] = field(default_factory=dict)
 
+    def service_annotations(self, service_name: str) -> AnnotationValues | None:
+        """The annotations of a Service of the namespace, parsed; None when it is absent."""
+        service = self.services.get((self.namespace, service_name))
+        if service is None:
+            return None
+        owner = f"service/{service_name}."
+        return read_annotations(metadata_of(service).annotations, Location.SERVICE, owner=owner)
+
     def target_group(self, service_name: str, port: int | str, port_field: str) -> TargetGroup:
         """The target group for `service_name:port`; raises `FieldError`."""
         service = self.services.get((self.namespace, service_name))

@@ -14,6 +14,7 @@ from typing import Any
 
 from controller.config import ModelDefaults
 from controller.model.assemble import assemble
+from controller.model.auth import SecretsIndex, secrets_index
 from controller.model.groups import GroupRef, group_of
 from controller.model.ingress import ParsedIngress, parse_ingress
 from controller.model.inputs import ClusterState, metadata_of
@@ -71,13 +72,14 @@ def _build_members(
     members: Sequence[tuple[Mapping[str, Any], GroupRef]],
     services: Mapping[tuple[str, str], Mapping[str, Any]],
     defaults: ModelDefaults,
+    secrets: SecretsIndex,
 ) -> GroupResult:
     ordered = sorted(members, key=_group_order)
     keys = [f"{metadata_of(i).namespace}/{metadata_of(i).name}" for i, _ in ordered]
     errors: list[BuildError] = []
     parsed: list[ParsedIngress] = []
     for ingress, ref in ordered:
-        result = parse_ingress(ingress, ref, services, defaults)
+        result = parse_ingress(ingress, ref, services, defaults, secrets)
         if isinstance(result, list):
             errors += result
         else:
@@ -127,17 +129,20 @@ def build_group(
         ref = group_of(ingress, state.ingress_classes, defaults)
         if isinstance(ref, GroupRef) and ref == group:
             belonging.append((ingress, ref))
-    return _build_members(group.id, belonging, _services_index(state), defaults)
+    return _build_members(
+        group.id, belonging, _services_index(state), defaults, secrets_index(state.secrets)
+    )
 
 
 def build(state: ClusterState, defaults: ModelDefaults) -> Plan:
     """Every group's stack and every error: what `plan` prints."""
     groups, errors = _classify(state, defaults)
     services = _services_index(state)
+    secrets = secrets_index(state.secrets)
     stacks: list[Stack] = []
     warnings: list[BuildWarning] = []
     for group_id in sorted(groups):
-        result = _build_members(group_id, groups[group_id], services, defaults)
+        result = _build_members(group_id, groups[group_id], services, defaults, secrets)
         if result.stack is not None:
             stacks.append(result.stack)
         errors += result.errors

@@ -23,6 +23,7 @@ from controller.limits import (
 )
 from controller.model.annotation_reader import AnnotationValues, annotation_field, read_annotations
 from controller.model.annotations import SPECS, Location, Scope
+from controller.model.auth import GoneSecretError, SecretsIndex, build_auth
 from controller.model.backends import BackendContext, FieldError, MissingBackendError
 from controller.model.conditions import check_value, ordered_paths, path_patterns, rule_conditions
 from controller.model.groups import GroupRef
@@ -36,8 +37,10 @@ from controller.model.inputs import (
 )
 from controller.model.stack import (
     BACKEND_NOT_FOUND,
+    FAILED_BUILD_MODEL,
     UNSUPPORTED_ANNOTATION,
     Action,
+    AuthAction,
     BuildError,
     BuildWarning,
     Condition,
@@ -62,6 +65,19 @@ class RouteRule:
 
     conditions: tuple[Condition, ...]
     actions: tuple[Action, ...]
+    # The backend's authenticate action (auth-type oidc or cognito): on HTTPS listeners only,
+    # it goes before the rule's own action, as in LBC.
+    auth: AuthAction | None = None
+
+    def on(self, protocol: str) -> RouteRule:
+        """The rule as a listener of `protocol` holds it."""
+        return with_auth(self, self.auth if protocol == "HTTPS" else None)
+
+
+def with_auth(rule: RouteRule, auth: AuthAction | None) -> RouteRule:
+    if auth is None:
+        return RouteRule(conditions=rule.conditions, actions=rule.actions)
+    return RouteRule(conditions=rule.conditions, actions=(auth, *rule.actions))
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class ParsedIngress:
     certificates: tuple[str, ...]
     rules: tuple[RouteRule, ...]
     default_actions: tuple[Action, ...] | None  # from spec.defaultBackend
+    default_auth: AuthAction | None  # its authenticate action, for HTTPS listeners
     target_groups: Mapping[str, TargetGroup]  # by id
     rule_hosts: tuple[str, ...]  # spec.rules[].host, in order
     tls_hosts: tuple[str, ...]
@@ -87,6 +104,7 @@ def parse_ingress(
     ref: GroupRef,
     services: Mapping[tuple[str, str], Mapping[str, Any]],
     defaults: ModelDefaults,
+    secrets: SecretsIndex | None = None,
 ) -> ParsedIngress | list[BuildError]:
     """The Ingress's contribution, or every error found in it."""
     meta = metadata_of(ingress)
@@ -107,21 +125,26 @@ def parse_ingress(
         return errors
     if errors:
         return errors
+    certificates: tuple[str, ...] = annotations.get("certificate-arn", ())
+    listen_ports: list[tuple[str, int]] | None = annotations.get("listen-ports")
+    if listen_ports is None:
+        listen_ports = [("HTTPS", 443)] if certificates else [("HTTP", 80)]
     context = BackendContext(key, meta.namespace, ref.id, annotations, services, defaults)
-    builder = _IngressBuilder(context, annotations)
+    # As LBC: the auth annotations are read only for HTTPS listeners, so an Ingress without
+    # one is not held to them.
+    https = any(protocol == "HTTPS" for protocol, _ in listen_ports)
+    builder = _IngressBuilder(context, annotations, (secrets or {}) if https else None)
     rules = builder.rules(spec)
     default_actions = None
+    default_auth = None
     if spec.default_backend is not None:
         default_actions = builder.backend_actions(spec.default_backend, "spec.defaultBackend")
+        default_auth = builder.auth(spec.default_backend, "spec.defaultBackend")
     errors.extend(
         BuildError(ingress=key, field=p.field, message=p.message) for p in builder.field_errors
     )
     if errors:
         return errors
-    certificates: tuple[str, ...] = annotations.get("certificate-arn", ())
-    listen_ports: list[tuple[str, int]] | None = annotations.get("listen-ports")
-    if listen_ports is None:
-        listen_ports = [("HTTPS", 443)] if certificates else [("HTTP", 80)]
     return ParsedIngress(
         key=key,
         ref=ref,
@@ -133,6 +156,7 @@ def parse_ingress(
         certificates=certificates,
         rules=tuple(rules),
         default_actions=default_actions,
+        default_auth=default_auth,
         target_groups=builder.target_groups,
         rule_hosts=tuple(r.host for r in spec.rules or () if r.host),
         tls_hosts=tuple(h for tls in spec.tls or () for h in tls.hosts or () if h),
@@ -147,6 +171,11 @@ def _warnings(
     found = [
         BuildWarning(ingress=key, field=p.field, message=p.message, reason=BACKEND_NOT_FOUND)
         for p in builder.missing
+    ]
+    gone = {(p.field, p.message) for p in builder.gone}
+    found += [
+        BuildWarning(ingress=key, field=f, message=m, reason=FAILED_BUILD_MODEL)
+        for f, m in sorted(gone)
     ]
     ignored = [*annotations.ignored, *sorted(builder.context.ignored.items())]
     found += [
@@ -168,13 +197,21 @@ def _unavailable(message: str) -> FixedResponseAction:
 class _IngressBuilder:
     """Builds rules and actions for one Ingress, collecting `FieldError`s instead of stopping."""
 
-    def __init__(self, context: BackendContext, annotations: AnnotationValues) -> None:
+    def __init__(
+        self,
+        context: BackendContext,
+        annotations: AnnotationValues,
+        secrets: SecretsIndex | None,
+    ) -> None:
         self.context = context
         self.annotations = annotations
+        self.secrets = secrets  # None: no HTTPS listener, auth is not read
         self.target_groups: dict[str, TargetGroup] = {}
         self.field_errors: list[FieldError] = []
         # Backends answered with a fixed 503 until they exist (LBC's behaviour).
         self.missing: list[FieldError] = []
+        # OIDC Secrets deleted while named: their last version keeps the authentication.
+        self.gone: list[FieldError] = []
 
     def rules(self, spec: IngressSpec) -> list[RouteRule]:
         result: list[RouteRule] = []
@@ -210,7 +247,50 @@ class _IngressBuilder:
                 f"the rule has {count} condition values (host, paths and conditions.* "
                 f"together); AWS allows {MAX_CONDITION_VALUES} per rule",
             )
-        return RouteRule(conditions=conditions, actions=actions)
+        return RouteRule(
+            conditions=conditions, actions=actions, auth=self._auth(path.backend, where)
+        )
+
+    def auth(self, backend: IngressBackend, where: str) -> AuthAction | None:
+        """The backend's authenticate action; a `FieldError` is recorded, not raised."""
+        try:
+            return self._auth(backend, where)
+        except FieldError as problem:
+            self.field_errors.append(problem)
+            return None
+
+    def _auth(self, backend: IngressBackend, where: str) -> AuthAction | None:
+        if self.secrets is None:
+            return None
+        name = self._single_service(backend)
+        service = self.context.service_annotations(name) if name is not None else None
+        try:
+            return build_auth(
+                ingress=self.annotations,
+                service=service,
+                owner=f"service/{name}." if name is not None else "",
+                namespace=self.context.namespace,
+                secrets=self.secrets,
+            )
+        except GoneSecretError as gone:
+            self.gone.append(gone)
+            return gone.action
+
+    def _single_service(self, backend: IngressBackend) -> str | None:
+        """The Service whose auth annotations win for this backend: the one it forwards to
+        alone (LBC's rule), if it exists."""
+        service = backend.service
+        if service is None:
+            return None
+        name: str | None = service.name
+        if service.port.name == USE_ANNOTATION:
+            action = self.annotations.actions.get(service.name)
+            forward = action.forward_config if action is not None else None
+            targets = forward.target_groups if forward is not None else []
+            name = targets[0].service_name if len(targets) == 1 else None
+        if name is None or (self.context.namespace, name) not in self.context.services:
+            return None
+        return name
 
     def backend_actions(self, backend: IngressBackend, where: str) -> tuple[Action, ...]:
         """The actions for one backend; raises `FieldError` (and records it for defaultBackend)."""

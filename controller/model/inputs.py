@@ -27,6 +27,9 @@ class ClusterState:
     endpoint_slices: Sequence[Mapping[str, Any]] = ()
     nodes: Sequence[Mapping[str, Any]] = ()
     ingress_classes: Sequence[Mapping[str, Any]] = ()
+    # Secrets an `auth-idp-oidc` annotation may name (the kube layer keeps only their
+    # `clientID`/`clientId`/`clientSecret` keys).
+    secrets: Sequence[Mapping[str, Any]] = ()
 
     @classmethod
     def from_objects(cls, objects: Sequence[Mapping[str, Any]]) -> ClusterState:
@@ -42,6 +45,7 @@ class ClusterState:
             endpoint_slices=tuple(by_kind.get("EndpointSlice", ())),
             nodes=tuple(by_kind.get("Node", ())),
             ingress_classes=tuple(by_kind.get("IngressClass", ())),
+            secrets=tuple(by_kind.get("Secret", ())),
         )
 
 

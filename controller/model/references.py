@@ -1,4 +1,5 @@
-"""What an Ingress refers to, as the model reads it: the Services it routes to.
+"""What an Ingress refers to, as the model reads it: the Services it routes to, and the
+Secrets its (or a Service's) `auth-idp-oidc` names.
 
 The kube layer's cache indexes Ingresses by these, so a Service change reconciles only the
 groups that use it. They are read the way the builder reads them: backends in the spec
@@ -13,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from controller.model.annotation_reader import read_annotations
-from controller.model.annotations import PREFIX, TEMPLATED, Location
+from controller.model.annotations import PREFIX, SPECS, TEMPLATED, Location
 from controller.model.inputs import metadata_of
 
 _ACTION_PREFIXES = tuple(
@@ -55,3 +56,20 @@ def _backend_service(backend: Any) -> Iterator[str]:
     service = backend.get("service") if isinstance(backend, Mapping) else None
     if isinstance(service, Mapping) and isinstance(service.get("name"), str):
         yield service["name"]
+
+
+_AUTH_IDP_OIDC = SPECS["auth-idp-oidc"]
+
+
+def referenced_secrets(obj: Mapping[str, Any]) -> frozenset[str]:
+    """`ns/name` of the Secret an Ingress's or Service's `auth-idp-oidc` names (in its own
+    namespace); none when the annotation is absent or malformed."""
+    meta = metadata_of(obj)
+    raw = (meta.annotations or {}).get(_AUTH_IDP_OIDC.key)
+    if not isinstance(raw, str):
+        return frozenset()
+    try:
+        value = _AUTH_IDP_OIDC.parse(raw)
+    except ValueError:
+        return frozenset()
+    return frozenset({f"{meta.namespace}/{value.secret_name}"})

@@ -100,8 +100,70 @@ class FixedResponseAction(ModelObject):
     fixed_response_config: FixedResponseConfig
 
 
+# --- authentication (the `auth-*` annotations): an action before the rule's own ---------
+
+DEFAULT_AUTH_SCOPE = "openid"
+DEFAULT_AUTH_SESSION_COOKIE = "AWSELBAuthSessionCookie"
+DEFAULT_AUTH_SESSION_TIMEOUT = 604800
+OnUnauthenticatedRequest = Literal["authenticate", "allow", "deny"]
+
+
+class ClientSecretRef(ModelObject):
+    """Where an OIDC client secret is, never the secret itself: the Kubernetes Secret
+    (`namespace`/`name`, key `clientSecret`) and a digest of its value, so a rotated secret
+    changes the stack's digest. The AWS layer reads the value at deploy time."""
+
+    namespace: str
+    name: str
+    digest: str  # `sha256:<hex>` of the value (`controller.model.auth.secret_digest`)
+
+
+class AuthenticateOidcConfig(ModelObject):
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    user_info_endpoint: str
+    # The OAuth client ID (the Secret's `clientID`): not a secret, the ALB sends it to every
+    # browser it redirects, and DescribeRules returns it.
+    client_id: str
+    client_secret_ref: ClientSecretRef
+    authentication_request_extra_params: dict[str, str] = Field(default_factory=dict)
+    on_unauthenticated_request: OnUnauthenticatedRequest = "authenticate"
+    scope: str = DEFAULT_AUTH_SCOPE
+    session_cookie_name: str = DEFAULT_AUTH_SESSION_COOKIE
+    session_timeout: int = DEFAULT_AUTH_SESSION_TIMEOUT
+
+
+class AuthenticateOidcAction(ModelObject):
+    type: Literal["authenticate-oidc"] = "authenticate-oidc"
+    authenticate_oidc_config: AuthenticateOidcConfig
+
+
+class AuthenticateCognitoConfig(ModelObject):
+    user_pool_arn: str
+    user_pool_client_id: str
+    user_pool_domain: str
+    authentication_request_extra_params: dict[str, str] = Field(default_factory=dict)
+    on_unauthenticated_request: OnUnauthenticatedRequest = "authenticate"
+    scope: str = DEFAULT_AUTH_SCOPE
+    session_cookie_name: str = DEFAULT_AUTH_SESSION_COOKIE
+    session_timeout: int = DEFAULT_AUTH_SESSION_TIMEOUT
+
+
+class AuthenticateCognitoAction(ModelObject):
+    type: Literal["authenticate-cognito"] = "authenticate-cognito"
+    authenticate_cognito_config: AuthenticateCognitoConfig
+
+
+AuthAction = AuthenticateOidcAction | AuthenticateCognitoAction
+
 Action = Annotated[
-    ForwardAction | RedirectAction | FixedResponseAction, Field(discriminator="type")
+    ForwardAction
+    | RedirectAction
+    | FixedResponseAction
+    | AuthenticateOidcAction
+    | AuthenticateCognitoAction,
+    Field(discriminator="type"),
 ]
 
 
@@ -284,6 +346,9 @@ class BuildError(ModelObject):
 # Event reasons of `BuildWarning`s (LBC's where it has one).
 BACKEND_NOT_FOUND = "BackendNotFound"  # LBC's reason for a missing backend (TargetGroupBinding)
 UNSUPPORTED_ANNOTATION = "UnsupportedAnnotation"
+# LBC's reason for a model it could not build: here for an OIDC Secret deleted while named,
+# whose last version keeps the deployed authentication (LBC keeps AWS as it is).
+FAILED_BUILD_MODEL = "FailedBuildModel"
 
 
 class BuildWarning(ModelObject):

@@ -436,3 +436,60 @@ _CONDITION_CONFIGS = {
 
 
 Conditions = Annotated[list[ConditionValue], Field(min_length=1)]
+
+
+# --- auth-idp-oidc and auth-idp-cognito JSON -----------------------------------------------
+
+MAX_AUTH_EXTRA_PARAMS = 10  # AWS: "up to 10" query parameters to the authorization endpoint
+
+
+def _https_url(value: str) -> str:
+    if not re.fullmatch(r"https://[^\s/?#]+[^\s]*", value):
+        raise ValueError(f"{value!r} must be a full https:// URL")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+def _extra_params(params: dict[str, str]) -> dict[str, str]:
+    if len(params) > MAX_AUTH_EXTRA_PARAMS:
+        raise ValueError(f"{len(params)} parameters; AWS allows {MAX_AUTH_EXTRA_PARAMS}")
+    for key in params:
+        if not key:
+            raise ValueError("a parameter name must not be empty")
+    return params
+
+
+ExtraParams = Annotated[dict[str, str], AfterValidator(_extra_params)]
+
+
+class AuthIdpOidc(GoJson):
+    """The `auth-idp-oidc` annotation: the IdP's endpoints and the Secret (in the Ingress's
+    namespace) holding `clientID` and `clientSecret`."""
+
+    issuer: HttpsUrl
+    authorization_endpoint: HttpsUrl = Field(alias="authorizationEndpoint")
+    token_endpoint: HttpsUrl = Field(alias="tokenEndpoint")
+    user_info_endpoint: HttpsUrl = Field(alias="userInfoEndpoint")
+    secret_name: str = Field(alias="secretName", min_length=1)
+    authentication_request_extra_params: ExtraParams | None = Field(
+        default=None, alias="authenticationRequestExtraParams"
+    )
+
+
+def _user_pool_arn(value: str) -> str:
+    if not value.startswith("arn:") or ":cognito-idp:" not in value:
+        raise ValueError(f"{value!r} is not a user pool ARN (arn:aws:cognito-idp:...)")
+    return value
+
+
+class AuthIdpCognito(GoJson):
+    """The `auth-idp-cognito` annotation: a Cognito user pool, its app client and domain."""
+
+    user_pool_arn: Annotated[str, AfterValidator(_user_pool_arn)] = Field(alias="userPoolARN")
+    user_pool_client_id: str = Field(alias="userPoolClientID", min_length=1)
+    user_pool_domain: str = Field(alias="userPoolDomain", min_length=1)
+    authentication_request_extra_params: ExtraParams | None = Field(
+        default=None, alias="authenticationRequestExtraParams"
+    )

@@ -11,7 +11,11 @@ Installed by the `aws` fixture around moto's backend methods:
 - deleting a security group a load balancer still uses, or another group's rule references,
   -> `DependencyViolation`; and, to exercise the retry, the groups of a deleted load
   balancer stay "in use" for `linger` more delete attempts (its ENIs on AWS);
-- `DescribeTargetGroups` reports each group's current load balancers (moto never forgets one).
+- `DescribeTargetGroups` reports each group's current load balancers (moto never forgets one);
+- an authenticate-oidc or authenticate-cognito action on a listener that is not HTTPS ->
+  `InvalidLoadBalancerAction`;
+- authenticate-oidc's client secret as AWS keeps it (`sandbox.motofixes`): never answered,
+  kept by `UseExistingClientSecret`, required on create.
 One fidelity fix the other way: AWS's SetRulePriorities checks the final state (swaps work),
 while moto rejects any priority some rule holds before the call.
 """
@@ -26,7 +30,7 @@ import pytest
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import EC2Backend
 from moto.elbv2.exceptions import ELBClientError
-from moto.elbv2.models import ELBv2Backend, elbv2_backends
+from moto.elbv2.models import ELBv2Backend, FakeAction, elbv2_backends
 
 from sandbox import motofixes
 
@@ -45,14 +49,31 @@ class Strict:
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Wrap moto's backend methods with the checks (`monkeypatch` undoes it)."""
         patches: list[tuple[type, str, Callable[..., Any]]] = [
+            (FakeAction, "__init__", motofixes.fake_action_init),
             (ELBv2Backend, "create_load_balancer", _strict_create_lb),
-            (ELBv2Backend, "create_rule", self._strict_create_rule(ELBv2Backend.create_rule)),
-            (ELBv2Backend, "modify_rule", _strict_modify_rule(ELBv2Backend.modify_rule)),
-            (ELBv2Backend, "create_listener", _strict_create_listener),
+            (
+                ELBv2Backend,
+                "create_rule",
+                self._strict_create_rule(
+                    motofixes.secrets_on_create_rule(ELBv2Backend.create_rule)
+                ),
+            ),
+            (
+                ELBv2Backend,
+                "modify_rule",
+                _strict_modify_rule(motofixes.secrets_on_modify_rule(ELBv2Backend.modify_rule)),
+            ),
+            (
+                ELBv2Backend,
+                "create_listener",
+                motofixes.secrets_on_create_listener(_strict_create_listener),
+            ),
             (
                 ELBv2Backend,
                 "modify_listener",
-                _strict_modify_listener(ELBv2Backend.modify_listener),
+                motofixes.secrets_on_modify_listener(
+                    _strict_modify_listener(ELBv2Backend.modify_listener)
+                ),
             ),
             (ELBv2Backend, "set_rule_priorities", motofixes.set_rule_priorities),
             (
@@ -90,6 +111,7 @@ class Strict:
         ) -> Any:
             _check_conditions(conditions)
             listener = self.describe_listeners(None, [listener_arn])[0]
+            _check_authenticate(listener, actions)
             lb = self.load_balancers[listener.load_balancer_arn]
             count = sum(len(li._non_default_rules) for li in lb.listeners.values())
             if count >= strict.max_rules_per_load_balancer:
@@ -157,6 +179,7 @@ def _strict_modify_rule(modify_rule: Callable[..., Any]) -> Callable[..., Any]:
         _check_conditions(conditions or ())
         rule = self.describe_rules(None, [rule_arn])[0]
         listener = self.describe_listeners(None, [rule.listener_arn])[0]
+        _check_authenticate(listener, actions or ())
         _check_association(self, listener.load_balancer_arn, actions or ())
         return modify_rule(self, rule_arn, conditions, actions)
 
@@ -219,6 +242,17 @@ def _check_conditions(conditions: Iterable[dict[str, Any]]) -> None:
         raise ELBClientError(
             "ValidationError", f"A rule can have at most 5 condition values, got {count}"
         )
+
+
+def _check_authenticate(listener: Any, actions: Iterable[Any]) -> None:
+    """AWS authenticates only on HTTPS listeners."""
+    for action in actions:
+        data = action.data if hasattr(action, "data") else action
+        if str(data.get("Type", "")).startswith("authenticate-") and listener.protocol != "HTTPS":
+            raise ELBClientError(
+                "InvalidLoadBalancerAction",
+                f"{data['Type']} actions are only supported on HTTPS listeners",
+            )
 
 
 def _action_target_groups(actions: Iterable[Any]) -> set[str]:

@@ -249,6 +249,39 @@ def annotation_values(world: World) -> dict[str, tuple[tuple[str, ...], tuple[st
             ("kubernetes.io/os=linux", "node.kubernetes.io/instance-type=t3.medium"),
             ("linux",),
         ),
+        # auth-type none only among the accepted: oidc and cognito need an IdP annotation
+        # (and a Secret) the draft may lack, an error naming a key it does not carry.
+        "auth-type": (("none",), ("basic", "OIDC")),
+        "auth-idp-oidc": (
+            (
+                _json(
+                    {
+                        "issuer": "https://idp.example.com",
+                        "authorizationEndpoint": "https://idp.example.com/authorize",
+                        "tokenEndpoint": "https://idp.example.com/token",
+                        "userInfoEndpoint": "https://idp.example.com/userinfo",
+                        "secretName": "oidc",
+                    }
+                ),
+            ),
+            ('{"issuer": "https://idp.example.com"', _json({"issuer": "http://idp"})),
+        ),
+        "auth-idp-cognito": (
+            (
+                _json(
+                    {
+                        "userPoolARN": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/p",
+                        "userPoolClientID": "client",
+                        "userPoolDomain": "domain",
+                    }
+                ),
+            ),
+            (_json({"userPoolARN": "pool"}),),
+        ),
+        "auth-on-unauthenticated-request": (("authenticate", "allow", "deny"), ("redirect",)),
+        "auth-scope": (("openid", "openid email"), ("  ",)),
+        "auth-session-cookie": (("AWSELBAuthSessionCookie",), ("",)),
+        "auth-session-timeout": (("604800", "60"), ("0", "604801", "week")),
         "group.name": (GROUPS, ("Fuzz_A", "-fuzz", "g" * 64)),
         "group.order": (("0", "-5", "10"), ("1001", "first")),
         "actions.${name}": (

@@ -100,3 +100,53 @@ def test_a_deleted_load_balancer_lets_its_target_groups_go(elbv2: Any) -> None:
     elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     [found] = elbv2.describe_target_groups(TargetGroupArns=[tg_arn])["TargetGroups"]
     assert found["LoadBalancerArns"] == []
+
+
+def test_an_oidc_client_secret_is_kept_never_answered(elbv2: Any) -> None:
+    """AWS never returns ClientSecret, and UseExistingClientSecret keeps the one the action
+    has; moto answered with the secret and forgot it on such a modify."""
+    listener = _listener_named(elbv2, "secrets", 6)
+    config = {"Issuer": "https://i", "AuthorizationEndpoint": "https://i/a",
+              "TokenEndpoint": "https://i/t", "UserInfoEndpoint": "https://i/u",
+              "ClientId": "client"}  # fmt: skip
+    fixed = {"Type": "fixed-response", "Order": 2, "FixedResponseConfig": {"StatusCode": "200"}}
+
+    def oidc(**extra: Any) -> list[dict[str, Any]]:
+        auth = {"Type": "authenticate-oidc", "Order": 1,
+                "AuthenticateOidcConfig": {**config, **extra}}  # fmt: skip
+        return [auth, fixed]
+
+    conditions = [{"Field": "path-pattern", "Values": ["/app"]}]
+    with pytest.raises(ClientError, match="client secret must be specified"):
+        elbv2.create_rule(ListenerArn=listener, Priority=1, Conditions=conditions,
+                          Actions=oidc(UseExistingClientSecret=True))  # fmt: skip
+    made = elbv2.create_rule(ListenerArn=listener, Priority=1, Conditions=conditions,
+                             Actions=oidc(ClientSecret="s3cr3t"))["Rules"][0]  # fmt: skip
+    arn = made["RuleArn"]
+
+    def answered() -> dict[str, Any]:
+        [rule] = elbv2.describe_rules(RuleArns=[arn])["Rules"]
+        auth = next(a for a in rule["Actions"] if a["Type"] == "authenticate-oidc")
+        return dict(auth["AuthenticateOidcConfig"])
+
+    assert "ClientSecret" not in made["Actions"][0]["AuthenticateOidcConfig"]
+    assert answered() == {**config, "ClientId": "client"}
+    # Twice: the second is accepted only if the first kept the secret.
+    for _ in range(2):
+        elbv2.modify_rule(RuleArn=arn, Actions=oidc(UseExistingClientSecret=True, Scope="email"))
+        assert "ClientSecret" not in answered() and "UseExistingClientSecret" not in answered()
+    other = elbv2.create_rule(ListenerArn=listener, Priority=2,
+                              Conditions=[{"Field": "path-pattern", "Values": ["/other"]}],
+                              Actions=[{**fixed, "Order": 1}])["Rules"][0]["RuleArn"]  # fmt: skip
+    with pytest.raises(ClientError, match="client secret must be specified"):
+        elbv2.modify_rule(RuleArn=other, Actions=oidc(UseExistingClientSecret=True))
+
+
+def _listener_named(elbv2: Any, name: str, second: int) -> str:
+    subnets = _subnets(aws_client("ec2", elbv2.meta.endpoint_url), second)
+    lb = elbv2.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]
+    return str(elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "fixed-response",
+                         "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"])  # fmt: skip

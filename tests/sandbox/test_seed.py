@@ -112,10 +112,16 @@ def test_the_controller_kubeconfig_is_the_shipped_service_account(sandbox: Sandb
     try:
         review = client.AuthenticationV1Api(api).create_self_subject_review({})
         assert review.status.user_info.username == CONTROLLER_USER
-        # Granted by the ClusterRole: list Ingresses. Not granted: read Secrets.
+        # Granted by the ClusterRole: list Ingresses (and Secrets, for OIDC). Not granted:
+        # reading ConfigMaps, or writing Secrets.
         client.NetworkingV1Api(api).list_ingress_for_all_namespaces(limit=1)
         with pytest.raises(client.ApiException) as denied:
-            client.CoreV1Api(api).list_secret_for_all_namespaces(limit=1)
+            client.CoreV1Api(api).list_config_map_for_all_namespaces(limit=1)
+        assert denied.value.status == 403
+        with pytest.raises(client.ApiException) as denied:
+            client.CoreV1Api(api).create_namespaced_secret(
+                "default", {"metadata": {"name": "nope"}}
+            )
         assert denied.value.status == 403
     finally:
         api.close()

@@ -16,6 +16,7 @@ is a unique marker, so the logs can be searched for it.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -26,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -42,6 +47,8 @@ from .artefacts import NAMESPACE
 CLUSTER = "ship-test"
 REGION = "us-east-1"
 SECRET_KEY = "sEcReT-Marker-0f9e8d7c6b5a"  # searched for in the logs: it must never appear
+# The OIDC client secret of the Ingress's auth-idp-oidc Secret: never in the logs either.
+OIDC_CLIENT_SECRET = "oidc-Client-Secret-Marker-5e4d3c2b1a"
 ACCESS_KEY = "AKIASHIPTESTMARKER01"
 ZONE = "ship.example.com"
 HOST = f"web.{ZONE}"
@@ -60,8 +67,9 @@ class RecordedRun:
     exit_code: int
 
 
-def seed_aws(endpoint: str) -> None:
-    """A VPC with two internal subnets for the cluster, and the Route 53 zone of HOST."""
+def seed_aws(endpoint: str) -> str:
+    """A VPC with two internal subnets for the cluster, the Route 53 zone of HOST and an ACM
+    certificate for it (returned: the Ingress's HTTPS listener uses it)."""
     session = boto3.Session(
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
     )
@@ -84,6 +92,29 @@ def seed_aws(endpoint: str) -> None:
         )
     route53: Any = session.client("route53", endpoint_url=endpoint)
     route53.create_hosted_zone(Name=ZONE, CallerReference="ship-test")
+    return _certificate(session.client("acm", endpoint_url=endpoint))
+
+
+def _certificate(acm: Any) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    now = datetime.datetime.now(datetime.UTC)
+    made = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pem = serialization.Encoding.PEM
+    private = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return str(
+        acm.import_certificate(Certificate=made.public_bytes(pem), PrivateKey=private)[
+            "CertificateArn"
+        ]
+    )
 
 
 def seed_kube(api: k8s.ApiClient) -> None:
@@ -93,6 +124,14 @@ def seed_kube(api: k8s.ApiClient) -> None:
     # deploy/manifests (install_controller_identity); the app is a Service without a
     # selector and an EndpointSlice of our own, so no Pods are needed.
     core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
+    # The Ingress's OIDC client (auth-idp-oidc's secretName), read through the Secret watch.
+    core.create_namespaced_secret(
+        APP_NAMESPACE,
+        {
+            "metadata": {"name": "oidc"},
+            "stringData": {"clientID": "ship-client", "clientSecret": OIDC_CLIENT_SECRET},
+        },
+    )
     core.create_namespaced_service(
         APP_NAMESPACE,
         {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}},
@@ -118,12 +157,26 @@ def seed_kube(api: k8s.ApiClient) -> None:
     )  # fmt: skip
 
 
-def ingress_body() -> dict[str, Any]:
-    """`web` of the app namespace: ip targets, HOST `/` -> Service `web`:80."""
+OIDC_IDP = (
+    '{"issuer": "https://idp.ship.example.com", "authorizationEndpoint": '
+    '"https://idp.ship.example.com/authorize", "tokenEndpoint": '
+    '"https://idp.ship.example.com/token", "userInfoEndpoint": '
+    '"https://idp.ship.example.com/userinfo", "secretName": "oidc"}'
+)
+
+
+def ingress_body(certificate: str) -> dict[str, Any]:
+    """`web` of the app namespace: ip targets, HOST `/` -> Service `web`:80 on HTTPS:443,
+    authenticated by OIDC with the client of the Secret `oidc`."""
     return objects.ingress(
         "web",
         APP_NAMESPACE,
-        annotations={"alb.ingress.kubernetes.io/target-type": "ip"},
+        annotations={
+            "alb.ingress.kubernetes.io/target-type": "ip",
+            "alb.ingress.kubernetes.io/certificate-arn": certificate,
+            "alb.ingress.kubernetes.io/auth-type": "oidc",
+            "alb.ingress.kubernetes.io/auth-idp-oidc": OIDC_IDP,
+        },
         rules=[objects.rule(HOST, objects.path("/", "web"))],
     )
 
@@ -148,14 +201,14 @@ def run_controller(workdir: Path) -> RecordedRun:
     endpoint = f"http://{host}:{port}"
     try:
         with ControlPlane(workdir / "cluster") as control_plane:
-            seed_aws(endpoint)
+            certificate = seed_aws(endpoint)
             api = k8s_config.new_client_from_config(config_file=str(control_plane.kubeconfig))  # type: ignore[no-untyped-call]
             install_crds(api)
             kubeconfig = install_controller_identity(
                 api, control_plane, workdir / "controller.kubeconfig"
             )
             seed_kube(api)
-            result = _drive(workdir, kubeconfig, endpoint, api, control_plane)
+            result = _drive(workdir, kubeconfig, endpoint, api, control_plane, certificate)
             api.close()
             events = control_plane.audit_events()
     finally:
@@ -163,8 +216,13 @@ def run_controller(workdir: Path) -> RecordedRun:
     return RecordedRun([e for e in events if e["user"]["username"] == CONTROLLER_USER], *result)
 
 
-def _drive(
-    workdir: Path, kubeconfig: Path, endpoint: str, api: k8s.ApiClient, cp: ControlPlane
+def _drive(  # noqa: PLR0917
+    workdir: Path,
+    kubeconfig: Path,
+    endpoint: str,
+    api: k8s.ApiClient,
+    cp: ControlPlane,
+    certificate: str,
 ) -> tuple[list[str], str, int, int]:
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -186,7 +244,7 @@ def _drive(
     net: Any = k8s.NetworkingV1Api(api)
     controller.start()
     try:
-        net.create_namespaced_ingress(APP_NAMESPACE, ingress_body())
+        net.create_namespaced_ingress(APP_NAMESPACE, ingress_body(certificate))
 
         def hostname() -> bool:
             status = net.read_namespaced_ingress("web", APP_NAMESPACE).status

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .recorded_run import ACCESS_KEY, SECRET_KEY, RecordedRun, log_records
+from .recorded_run import ACCESS_KEY, OIDC_CLIENT_SECRET, SECRET_KEY, RecordedRun, log_records
 
 
 def test_every_log_line_is_one_json_object(recorded_run: RecordedRun) -> None:
@@ -39,6 +39,9 @@ def test_credentials_never_reach_the_logs(recorded_run: RecordedRun) -> None:
     assert "aws call" in text  # the debug path was on
     assert SECRET_KEY not in text
     assert ACCESS_KEY not in text
+    # The OIDC client secret was sent (CreateRule) and never logged, not even masked-in-part.
+    assert "ClientSecret" in text
+    assert OIDC_CLIENT_SECRET not in text
 
 
 def test_metrics_count_the_runs_aws_calls_and_reconciles(recorded_run: RecordedRun) -> None:

@@ -58,6 +58,41 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("unhealthy-threshold-count", "many", "valid integer"),
     ("success-codes", "2xx", "codes or ranges separated by commas"),
     ("success-codes", "299-200", "runs backwards"),
+    ("auth-type", "basic", "'none', 'oidc' or 'cognito'"),
+    ("auth-idp-oidc", '{"issuer": "https://i",', "Invalid JSON"),
+    (
+        "auth-idp-oidc",
+        '{"issuer": "https://i/", "authorizationEndpoint": "https://i/a", '
+        '"tokenEndpoint": "https://i/t", "userInfoEndpoint": "https://i/u"}',
+        "secretName: Field required",
+    ),
+    (
+        "auth-idp-oidc",
+        '{"issuer": "http://i/", "authorizationEndpoint": "https://i/a", '
+        '"tokenEndpoint": "https://i/t", "userInfoEndpoint": "https://i/u", "secretName": "s"}',
+        "must be a full https:// URL",
+    ),
+    (
+        "auth-idp-oidc",
+        '{"issuer": "https://i/", "authorizationEndpoint": "https://i/a", '
+        '"tokenEndpoint": "https://i/t", "userInfoEndpoint": "https://i/u", "secretName": ""}',
+        "at least 1 character",
+    ),
+    (
+        "auth-idp-cognito",
+        '{"userPoolARN": "pool", "userPoolClientID": "c", "userPoolDomain": "d"}',
+        "is not a user pool ARN",
+    ),
+    (
+        "auth-idp-cognito",
+        '{"userPoolARN": "arn:aws:cognito-idp:us-east-1:1:userpool/p"}',
+        "userPoolClientID: Field required",
+    ),
+    ("auth-on-unauthenticated-request", "redirect", "'authenticate', 'allow' or 'deny'"),
+    ("auth-scope", " ", "must not be empty"),
+    ("auth-session-cookie", "", "must not be empty"),
+    ("auth-session-timeout", "0", "greater than or equal to 1"),
+    ("auth-session-timeout", "604801", "less than or equal to 604800"),
     ("target-node-labels", "pool", "expected key=value pairs"),
     ("group.name", "Upper", "lower-case letters"),
     ("group.name", "a" * 64, "at most 63 characters"),
@@ -166,7 +201,11 @@ def test_bad_ingress_annotation(annotation: str, value: str, fragment: str) -> N
 
 TARGET_GROUP_ANNOTATIONS = sorted(
     {a for a, _, _ in BAD_VALUES}
-    & {spec.name for spec in ANNOTATIONS if spec.scope is Scope.TARGET_GROUP or spec.name == "tags"}
+    & {
+        spec.name
+        for spec in ANNOTATIONS
+        if spec.scope in (Scope.TARGET_GROUP, Scope.RULE) or spec.name == "tags"
+    }
 )
 
 

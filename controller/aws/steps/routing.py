@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from controller.aws.client_secrets import ClientSecrets, ClientSecretSource, secret_ref
 from controller.aws.clients import AwsClients
 from controller.aws.discovery import Discovery
 from controller.aws.errors import AwsError
@@ -26,11 +27,17 @@ class ListenersStep:
     name = "listeners and rules"
     gates_teardown = False
 
-    def __init__(self, clients: AwsClients, discovery: Discovery) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        discovery: Discovery,
+        client_secrets: ClientSecretSource | None = None,
+    ) -> None:
         self._clients = clients
         self._discovery = discovery
-        self._listeners = Listeners(clients)
-        self._rules = Rules(clients)
+        self.secrets = ClientSecrets(client_secrets)
+        self._listeners = Listeners(clients, self.secrets)
+        self._rules = Rules(clients, self.secrets)
 
     def apply(self, run: DeployRun) -> None:
         lb_arn = run.balancer.arn
@@ -63,6 +70,7 @@ class ListenersStep:
                     actions=actions_to_aws(rule.actions, resolve),
                     tags=run.tags(rule.resource_id(listener.port)),
                     ingress=rule.ingress,
+                    secret=secret_ref(rule.actions),
                 )
                 for rule in listener.rules
             ]
@@ -99,6 +107,7 @@ class ListenersStep:
                 certificates=certificates,
                 default_actions=default_actions,
                 tags=tags,
+                secret=secret_ref(listener.default_actions),
             )
         arn = str(existing["ListenerArn"])
         self._listeners.update(
@@ -108,6 +117,7 @@ class ListenersStep:
             certificates=certificates,
             default_actions=default_actions,
             tags=tags,
+            secret=secret_ref(listener.default_actions),
         )
         return arn
 
