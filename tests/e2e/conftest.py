@@ -127,6 +127,10 @@ def running(controller: Controller) -> Controller:
 def scenario(target: Target, controller: Controller) -> Iterator[Scenario]:
     made = Scenario(target, controller)
     yield made
+    if made.controller is not controller:
+        # A controller the test started itself must not outlive it: a second one left
+        # running would reconcile beside the next tests' controllers.
+        made.controller.stop()
     # After `finish` nothing is left; after a failure, clean up with a controller running.
     if made.ingresses:
         controller.stop()

@@ -264,7 +264,7 @@ def test_a_load_balancer_deleted_while_down_is_made_again_at_start(
     scenario.aws("elbv2").delete_load_balancer(LoadBalancerArn=deleted)
 
     second = ControllerProcess(env, tmp_path / "second.log")
-    scenario.controller = second
+    scenario.controller = second  # stopped by the scenario fixture
     second.start()
     made = wait_until(
         lambda: _load_balancers_named(scenario, scenario.hostname(ns, "web")),
