@@ -155,12 +155,13 @@ class Refusals:
         """The refusals that still hold for these members; none if `retry`."""
         found: dict[str, Refusal] = {}
         for key, body in bodies.items():
-            refusal = self.refused.pop(key, None)
-            unchanged = refusal is not None and refusal.fingerprint == fingerprint(
-                body, self.ignored
-            )
-            if refusal is not None and unchanged and not retry:
-                found[key] = self.refused[key] = refusal
+            refusal = self.refused.get(key)
+            if refusal is None:
+                continue
+            if retry or refusal.fingerprint != fingerprint(body, self.ignored):
+                del self.refused[key]  # edited since, or due to be tried again
+            else:
+                found[key] = refusal
         return found
 
     def refuse(self, key: str, body: Body, message: str, *, dropped: bool) -> Refusal:

@@ -61,6 +61,13 @@ class _Seen:
     count: int
 
 
+def _without(current: list[str], finalizer: str) -> list[dict[str, Any]]:
+    """A JSON patch removing `finalizer` from `current`, the list as read: it tests the
+    element first, so a list changed since fails (422) instead of losing another's."""
+    path = f"/metadata/finalizers/{current.index(finalizer)}"
+    return [{"op": "test", "path": path, "value": finalizer}, {"op": "remove", "path": path}]
+
+
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     meta: Mapping[str, Any] = body.get("metadata") or {}
     return meta
@@ -100,11 +107,8 @@ class ApiWriter:
         current = list(_meta(ingress).get("finalizers") or [])
         if finalizer not in current:
             return
-        index = current.index(finalizer)
-        path = f"/metadata/finalizers/{index}"
-        patch = [{"op": "test", "path": path, "value": finalizer}, {"op": "remove", "path": path}]
         try:
-            self._patch(ingress, patch, JSON_PATCH)
+            self._patch(ingress, _without(current, finalizer), JSON_PATCH)
         except ApiException as error:
             if error.status != 404:  # already gone with the object: nothing left to do
                 raise
@@ -124,13 +128,14 @@ class ApiWriter:
         options = k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=uid)) if uid else None
         try:
             if finalizer in current:
-                path = f"/metadata/finalizers/{current.index(finalizer)}"
-                patch = [
-                    {"op": "test", "path": path, "value": finalizer},
-                    {"op": "remove", "path": path},
-                ]
                 self._custom.patch_namespaced_custom_object(
-                    group, version, namespace, plural, name, patch, _content_type=JSON_PATCH
+                    group,
+                    version,
+                    namespace,
+                    plural,
+                    name,
+                    _without(current, finalizer),
+                    _content_type=JSON_PATCH,
                 )
             self._custom.delete_namespaced_custom_object(
                 group, version, namespace, plural, name, body=options

@@ -118,7 +118,17 @@ class ClientSecretRef(ModelObject):
     digest: str  # `sha256:<hex>` of the value (`controller.model.auth.secret_digest`)
 
 
-class AuthenticateOidcConfig(ModelObject):
+class AuthSession(ModelObject):
+    """What both identity providers' actions share: the request and the session."""
+
+    authentication_request_extra_params: dict[str, str] = Field(default_factory=dict)
+    on_unauthenticated_request: OnUnauthenticatedRequest = "authenticate"
+    scope: str = DEFAULT_AUTH_SCOPE
+    session_cookie_name: str = DEFAULT_AUTH_SESSION_COOKIE
+    session_timeout: int = DEFAULT_AUTH_SESSION_TIMEOUT
+
+
+class AuthenticateOidcConfig(AuthSession):
     issuer: str
     authorization_endpoint: str
     token_endpoint: str
@@ -127,11 +137,6 @@ class AuthenticateOidcConfig(ModelObject):
     # browser it redirects, and DescribeRules returns it.
     client_id: str
     client_secret_ref: ClientSecretRef
-    authentication_request_extra_params: dict[str, str] = Field(default_factory=dict)
-    on_unauthenticated_request: OnUnauthenticatedRequest = "authenticate"
-    scope: str = DEFAULT_AUTH_SCOPE
-    session_cookie_name: str = DEFAULT_AUTH_SESSION_COOKIE
-    session_timeout: int = DEFAULT_AUTH_SESSION_TIMEOUT
 
 
 class AuthenticateOidcAction(ModelObject):
@@ -139,15 +144,10 @@ class AuthenticateOidcAction(ModelObject):
     authenticate_oidc_config: AuthenticateOidcConfig
 
 
-class AuthenticateCognitoConfig(ModelObject):
+class AuthenticateCognitoConfig(AuthSession):
     user_pool_arn: str
     user_pool_client_id: str
     user_pool_domain: str
-    authentication_request_extra_params: dict[str, str] = Field(default_factory=dict)
-    on_unauthenticated_request: OnUnauthenticatedRequest = "authenticate"
-    scope: str = DEFAULT_AUTH_SCOPE
-    session_cookie_name: str = DEFAULT_AUTH_SESSION_COOKIE
-    session_timeout: int = DEFAULT_AUTH_SESSION_TIMEOUT
 
 
 class AuthenticateCognitoAction(ModelObject):

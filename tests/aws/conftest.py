@@ -8,6 +8,7 @@ and security group that no scenario may change.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from collections.abc import Iterator
@@ -16,6 +17,10 @@ from typing import Any
 
 import boto3
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from controller.aws.clients import UNLIMITED, AwsClients
@@ -269,3 +274,33 @@ def clients(world: World) -> AwsClients:
 @pytest.fixture
 def deployer(clients: AwsClients) -> Deployer:
     return Deployer(clients, CLUSTER, sleep=lambda _: None, sg_delete_timeout=30.0)
+
+
+def import_certificate(domain: str, *sans: str) -> str:
+    """An ISSUED ACM certificate (imported, self-signed) for `domain` and `sans`; its ARN."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in (domain, *sans)]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return str(
+        SESSION.client("acm").import_certificate(
+            Certificate=cert.public_bytes(serialization.Encoding.PEM),
+            PrivateKey=key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )["CertificateArn"]
+    )

@@ -8,14 +8,9 @@ annotations, so taking it over costs no call and never drops the authentication.
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from moto.elbv2.models import elbv2_backends
 
 from controller.aws.client_secrets import DIGEST_TAG
@@ -30,7 +25,7 @@ from controller.model.stack import (
     Listener,
     Stack,
 )
-from tests.aws.conftest import REGION, SESSION, World
+from tests.aws.conftest import REGION, World, import_certificate
 from tests.aws.stacks import CLUSTER, STACK_2048, SVC_2048, forward, make_stack, targets
 
 ISSUER = "https://idp.example.com"
@@ -85,29 +80,7 @@ class Secrets:
 @pytest.fixture
 def cert(world: World) -> str:
     """An ACM certificate for the test host (HTTPS listeners need one that exists)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "2048.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    made = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return str(
-        SESSION.client("acm").import_certificate(
-            Certificate=made.public_bytes(serialization.Encoding.PEM),
-            PrivateKey=key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-        )["CertificateArn"]
-    )
+    return import_certificate("2048.example.com")
 
 
 @pytest.fixture

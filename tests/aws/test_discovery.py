@@ -3,19 +3,13 @@ and HTTPS listeners using what was found (SNI certificates in one call per liste
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from controller.aws.clients import AwsClients
 from controller.aws.deployer import Deployer
 from controller.aws.discovery import Discovery, host_matches
 from controller.aws.errors import AwsError
-from tests.aws.conftest import SESSION, World
+from tests.aws.conftest import World, import_certificate
 from tests.aws.stacks import CLUSTER, SVC_2048, make_stack, targets
 
 
@@ -83,41 +77,12 @@ def test_host_matching(host: str, name: str, matches: bool) -> None:
     assert host_matches(host, name) is matches
 
 
-def _certificate(world: World, domain: str, *sans: str) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in (domain, *sans)]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return str(
-        SESSION.client("acm").import_certificate(
-            Certificate=cert.public_bytes(serialization.Encoding.PEM),
-            PrivateKey=key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
-        )["CertificateArn"]
-    )
-
-
 def test_certificates_by_host_exact_or_wildcard_and_cached(
     world: World, clients: AwsClients
 ) -> None:
-    exact = _certificate(world, "2048.example.com")
-    wildcard = _certificate(world, "example.com", "*.example.com")
-    _certificate(world, "other.org")
+    exact = import_certificate("2048.example.com")
+    wildcard = import_certificate("example.com", "*.example.com")
+    import_certificate("other.org")
     now = [0.0]
     discovery = Discovery(clients, CLUSTER, clock=lambda: now[0])
     assert discovery.certificates(["2048.example.com"]) == tuple(sorted([exact, wildcard]))
@@ -135,9 +100,9 @@ def test_certificates_by_host_exact_or_wildcard_and_cached(
 def test_https_listener_with_discovered_and_sni_certificates(
     world: World, clients: AwsClients, deployer: Deployer
 ) -> None:
-    first = _certificate(world, "2048.example.com")
-    second = _certificate(world, "*.example.com")
-    third = _certificate(world, "2048.example.com")
+    first = import_certificate("2048.example.com")
+    second = import_certificate("*.example.com")
+    third = import_certificate("2048.example.com")
     desired = targets(SVC_2048, world.nodes)
     stack = make_stack(https=(first, second))
     result = deployer.deploy(stack, desired)
@@ -177,8 +142,8 @@ def test_the_default_certificate_listed_as_an_extra_one_as_lbc_does_is_left_alon
 ) -> None:
     # LBC adds every certificate of a listener with AddListenerCertificates, the default one
     # too; on switch-over our diff took that entry for an extra and removed it.
-    first = _certificate(world, "2048.example.com")
-    second = _certificate(world, "*.example.com")
+    first = import_certificate("2048.example.com")
+    second = import_certificate("*.example.com")
     desired = targets(SVC_2048, world.nodes)
     result = deployer.deploy(make_stack(https=(first, second)), desired)
     [listener] = [
@@ -199,8 +164,8 @@ def test_the_default_certificate_listed_as_an_extra_one_as_lbc_does_is_left_alon
 def test_given_certificates_come_first_then_those_discovered_for_the_other_members(
     world: World, clients: AwsClients, deployer: Deployer
 ) -> None:
-    given = _certificate(world, "given.example.com")
-    found = _certificate(world, "2048.example.com")  # the stack's host
+    given = import_certificate("given.example.com")
+    found = import_certificate("2048.example.com")  # the stack's host
     stack = make_stack(https=(given,))
     https = stack.listeners[1].model_copy(update={"certificate_hosts": ("2048.example.com",)})
     stack = stack.model_copy(update={"listeners": (stack.listeners[0], https)})

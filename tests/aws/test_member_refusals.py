@@ -15,9 +15,8 @@ from controller.aws.clients import AwsClients
 from controller.aws.deployer import Deployer
 from controller.aws.errors import AwsError, on_behalf_of
 from controller.model.stack import ForwardAction, Rule, TargetGroupTuple
-from tests.aws.conftest import World
+from tests.aws.conftest import World, import_certificate
 from tests.aws.stacks import SVC_2048, make_stack, path_rule, targets
-from tests.aws.test_discovery import _certificate
 
 OTHER = "other/b"
 
@@ -25,7 +24,7 @@ OTHER = "other/b"
 def test_a_host_without_a_certificate_names_its_member_before_any_change(
     world: World, clients: AwsClients, deployer: Deployer
 ) -> None:
-    _certificate(world, "2048.example.com")
+    import_certificate("2048.example.com")
     stack = make_stack(https=())
     https = stack.listeners[1].model_copy(
         update={
