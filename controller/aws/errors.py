@@ -71,6 +71,10 @@ class AwsError(Exception):
     was about theirs alone (one member's rule, the certificates of one member's hosts); empty
     when the refusal is the group's."""
 
+    # Defaults for subclasses that build their message themselves (`aws.dns.DnsError`).
+    ingresses: tuple[str, ...] = ()
+    detail: str = ""
+
     def __init__(
         self,
         resource: str,

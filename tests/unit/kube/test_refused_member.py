@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 
 from controller.aws import AwsError, DeployResult
+from controller.aws.dns.errors import DnsError
 from controller.config import ModelDefaults
 from controller.kube.reconciler import GroupReconciler
 from controller.kube.scheduler import Mode, Outcome
@@ -163,3 +164,14 @@ def test_a_refusal_not_about_one_member_fails_the_whole_group() -> None:
 
     assert outcome.retry_after is not None
     assert _refusals(cluster, "shop/a") and _refusals(cluster, "shop/b")
+
+
+def test_a_dns_failure_fails_the_group_like_any_aws_error() -> None:
+    """DnsError builds its own message: it names no member, and must not break the check."""
+    reconciler, cluster, deployer = _setup()
+    deployer.fail_with = DnsError("Route 53 ... already exists", retryable=True)
+
+    outcome = reconciler.reconcile("shop", Mode.FULL)
+
+    assert outcome.retry_after is not None and outcome.retry_mode is None
+    assert _refusals(cluster, "shop/a")
