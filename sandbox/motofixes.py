@@ -40,11 +40,19 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
   authenticate-oidc action without a secret to have is refused (`ValidationError`), as AWS
   requires one on create.
 
+- WAFv2 AssociateWebACL: a load balancer has at most one web ACL on AWS, and associating
+  another replaces it (LBC relies on that). moto added the resource to the new web ACL and
+  kept it in the old one, so GetWebACLForResource could still answer the old one.
+
+- Shield GetSubscriptionState: moto has no such operation (only DescribeSubscription); here
+  it answers ACTIVE when the account has a subscription (CreateSubscription), else INACTIVE.
+
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -57,12 +65,15 @@ from moto.elbv2.exceptions import (
 from moto.elbv2.models import ELBv2Backend, FakeAction
 from moto.route53.exceptions import ResourceRecordAlreadyExists
 from moto.route53.models import ChangeList, Route53Backend
+from moto.shield.responses import ShieldResponse
+from moto.wafv2.models import WAFV2Backend
 
 _create_load_balancer = ELBv2Backend.create_load_balancer
 _create_listener = ELBv2Backend.create_listener
 _delete_load_balancer = ELBv2Backend.delete_load_balancer
 _change_resource_record_sets = Route53Backend.change_resource_record_sets
 _fake_action_init = FakeAction.__init__
+_associate_web_acl = WAFV2Backend.associate_web_acl
 OIDC = "authenticate-oidc"
 
 
@@ -248,6 +259,20 @@ def secrets_on_modify_listener(modify_listener: Any) -> Any:
     return wrapped
 
 
+def associate_web_acl(self: WAFV2Backend, web_acl_arn: str, resource_arn: str) -> None:
+    """One web ACL per resource: a new association replaces the old one, as on AWS."""
+    if web_acl_arn in self.wacls:
+        for acl in self.wacls.values():
+            if resource_arn in acl.associated_resources:
+                acl.associated_resources.remove(resource_arn)
+    _associate_web_acl(self, web_acl_arn, resource_arn)
+
+
+def get_subscription_state(self: ShieldResponse) -> str:
+    subscribed = self.shield_backend.subscription is not None
+    return json.dumps({"SubscriptionState": "ACTIVE" if subscribed else "INACTIVE"})
+
+
 def _journal_never_matches(self: ChangeList, item: Any) -> bool:
     """moto's own CREATE check is `change in journal` then a by-prefix lookup; it is
     replaced by the exact one above, so the journal never matches."""
@@ -266,6 +291,8 @@ def apply() -> None:
     ELBv2Backend.delete_load_balancer = delete_load_balancer  # type: ignore[method-assign]
     Route53Backend.change_resource_record_sets = change_resource_record_sets  # type: ignore[method-assign]
     ChangeList.__contains__ = _journal_never_matches  # type: ignore[method-assign]
+    WAFV2Backend.associate_web_acl = associate_web_acl  # type: ignore[method-assign]
+    ShieldResponse.get_subscription_state = get_subscription_state  # type: ignore[attr-defined]
 
 
 def main() -> None:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_resourcegroupstaggingapi import ResourceGroupsTaggingAPIClient
     from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_shield import ShieldClient
+    from mypy_boto3_waf_regional import WAFRegionalClient
+    from mypy_boto3_wafv2 import WAFV2Client
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,12 @@ SERVICES = {
     "acm": "acm",
     "route53": "route53",
     "tagging": "resourcegroupstaggingapi",
+    "wafv2": "wafv2",
+    "wafregional": "waf-regional",
+    "shield": "shield",
 }
+# Shield's API has one endpoint, in us-east-1, whatever the region of the protected resource.
+GLOBAL_REGIONS = {"shield": "us-east-1"}
 
 
 def is_mutating(operation: str) -> bool:
@@ -153,6 +161,14 @@ DEFAULT_RATE_LIMITS: Mapping[tuple[str, str], RateLimit] = {
     ("route53", "mutate"): RateLimit(5, 5),
     ("tagging", "describe"): RateLimit(5, 10),
     ("tagging", "mutate"): RateLimit(2, 5),
+    # WAF and Shield: LBC's own client-side limits (Associate/Disassociate 0.5/s, Get/List
+    # 1/s), a little looser on reads since only stacks with the annotations call them.
+    ("wafv2", "describe"): RateLimit(2, 5),
+    ("wafv2", "mutate"): RateLimit(0.5, 2),
+    ("wafregional", "describe"): RateLimit(2, 5),
+    ("wafregional", "mutate"): RateLimit(0.5, 2),
+    ("shield", "describe"): RateLimit(2, 5),
+    ("shield", "mutate"): RateLimit(0.5, 2),
 }
 
 # For tests and local sandboxes, where moto needs no protection.
@@ -282,6 +298,21 @@ class AwsClients:
         client: ResourceGroupsTaggingAPIClient = self._client("tagging")
         return client
 
+    @property
+    def wafv2(self) -> WAFV2Client:
+        client: WAFV2Client = self._client("wafv2")
+        return client
+
+    @property
+    def wafregional(self) -> WAFRegionalClient:
+        client: WAFRegionalClient = self._client("wafregional")
+        return client
+
+    @property
+    def shield(self) -> ShieldClient:
+        client: ShieldClient = self._client("shield")
+        return client
+
     def _client(self, service: str) -> Any:
         with self._lock:
             client = self._clients.get(service)
@@ -290,7 +321,9 @@ class AwsClients:
                 client = self._session.client(
                     SERVICES[service],  # type: ignore[call-overload]
                     endpoint_url=self.endpoint_url,
-                    config=self._config,
+                    config=self._config.merge(
+                        Config(region_name=GLOBAL_REGIONS.get(service, self.region))
+                    ),
                 )
                 self._hook(client, service)
                 self._clients[service] = client

@@ -1,11 +1,11 @@
 """The deployer: makes AWS hold exactly one `Stack`, and tears a stack down.
 
 It runs the steps of `controller/aws/steps/` (security groups -> target groups -> targets
--> load balancer -> listeners and rules -> DNS): every step applies forward, then every
-step cleans up in reverse, removing what the stack no longer wants. Teardown runs the steps
-in reverse. Live state is found by the cluster and stack tags and paired with the model by
-the `ingress.k8s.aws/resource` tag, so resources made by aws-load-balancer-controller for the
-same Ingresses are adopted and modified in place.
+-> load balancer -> protection -> listeners and rules -> DNS): every step applies forward,
+then every step cleans up in reverse, removing what the stack no longer wants. Teardown
+runs the steps in reverse. Live state is found by the cluster and stack tags and paired
+with the model by the `ingress.k8s.aws/resource` tag, so resources made by
+aws-load-balancer-controller for the same Ingresses are adopted and modified in place.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from controller.aws.steps import (
     DnsStep,
     ListenersStep,
     LoadBalancerStep,
+    ProtectionStep,
     SecurityGroupsStep,
     Step,
     TargetGroupsStep,
@@ -89,6 +90,7 @@ class Deployer:
             TargetGroupsStep(clients, cluster_name, sleep),
             TargetsStep(clients),
             self._balancer,
+            ProtectionStep(clients),
             self._routing,
         ]
         if dns is not None:

@@ -37,6 +37,8 @@ RETRYABLE_CODES = frozenset(
         "DuplicateTargetGroupName",
         "InvalidGroup.Duplicate",
         "InvalidPermission.Duplicate",
+        # WAF cannot see a load balancer made moments ago yet ("retry your request").
+        "WAFUnavailableEntityException",
     }
 )
 

@@ -21,11 +21,15 @@ NODE_SECURITY_GROUPS_UNKNOWN = "NodeSecurityGroupsUnknown"
 # A scheme change under a fixed load-balancer-name: the old one had to go before the new one.
 LOAD_BALANCER_REPLACED = "LoadBalancerReplaced"
 
+# shield-advanced-protection: true in an account without a Shield Advanced subscription.
+SHIELD_NOT_SUBSCRIBED = "ShieldNotSubscribed"
+
 REASONS = (
     DNS_RECORD_NOT_OWNED,
     DNS_RECORD_SKIPPED,
     NODE_SECURITY_GROUPS_UNKNOWN,
     LOAD_BALANCER_REPLACED,
+    SHIELD_NOT_SUBSCRIBED,
 )
 
 

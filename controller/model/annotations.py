@@ -39,6 +39,9 @@ from controller.model.values import (
     Port,
     SuccessCodes,
     Tags,
+    WafClassicAclId,
+    WebAclArn,
+    WebAclName,
 )
 
 PREFIX = "alb.ingress.kubernetes.io/"
@@ -188,6 +191,49 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         CidrSet,
         "0.0.0.0/0 (plus ::/0 for dualstack)",
         "CIDRs the managed security group opens on every listen port.",
+    ),
+    # --- protection (each managed only when set; absent or empty leaves AWS as it is) ---
+    AnnotationSpec(
+        "wafv2-acl-arn",
+        ING,
+        Scope.EXCLUSIVE,
+        WebAclArn,
+        None,
+        "Regional WAFv2 web ACL ARN to associate; none removes the association. Wins over "
+        "wafv2-acl-name.",
+    ),
+    AnnotationSpec(
+        "wafv2-acl-name",
+        ING,
+        Scope.EXCLUSIVE,
+        WebAclName,
+        None,
+        "Regional WAFv2 web ACL name to associate; none removes the association.",
+    ),
+    AnnotationSpec(
+        "waf-acl-id",
+        ING,
+        Scope.EXCLUSIVE,
+        WafClassicAclId,
+        None,
+        "WAF Classic (regional) web ACL ID to associate; none removes the association.",
+    ),
+    AnnotationSpec(
+        "web-acl-id",
+        ING,
+        Scope.EXCLUSIVE,
+        WafClassicAclId,
+        None,
+        "Deprecated name of waf-acl-id (waf-acl-id wins).",
+    ),
+    AnnotationSpec(
+        "shield-advanced-protection",
+        ING,
+        Scope.EXCLUSIVE,
+        bool,
+        None,
+        "true or false: Shield Advanced protection of the ALB (needs a Shield Advanced "
+        "subscription).",
     ),
     # --- listeners ---
     AnnotationSpec(
@@ -449,13 +495,8 @@ LBC_NOT_SUPPORTED: tuple[str, ...] = (
     "multi-cluster-target-group",
     "mutual-authentication",
     "security-group-prefix-lists",
-    "shield-advanced-protection",
     "target-control-port",
     "use-regex-path-match",
-    "waf-acl-id",
-    "web-acl-id",
-    "wafv2-acl-arn",
-    "wafv2-acl-name",
 )
 
 

@@ -35,9 +35,13 @@ from controller.model.stack import (
     RedirectConfig,
     Rule,
     SecurityGroupIngress,
+    ShieldProtection,
     Stack,
     TargetGroup,
+    WafClassicAssociation,
+    WebAclAssociation,
 )
+from controller.model.values import NONE
 
 MANAGED_SG_DESCRIPTION = "[k8s] Managed SecurityGroup for LoadBalancer"
 NOT_FOUND = FixedResponseAction(
@@ -98,6 +102,7 @@ def group_stack(
                 security_groups=security_groups,
                 attributes=settings.get("load-balancer-attributes", {}),
                 tags=stack_tags(defaults, stack_id, LOAD_BALANCER_RESOURCE_ID, user_tags),
+                **_add_ons(settings),
             ),
             security_group=None
             if security_groups is not None
@@ -119,6 +124,31 @@ def group_stack(
         raise ModelError(
             [BuildError(ingress=stack_id, field="(stack)", message=f"internal error: {err}")]
         ) from err
+
+
+def _add_ons(settings: GroupSettings) -> dict[str, Any]:
+    """WAF and Shield, each only when a member asks (`none`/`false` to remove): a load
+    balancer whose Ingresses say nothing keeps what was set on it by hand or by LBC."""
+    add_ons: dict[str, Any] = {}
+    arn, name = settings.get("wafv2-acl-arn"), settings.get("wafv2-acl-name")
+    wafv2 = arn or name  # LBC: the ARN wins
+    if wafv2 is not None:
+        add_ons["wafv2"] = (
+            WebAclAssociation()
+            if wafv2 == NONE
+            else WebAclAssociation(arn=arn)
+            if arn
+            else WebAclAssociation(name=name)
+        )
+    classic = settings.get("waf-acl-id") or settings.get("web-acl-id")
+    if classic is not None:
+        add_ons["waf_classic"] = WafClassicAssociation(
+            web_acl_id=None if classic == NONE else classic
+        )
+    shield = settings.get("shield-advanced-protection")
+    if shield is not None:
+        add_ons["shield_advanced"] = ShieldProtection(enabled=shield)
+    return add_ons
 
 
 def _managed_security_group(

@@ -148,8 +148,11 @@ def parse_ingress(
     return ParsedIngress(
         key=key,
         ref=ref,
+        # A blank value parses to None: as if the annotation were absent (the WAF ones).
         exclusive={
-            name: annotations.values[name] for name in EXCLUSIVE if name in annotations.values
+            name: annotations.values[name]
+            for name in EXCLUSIVE
+            if annotations.values.get(name) is not None
         },
         tags=annotations.get("tags", {}),
         listen_ports=tuple(listen_ports),

@@ -266,6 +266,33 @@ class TargetGroup(ModelObject):
 # --- load balancer, security group, DNS ----------------------------------------------------
 
 
+class WebAclAssociation(OmitNone):
+    """The regional WAFv2 web ACL the load balancer is associated with: by ARN, or by name
+    (the AWS layer finds its ARN); neither: none, an association is removed."""
+
+    arn: str | None = None
+    name: str | None = None
+
+
+class WafClassicAssociation(OmitNone):
+    """The WAF Classic (regional) web ACL by ID; None: none, an association is removed."""
+
+    web_acl_id: str | None = None
+
+
+class ShieldProtection(ModelObject):
+    """Shield Advanced protection of the load balancer: on, or off (removed)."""
+
+    enabled: bool
+
+
+# LoadBalancer fields left out of its JSON when None, so a stack that asks for none of them
+# keeps the plan (and the digest) it had before they existed.
+_UNMANAGED_WHEN_NONE = frozenset(
+    {"wafv2", "waf_classic", "wafClassic", "shield_advanced", "shieldAdvanced"}
+)
+
+
 class LoadBalancer(ModelObject):
     name: str
     scheme: Literal["internal", "internet-facing"]
@@ -277,6 +304,28 @@ class LoadBalancer(ModelObject):
     security_groups: tuple[str, ...] | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+    # Add-ons, each managed only when an annotation asks (LBC's rule): None leaves what AWS
+    # has untouched, whoever set it.
+    wafv2: WebAclAssociation | None = None
+    waf_classic: WafClassicAssociation | None = None
+    shield_advanced: ShieldProtection | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unmanaged(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None or key not in _UNMANAGED_WHEN_NONE
+        }
+
+    @property
+    def has_add_ons(self) -> bool:
+        return (
+            self.wafv2 is not None
+            or self.waf_classic is not None
+            or self.shield_advanced is not None
+        )
 
 
 class SecurityGroupIngress(ModelObject):

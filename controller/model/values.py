@@ -146,6 +146,56 @@ def _lb_name(value: str) -> str:
 
 LoadBalancerName = Annotated[str, AfterValidator(_lb_name)]
 
+# --- WAF: `none` removes an association; an empty value counts as no annotation (LBC) -------
+
+NONE = "none"
+_WAFV2_ARN = re.compile(
+    r"^arn:[a-z-]+:wafv2:[a-z0-9-]+:\d{12}:(regional|global)/webacl/[^/]+/[^/]+$"
+)
+_WAF_NAME = re.compile(r"^[\w-]{1,128}$")
+_WAF_CLASSIC_ID = re.compile(r"^[0-9A-Za-z-]{1,128}$")
+
+
+def _blank_is_absent(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _wafv2_arn(value: str | None) -> str | None:
+    if value is None or value == NONE:
+        return value
+    match = _WAFV2_ARN.match(value)
+    if match is None:
+        raise ValueError(
+            "must be 'none' or a WAFv2 web ACL ARN "
+            "(arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)"
+        )
+    if match.group(1) != "regional":
+        raise ValueError("is a global (CloudFront) web ACL; an ALB takes a regional one")
+    return value
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: str | None) -> str | None:
+        if value is None or value == NONE or pattern.match(value):
+            return value
+        raise ValueError(f"must be 'none' or {what}")
+
+    return AfterValidator(check)
+
+
+# Each parses to the value, `none`, or None (blank: leave AWS as it is).
+WebAclArn = Annotated[str, AfterValidator(_blank_is_absent), AfterValidator(_wafv2_arn)]
+WebAclName = Annotated[
+    str,
+    AfterValidator(_blank_is_absent),
+    _matching(_WAF_NAME, "a web ACL name: 1 to 128 letters, digits, '_' or '-'"),
+]
+WafClassicAclId = Annotated[
+    str,
+    AfterValidator(_blank_is_absent),
+    _matching(_WAF_CLASSIC_ID, "a WAF Classic web ACL ID (letters, digits and '-')"),
+]
+
 _GROUP_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
 
 

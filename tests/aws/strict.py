@@ -15,7 +15,8 @@ Installed by the `aws` fixture around moto's backend methods:
 - an authenticate-oidc or authenticate-cognito action on a listener that is not HTTPS ->
   `InvalidLoadBalancerAction`;
 - authenticate-oidc's client secret as AWS keeps it (`sandbox.motofixes`): never answered,
-  kept by `UseExistingClientSecret`, required on create.
+  kept by `UseExistingClientSecret`, required on create;
+- one WAFv2 web ACL per resource, and Shield's GetSubscriptionState (`sandbox.motofixes`).
 One fidelity fix the other way: AWS's SetRulePriorities checks the final state (swaps work),
 while moto rejects any priority some rule holds before the call.
 """
@@ -31,6 +32,8 @@ from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models import EC2Backend
 from moto.elbv2.exceptions import ELBClientError
 from moto.elbv2.models import ELBv2Backend, FakeAction, elbv2_backends
+from moto.shield.responses import ShieldResponse
+from moto.wafv2.models import WAFV2Backend
 
 from sandbox import motofixes
 
@@ -94,6 +97,13 @@ class Strict:
         ]
         for backend, name, method in patches:
             monkeypatch.setattr(backend, name, method)
+        monkeypatch.setattr(WAFV2Backend, "associate_web_acl", motofixes.associate_web_acl)
+        monkeypatch.setattr(
+            ShieldResponse,
+            "get_subscription_state",
+            motofixes.get_subscription_state,
+            raising=False,
+        )
 
     def _strict_create_rule(self, create_rule: Callable[..., Any]) -> Callable[..., Any]:
         """CreateRule, refusing too many condition values, rules over the quota, and a

@@ -45,6 +45,7 @@ def test_the_real_steps_are_in_the_documented_order(deployer: Deployer) -> None:
         "target groups",
         "targets",
         "load balancer",
+        "protection",
         "listeners and rules",
     ]
 

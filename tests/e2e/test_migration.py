@@ -166,7 +166,7 @@ def test_annotations_not_read_are_reported(scenario: Scenario, running: object) 
     ns = scenario.namespace("unknown")
     scenario.app(ns, "web")
     annotations = {
-        PREFIX + "wafv2-acl-arn": "arn:aws:wafv2:us-east-1:111122223333:regional/webacl/x/y",
+        PREFIX + "minimum-load-balancer-capacity": "CapacityUnits=100",
         PREFIX + "shceme": "internet-facing",  # a typo of scheme
     }
     scenario.ingress(ns, "app", [("app.example.com", "/", "web")], annotations)
@@ -175,7 +175,10 @@ def test_annotations_not_read_are_reported(scenario: Scenario, running: object) 
         lambda: _warnings(scenario, ns, "app", "UnsupportedAnnotation"),
         "an UnsupportedAnnotation Warning",
     )
-    assert f"[{PREFIX}wafv2-acl-arn]: ignored: an aws-load-balancer-controller" in message
+    assert (
+        f"[{PREFIX}minimum-load-balancer-capacity]: ignored: an aws-load-balancer-controller"
+        in message
+    )
     assert f"[{PREFIX}shceme]: ignored: not an annotation this controller knows" in message
     scenario.finish()
 

@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "deploy" / "manifests"
 DOCKERFILE = REPO / "Dockerfile"
 POLICY = REPO / "iam" / "policy.json"
+# WAF and Shield, apart so each document fits a managed policy (6,144 characters).
+PROTECTION_POLICY = REPO / "iam" / "policy-protection.json"
+POLICIES = (POLICY, PROTECTION_POLICY)
 ROLE_TEMPLATE = REPO / "iam" / "controller-role.yaml"
 
 NAMESPACE = "alb-ingress-controller"
@@ -54,9 +57,18 @@ def the_object(kind: str, name: str | None = None) -> dict[str, Any]:
     return found[0]
 
 
-def load_policy() -> dict[str, Any]:
-    policy: dict[str, Any] = json.loads(POLICY.read_text())
+def load_policy_file(path: Path) -> dict[str, Any]:
+    policy: dict[str, Any] = json.loads(path.read_text())
     return policy
+
+
+def load_policy() -> dict[str, Any]:
+    """Both policy documents as one: what a role carrying both may do."""
+    documents = [load_policy_file(path) for path in POLICIES]
+    return {
+        "Version": documents[0]["Version"],
+        "Statement": [s for document in documents for s in document["Statement"]],
+    }
 
 
 def venv_tool(name: str) -> str:

@@ -36,6 +36,9 @@ IAM_PREFIX: dict[str, str] = {
     "resourcegroupstaggingapi": "tag",
     "acm": "acm",
     "route53": "route53",
+    "wafv2": "wafv2",
+    "waf-regional": "waf-regional",
+    "shield": "shield",
 }
 
 # The names clients are reached through in controller/aws (AwsClients' properties, with or
@@ -46,13 +49,16 @@ RECEIVERS: dict[str, str] = {
     "acm": "acm",
     "route53": "route53",
     "tagging": "resourcegroupstaggingapi",
+    "wafv2": "wafv2",
+    "wafregional": "waf-regional",
+    "shield": "shield",
 }
 # controller/aws/dns is handed only the Route 53 client (`Route53Dns(clients.route53, ...)`)
 # and keeps it as `client`/`_client`.
 PACKAGE_CLIENTS: dict[str, str] = {"dns": "route53"}
 
 # AWS layer log lines name clients by AwsClients' short names (controller.aws.clients.SERVICES).
-SHORT_NAMES = {"tagging": "resourcegroupstaggingapi"}
+SHORT_NAMES = {"tagging": "resourcegroupstaggingapi", "wafregional": "waf-regional"}
 
 # No action is granted beyond the operations called. Tagging on create is authorised by AWS as
 # elasticloadbalancing:AddTags (Create* with Tags, enforced since 2023) and ec2:CreateTags
@@ -143,4 +149,16 @@ def logged_operation(message: str) -> str | None:
 
 
 EXPECTED_AWS_OPERATIONS: frozenset[str] = frozenset(scan().operations)
-EXPECTED_AWS_ACTIONS: frozenset[str] = frozenset(map(iam_action, EXPECTED_AWS_OPERATIONS))
+# Actions AWS also checks on behalf of a call, though no operation of that name is made:
+# associating a web ACL with (or removing it from) an ALB is authorised as the ALB's
+# elasticloadbalancing:SetWebAcl too (WAF developer guide, "permissions for associating").
+IMPLIED_ACTIONS: dict[str, frozenset[str]] = {
+    "wafv2:AssociateWebACL": frozenset({"elasticloadbalancing:SetWebAcl"}),
+    "wafv2:DisassociateWebACL": frozenset({"elasticloadbalancing:SetWebAcl"}),
+    "waf-regional:AssociateWebACL": frozenset({"elasticloadbalancing:SetWebAcl"}),
+    "waf-regional:DisassociateWebACL": frozenset({"elasticloadbalancing:SetWebAcl"}),
+}
+_CALLED_ACTIONS = frozenset(map(iam_action, EXPECTED_AWS_OPERATIONS))
+EXPECTED_AWS_ACTIONS: frozenset[str] = _CALLED_ACTIONS.union(
+    *(IMPLIED_ACTIONS.get(action, frozenset()) for action in _CALLED_ACTIONS)
+)

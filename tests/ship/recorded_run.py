@@ -36,7 +36,7 @@ from kubernetes import config as k8s_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from controller.kube.bindings import GROUP, PLURAL, VERSION
-from sandbox import objects
+from sandbox import motofixes, objects
 from sandbox.controller_process import ControllerExitedError, ControllerProcess
 from sandbox.controlplane import ControlPlane
 from sandbox.runner import CONTROLLER_USER, install_controller_identity, install_crds
@@ -195,6 +195,7 @@ def wait_for(what: str, check: Callable[[], bool], controller: ControllerProcess
 def run_controller(workdir: Path) -> RecordedRun:
     """Start a control plane and moto, run the controller through one Ingress's life, stop."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
+    motofixes.apply()  # moto as the sandbox runs it (Shield's GetSubscriptionState, ...)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()

@@ -11,7 +11,7 @@ from typing import Any
 from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
 from cfnlint.decode import decode_str  # type: ignore[import-untyped]
 
-from .artefacts import APP, NAMESPACE, ROLE_TEMPLATE, load_policy
+from .artefacts import APP, NAMESPACE, POLICIES, ROLE_TEMPLATE, load_policy, load_policy_file
 
 # Regions with different partitions' quirks are not in scope: the policy names arn:aws.
 LINT_REGIONS = ["us-east-1", "eu-west-1"]
@@ -43,10 +43,12 @@ def test_cfn_lint_catches_a_misspelt_action() -> None:
     assert "W3037" in {m.rule.id for m in matches}
 
 
-def test_inline_policy_is_policy_json() -> None:
-    (policy,) = role()["Policies"]
-    # Through JSON: the decoder's node types compare by value like plain dicts and strings.
-    assert json.loads(json.dumps(policy["PolicyDocument"])) == load_policy()
+def test_inline_policies_are_the_policy_files() -> None:
+    inline = role()["Policies"]
+    assert len(inline) == len(POLICIES)
+    for policy, path in zip(inline, POLICIES, strict=True):
+        # Through JSON: the decoder's node types compare by value like plain dicts and strings.
+        assert json.loads(json.dumps(policy["PolicyDocument"])) == load_policy_file(path)
 
 
 def test_parameters_cover_the_irsa_inputs() -> None:

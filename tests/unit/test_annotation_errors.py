@@ -94,6 +94,17 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("auth-session-timeout", "0", "greater than or equal to 1"),
     ("auth-session-timeout", "604801", "less than or equal to 604800"),
     ("target-node-labels", "pool", "expected key=value pairs"),
+    ("wafv2-acl-arn", "frontline", "a WAFv2 web ACL ARN"),
+    (
+        "wafv2-acl-arn",
+        "arn:aws:wafv2:us-east-1:111122223333:global/webacl/cdn/1111",
+        "global (CloudFront) web ACL",
+    ),
+    ("wafv2-acl-name", "front line", "a web ACL name"),
+    ("wafv2-acl-name", "a" * 129, "a web ACL name"),
+    ("waf-acl-id", "acl/1", "a WAF Classic web ACL ID"),
+    ("web-acl-id", "acl 1", "a WAF Classic web ACL ID"),
+    ("shield-advanced-protection", "yes please", "valid boolean"),
     ("group.name", "Upper", "lower-case letters"),
     ("group.name", "a" * 64, "at most 63 characters"),
     ("group.order", "1001", "less than or equal to 1000"),
@@ -242,7 +253,7 @@ def test_annotation_values_must_be_strings() -> None:
 
 def test_unknown_annotations_are_ignored() -> None:
     result = plan(
-        ingress(annotations={PREFIX + "wafv2-acl-arn": "arn:x", "other/x": "y"}), service()
+        ingress(annotations={PREFIX + "jwt-validation": "{}", "other/x": "y"}), service()
     )
     assert result.errors == ()
     assert len(result.stacks) == 1
