@@ -81,7 +81,10 @@ def settings_problems(error: ValidationError) -> str:
     """Each bad setting on one line: its variable and what is wrong with the value."""
     problems = []
     for item in error.errors():
-        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        name = "_".join(str(part) for part in item["loc"]).upper()
+        if not name:  # a check across settings: its message names them
+            problems.append(str(item["msg"]).removeprefix("Value error, "))
+            continue
         problems.append(f"{name}={item.get('input')!r}: {item['msg']}")
     return "; ".join(problems)
 

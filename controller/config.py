@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from controller.limits import (
@@ -35,6 +35,8 @@ class ModelDefaults(BaseModel):
     ip_address_type: Literal["ipv4", "dualstack", "dualstack-without-public-ipv4"] = "ipv4"
     # Extra tags on every resource; they win over the `tags` annotation, as in LBC.
     default_tags: dict[str, str] = Field(default_factory=dict)
+    # Tag keys another tool manages: an Ingress or Service may not set them.
+    external_managed_tags: tuple[str, ...] = ()
     manage_dns: bool = True
     # AWS's adjustable per-ALB quotas, as this account has them.
     rules_per_alb: int = DEFAULT_RULES_PER_ALB
@@ -80,6 +82,30 @@ class Settings(BaseSettings):
     leader_namespace: str = Field(
         default="kube-system", validation_alias=AliasChoices("LEADER_NAMESPACE", "POD_NAMESPACE")
     )
+    # aws-load-balancer-controller's flags that change what Ingresses do, with its defaults.
+    external_managed_tags: list[str] = Field(default_factory=list)
+    allowed_certificate_authority_arns: list[str] = Field(default_factory=list)
+    enable_waf: bool = True
+    enable_wafv2: bool = True
+    enable_shield: bool = True
+    max_targets_per_target_group: int = Field(default=0, ge=0)
+    backend_security_group: str | None = Field(default=None, pattern=r"^sg-[0-9a-f]+$")
+    enable_backend_security_group: bool = True
+
+    @model_validator(mode="after")
+    def _default_tags_are_ours(self) -> Settings:
+        clash = sorted(set(self.default_tags) & set(self.external_managed_tags))
+        if clash:
+            raise ValueError(
+                f"DEFAULT_TAGS sets {', '.join(clash)}, which EXTERNAL_MANAGED_TAGS leaves to "
+                "another tool; drop it from one of them"
+            )
+        if self.backend_security_group and not self.enable_backend_security_group:
+            raise ValueError(
+                "BACKEND_SECURITY_GROUP is set but ENABLE_BACKEND_SECURITY_GROUP is false; "
+                "unset one of them"
+            )
+        return self
 
     def model_defaults(self) -> ModelDefaults:
         return ModelDefaults(
@@ -89,6 +115,7 @@ class Settings(BaseSettings):
             target_type=self.default_target_type,
             ssl_policy=self.default_ssl_policy,
             default_tags=self.default_tags,
+            external_managed_tags=tuple(self.external_managed_tags),
             manage_dns=self.manage_dns,
             rules_per_alb=self.rules_per_alb_limit,
             target_groups_per_alb=self.target_groups_per_alb_limit,

@@ -1,5 +1,6 @@
 """The README's generated tables: annotations from `controller.model.ANNOTATIONS`, settings from
-`controller.config.Settings`, and the metric names from `controller.kube.metrics`.
+`controller.config.Settings`, the metric names from `controller.kube.metrics`, and the
+IngressClassParams fields from `controller.model.class_params.FIELDS`.
 
 Each table lives in README.md between `<!-- NAME:start -->` and `<!-- NAME:end -->` markers;
 `python -m controller.docs` (`make docs`) rewrites them in place, and
@@ -21,6 +22,7 @@ from controller.config import Settings
 from controller.kube.metrics import Metrics
 from controller.model import ANNOTATIONS
 from controller.model.annotations import PREFIX, Scope
+from controller.model.class_params import FIELDS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -62,6 +64,24 @@ SETTING_DOCS: dict[str, str] = {
     "adjustable quota), checked the same way.",
     "leader_elect": "Elect one active replica on a Lease (`run --leader-elect`).",
     "leader_namespace": "Namespace of the leader Lease (`LEADER_NAMESPACE`, else `POD_NAMESPACE`).",
+    "external_managed_tags": "Tag keys another tool manages on our resources, JSON list "
+    "(LBC's `--external-managed-tags`): never set, changed or removed; a `tags` annotation "
+    "naming one is an error.",
+    "allowed_certificate_authority_arns": "Certificate discovery only finds certificates "
+    "issued by these ACM Private CAs, JSON list (LBC's flag of that name); empty: any.",
+    "enable_waf": "Manage WAF Classic associations (`waf-acl-id`); false leaves them to "
+    "another tool such as Firewall Manager (LBC's `--enable-waf`).",
+    "enable_wafv2": "Manage WAFv2 associations (`wafv2-acl-arn`, `wafv2-acl-name`); false "
+    "leaves them to another tool (LBC's `--enable-wafv2`).",
+    "enable_shield": "Manage Shield Advanced protections (`shield-advanced-protection`); "
+    "false leaves them to another tool (LBC's `--enable-shield`).",
+    "max_targets_per_target_group": "At most this many targets in each target group "
+    "(0: no limit); the ones registered already are kept first (LBC's flag of that name).",
+    "backend_security_group": "Your security group (`sg-...`) to use as the shared backend "
+    "group instead of one made here; never deleted (LBC's `--backend-security-group`).",
+    "enable_backend_security_group": "Load balancers reach the nodes through one shared "
+    "backend group; false opens the nodes to each load balancer's managed group instead "
+    "(LBC's `--enable-backend-security-group`).",
 }
 
 
@@ -125,10 +145,19 @@ def metrics_table() -> str:
     return "\n".join(lines)
 
 
+def class_params_table() -> str:
+    lines = ["| Field | Annotation it stands for | Here |", "|---|---|---|"]
+    for field in FIELDS:
+        annotation = f"`{field.setting}`" if field.setting else "none"
+        lines.append(f"| `{field.path}` | {annotation} | {_cell(field.effect)} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "annotations": annotation_table,
     "settings": settings_table,
     "metrics": metrics_table,
+    "class-params": class_params_table,
 }
 
 

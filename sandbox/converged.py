@@ -134,7 +134,24 @@ def read_cluster(api: Any) -> ClusterState:
         endpoint_slices=tuple(_pages(discovery.list_endpoint_slice_for_all_namespaces)),
         nodes=tuple(_pages(core.list_node)),
         ingress_classes=tuple(_pages(networking.list_ingress_class)),
+        ingress_class_params=_class_params(api),
+        namespaces=tuple(_pages(core.list_namespace)),
     )
+
+
+def _class_params(api: Any) -> tuple[Obj, ...] | None:
+    """LBC's IngressClassParams; None when the cluster has no such CRD (as the controller
+    sees it then: classes without params)."""
+    custom = client.CustomObjectsApi(api)
+    try:
+        return tuple(
+            _pages(custom.list_cluster_custom_object, "elbv2.k8s.aws", "v1beta1",
+                   "ingressclassparams")
+        )  # fmt: skip
+    except client.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
 
 
 # --- canonical forms (both sides) ------------------------------------------------------------

@@ -14,7 +14,9 @@ the API server. They are the shapes the API returns: `apiVersion`, `kind`, `meta
   API server had assigned it); `app_service` and `deployment`: an app to create on a real
   cluster (its Pods labelled `app=<name>`, the Service selecting them, ports left to the API
   server);
-- `ingress_class`: the IngressClass `alb` of this controller (or another one);
+- `ingress_class`: the IngressClass `alb` of this controller (or another one), naming an
+  IngressClassParams on request; `ingress_class_params`: one (LBC's elbv2.k8s.aws CRD), and
+  `namespace`: a Namespace with labels (what its namespaceSelector matches);
 - `target_group_binding`: an elbv2.k8s.aws TargetGroupBinding, as aws-load-balancer-controller
   makes them for an Ingress group (its labels and finalizer) or as a user writes one.
 """
@@ -30,6 +32,7 @@ INGRESS_CLASS = "alb"
 CONTROLLER = "ingress.k8s.aws/alb"
 DELETED_AT = "2024-01-01T00:00:00Z"
 LBC_BINDING_FINALIZER = "elbv2.k8s.aws/resources"
+PARAMS_GROUP = "elbv2.k8s.aws"
 
 
 def backend(service: str, port: int | str = 80) -> Obj:
@@ -175,18 +178,45 @@ def deployment(
 
 
 def ingress_class(
-    name: str = INGRESS_CLASS, controller: str = CONTROLLER, *, default: bool = False
+    name: str = INGRESS_CLASS,
+    controller: str = CONTROLLER,
+    *,
+    default: bool = False,
+    params: str | None = None,
 ) -> Obj:
-    """An IngressClass of `controller` (this one's by default), the cluster default or not."""
+    """An IngressClass of `controller` (this one's by default), the cluster default or not;
+    with `params`, its spec.parameters name that IngressClassParams."""
     metadata: Obj = {"name": name}
     if default:
         metadata["annotations"] = {"ingressclass.kubernetes.io/is-default-class": "true"}
+    spec: Obj = {"controller": controller}
+    if params is not None:
+        spec["parameters"] = {"apiGroup": PARAMS_GROUP, "kind": "IngressClassParams",
+                              "name": params}  # fmt: skip
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "IngressClass",
         "metadata": metadata,
-        "spec": {"controller": controller},
+        "spec": spec,
     }
+
+
+def ingress_class_params(name: str, spec: Mapping[str, Any] | None = None) -> Obj:
+    """An IngressClassParams (cluster-scoped) with `spec` as given, LBC's field names."""
+    return {
+        "apiVersion": f"{PARAMS_GROUP}/v1beta1",
+        "kind": "IngressClassParams",
+        "metadata": {"name": name},
+        "spec": dict(spec or {}),
+    }
+
+
+def namespace(name: str, labels: Mapping[str, str] | None = None) -> Obj:
+    """A Namespace, with `labels` if given."""
+    metadata: Obj = {"name": name}
+    if labels is not None:
+        metadata["labels"] = dict(labels)
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
 
 
 def target_group_binding(

@@ -3,7 +3,8 @@
 `Sandbox.start()` starts moto on loopback and seeds it (`sandbox.aws`), starts the control
 plane (`sandbox.controlplane`: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler, kwok) or joins one the caller started, installs the CRDs a cluster that ran
-aws-load-balancer-controller has (`sandbox/crds`: its TargetGroupBinding) and the
+aws-load-balancer-controller has (`sandbox/crds`: its TargetGroupBinding and IngressClassParams,
+the latter a copy of the shipped one) and the
 controller's identity from `deploy/manifests` (namespace, ServiceAccount, ClusterRole,
 leader-election Role, their bindings and the IngressClass `alb`), and registers a Node per
 EC2 instance it launches. `env()` is what kubectl, boto3 or a person's shell needs (the

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from controller.aws.clients import AwsClients, CallCounter, WritesFencedError
 from controller.aws.deployer import Deployer, DeployResult
+from controller.aws.discovery import Discovery
 from controller.aws.errors import AwsError
 from controller.aws.route53 import Route53Dns
-from controller.aws.steps import DnsHook
+from controller.aws.steps import AddOns, BackendGroup, DnsHook
 from controller.aws.warnings import DeployWarning
 from controller.config import Settings
 
@@ -35,7 +36,25 @@ def build_deployer(settings: Settings, clients: AwsClients | None = None) -> Dep
     clients = clients or AwsClients(
         settings.aws_region, endpoint_url=settings.aws_endpoint_url, debug=settings.aws_debug
     )
+    clients.external_tags = frozenset(settings.external_managed_tags)
     dns = Route53Dns(clients.route53, settings.cluster_name) if settings.manage_dns else None
     return Deployer(
-        clients, settings.cluster_name, dns=dns, rules_per_sg_limit=settings.rules_per_sg_limit
+        clients,
+        settings.cluster_name,
+        dns=dns,
+        rules_per_sg_limit=settings.rules_per_sg_limit,
+        discovery=Discovery(
+            clients,
+            settings.cluster_name,
+            allowed_authorities=settings.allowed_certificate_authority_arns,
+        ),
+        add_ons=AddOns(
+            waf_classic=settings.enable_waf,
+            wafv2=settings.enable_wafv2,
+            shield=settings.enable_shield,
+        ),
+        max_targets_per_target_group=settings.max_targets_per_target_group,
+        backend=BackendGroup(
+            shared=settings.enable_backend_security_group, given=settings.backend_security_group
+        ),
     )

@@ -268,6 +268,9 @@ class AwsClients:
         }
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Tag keys another tool manages on our resources (LBC's `--external-managed-tags`):
+        # the tag syncs never set, change or remove them.
+        self.external_tags: frozenset[str] = frozenset()
         # Asked before every mutating call and each of its attempts; False refuses it (a
         # leader that could not renew its Lease in time must not write while another replica
         # may be taking over).

@@ -21,6 +21,10 @@ from controller.aws.errors import AwsError, about
 from controller.aws.live import find_stack, stack_inventory
 from controller.aws.security_groups import SecurityGroups
 from controller.aws.steps import (
+    ALL_ADD_ONS,
+    SHARED_BACKEND,
+    AddOns,
+    BackendGroup,
     DeployRun,
     DnsHook,
     DnsStep,
@@ -66,9 +70,13 @@ class Deployer:
         discover_node_security_groups: bool = True,
         rules_per_sg_limit: int = DEFAULT_RULES_PER_SG,
         client_secrets: ClientSecretSource | None = None,
+        add_ons: AddOns = ALL_ADD_ONS,
+        max_targets_per_target_group: int = 0,
+        backend: BackendGroup = SHARED_BACKEND,
     ) -> None:
         """`client_secrets` gives the value of an OIDC client secret the stack refers to
-        (the kube layer's cache), read only when AWS must be sent it."""
+        (the kube layer's cache), read only when AWS must be sent it. `add_ons` says which
+        of WAF, WAFv2 and Shield this controller manages at all (LBC's `--enable-*`)."""
         self._clients = clients
         self._cluster = cluster_name
         self._discovery = discovery or Discovery(clients, cluster_name)
@@ -82,20 +90,22 @@ class Deployer:
             self._discovery,
             node_security_groups=node_security_groups,
             discover_node_security_groups=discover_node_security_groups,
+            backend=backend,
         )
         self._balancer = LoadBalancerStep(clients, cluster_name)
         self._routing = ListenersStep(clients, self._discovery, client_secrets)
         steps: list[Step] = [
             self._security,
             TargetGroupsStep(clients, cluster_name, sleep),
-            TargetsStep(clients),
+            TargetsStep(clients, max_targets_per_target_group),
             self._balancer,
-            ProtectionStep(clients),
+            ProtectionStep(clients, add_ons),
             self._routing,
         ]
         if dns is not None:
             steps.append(DnsStep(dns))
         self.steps: tuple[Step, ...] = tuple(steps)
+        self._max_targets = max_targets_per_target_group
 
     def read_client_secrets_from(self, source: ClientSecretSource) -> None:
         """Where OIDC client secrets come from, when that is made after the deployer."""
@@ -152,7 +162,8 @@ class Deployer:
         calls = 0
         with about("targets"):
             for tg_id, arn in sorted(target_group_arns.items()):
-                calls += sync_target_group(self._clients, arn, targets.get(tg_id, frozenset()))
+                wanted = targets.get(tg_id, frozenset())
+                calls += sync_target_group(self._clients, arn, wanted, self._max_targets)
         return calls
 
     # --- inventory -----------------------------------------------------------------------

@@ -63,15 +63,21 @@ class Discovery:
         cert_list_ttl: float = 60.0,
         cert_names_ttl: float = 36000.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        allowed_authorities: Iterable[str] = (),
     ) -> None:
+        """`allowed_authorities`: when given, only certificates issued by these ACM Private
+        CAs are discovered (LBC's `--allowed-certificate-authority-arns`)."""
         self._clients = clients
+        self._allowed_authorities = frozenset(allowed_authorities)
         self._cluster = cluster_name
         self._cert_list_ttl = cert_list_ttl
         self._cert_names_ttl = cert_names_ttl
         self._clock = clock
         self._lock = threading.Lock()
         self._cert_list: tuple[float, tuple[str, ...]] | None = None
-        self._cert_names: dict[str, tuple[float, tuple[str, ...]]] = {}
+        # ARN -> (when read, its names, its issuing private CA or "").
+        self._cert_names: dict[str, tuple[float, tuple[str, ...], str]] = {}
 
     @property
     def _ec2(self) -> Any:
@@ -230,7 +236,12 @@ class Discovery:
     def certificates(self, hosts: Iterable[str]) -> tuple[str, ...]:
         """ARNs of the ISSUED ACM certificates covering `hosts` (sorted, deduplicated)."""
         wanted = sorted({h.lower() for h in hosts})
-        names = {arn: self._names(arn) for arn in self._issued()}
+        names = {
+            arn: found
+            for arn in self._issued()
+            for found, authority in [self._names(arn)]
+            if not self._allowed_authorities or authority in self._allowed_authorities
+        }
         matched: set[str] = set()
         unmatched: list[str] = []
         for host in wanted:
@@ -239,10 +250,15 @@ class Discovery:
                 unmatched.append(host)
             matched |= arns
         if unmatched:
+            allowed = (
+                " from the allowed certificate authorities (ALLOWED_CERTIFICATE_AUTHORITY_ARNS)"
+                if self._allowed_authorities
+                else ""
+            )
             raise AwsError(
                 "certificate discovery",
                 "CertificateNotFound",
-                f"no ISSUED ACM certificate covers host(s) {', '.join(unmatched)}; "
+                f"no ISSUED ACM certificate{allowed} covers host(s) {', '.join(unmatched)}; "
                 "request or import one, or set the certificate-arn annotation",
                 retryable=False,
             )
@@ -265,17 +281,19 @@ class Discovery:
             self._cert_list = (now, arns)
         return arns
 
-    def _names(self, arn: str) -> tuple[str, ...]:
+    def _names(self, arn: str) -> tuple[tuple[str, ...], str]:
+        """The certificate's names, and the private CA that issued it ("" for none)."""
         now = self._clock()
         with self._lock:
             cached = self._cert_names.get(arn)
         if cached is not None and now - cached[0] < self._cert_names_ttl:
-            return cached[1]
+            return cached[1], cached[2]
         with about(f"ACM certificate {arn}"):
             cert = self._acm.describe_certificate(CertificateArn=arn)["Certificate"]
         names = tuple(
             dict.fromkeys([cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])])
         )
+        authority = str(cert.get("CertificateAuthorityArn", ""))
         with self._lock:
-            self._cert_names[arn] = (now, names)
-        return names
+            self._cert_names[arn] = (now, names, authority)
+        return names, authority

@@ -117,7 +117,8 @@ class Listeners:
                 self._elbv2.modify_listener(ListenerArn=arn, **changes)
             if https:
                 self._sync_sni(arn, set(certificates[1:]), default=certificates[0])
-            sync_elbv2_tags(self._elbv2, arn, live_tags, tags, ignore=keep)
+            ignore = [*keep, *self._clients.external_tags]
+            sync_elbv2_tags(self._elbv2, arn, live_tags, tags, ignore=ignore)
 
     def _sync_sni(self, arn: str, desired: set[str], default: str) -> None:
         """Make the listener's extra certificates `desired`. LBC also lists the default

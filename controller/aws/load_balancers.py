@@ -99,7 +99,7 @@ class LoadBalancers:
                     self._elbv2.modify_load_balancer_attributes(
                         LoadBalancerArn=arn, Attributes=changed
                     )
-            sync_elbv2_tags(self._elbv2, arn, live.tags, tags)
+            sync_elbv2_tags(self._elbv2, arn, live.tags, tags, self._clients.external_tags)
 
     def delete(self, arn: str) -> None:
         """Delete (its listeners and rules go with it); turns deletion protection off first

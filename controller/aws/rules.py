@@ -168,7 +168,8 @@ class Rules:
                         raise
             for have, want in plan.kept:
                 tags, keep = tags_with_digest(want.tags, want.secret, sent.get(have.arn))
-                sync_elbv2_tags(elbv2, have.arn, have.tags, tags, ignore=[TAG_RESOURCE, *keep])
+                ignore = [TAG_RESOURCE, *keep, *self._clients.external_tags]
+                sync_elbv2_tags(elbv2, have.arn, have.tags, tags, ignore=ignore)
 
     def _create(self, listener_arn: str, want: DesiredRule) -> None:
         actions, digest = self._secrets.prepare(want.actions, want.secret, None, want.ingress)

@@ -269,7 +269,7 @@ class SecurityGroups:
             return found
 
     def _sync_tags(self, sg_id: str, current: dict[str, str], desired: dict[str, str]) -> None:
-        to_set, to_remove = diff(current, desired)
+        to_set, to_remove = diff(current, desired, self._clients.external_tags)
         if to_set:
             self._ec2.create_tags(Resources=[sg_id], Tags=to_aws(to_set))
         if to_remove:

@@ -160,7 +160,7 @@ class TargetGroups:
                     self._elbv2.modify_target_group_attributes(
                         TargetGroupArn=arn, Attributes=changed
                     )
-            sync_elbv2_tags(self._elbv2, arn, live.tags, tags)
+            sync_elbv2_tags(self._elbv2, arn, live.tags, tags, self._clients.external_tags)
 
     def delete(self, arn: str, timeout: float = 120.0) -> None:
         """Delete a target group; gone is fine; `ResourceInUse` (an LB still letting go) waits."""

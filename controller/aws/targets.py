@@ -33,9 +33,28 @@ def _payload(targets: Iterable[Target]) -> list[dict[str, Any]]:
     return [{"Id": t.id, "Port": t.port} for t in sorted(targets, key=lambda t: (t.id, t.port))]
 
 
-def sync_target_group(clients: AwsClients, tg_arn: str, desired: frozenset[Target]) -> int:
-    """Register/deregister the difference; returns the number of mutating calls made."""
+def capped(desired: frozenset[Target], current: frozenset[Target], limit: int) -> frozenset[Target]:
+    """At most `limit` of `desired` (0: all): those registered already first, so a cap never
+    swaps one healthy target for another, then the rest in a stable order (LBC's
+    `--max-targets-per-target-group`)."""
+    if not limit or len(desired) <= limit:
+        return desired
+    kept = sorted(desired & current, key=_order)[:limit]
+    added = sorted(desired - current, key=_order)[: limit - len(kept)]
+    return frozenset(kept + added)
+
+
+def _order(target: Target) -> tuple[str, int]:
+    return (target.id, target.port)
+
+
+def sync_target_group(
+    clients: AwsClients, tg_arn: str, desired: frozenset[Target], limit: int = 0
+) -> int:
+    """Register/deregister the difference (at most `limit` targets, 0: no limit); returns the
+    number of mutating calls made."""
     current = registered(clients, tg_arn)
+    desired = capped(desired, current, limit)
     calls = 0
     with about(f"targets of target group {tg_arn}"):
         # Register first so a target group never runs empty during a replacement.

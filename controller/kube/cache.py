@@ -6,14 +6,21 @@ it (`state`). Of a Secret only its key and the keys an OIDC client Secret has
 Helm releases never stay in memory; a Secret is kept whether or not an Ingress names it
 yet, since a watch delivers it once and an Ingress naming it may come later.
 
-It also keeps the reverse indexes that let a Service, EndpointSlice, Node or Secret change
-re-reconcile only the groups that use it, instead of every group in the cluster.
+Of a Namespace only its name and labels are kept (an IngressClassParams' namespaceSelector
+reads them). IngressClassParams are an optional kind: without their CRD the cluster cannot
+list them, so they are marked unavailable, classes then have no params, and a class that
+names some is logged once.
+
+It also keeps the reverse indexes that let a Service, EndpointSlice, Node, Secret,
+IngressClassParams or Namespace change re-reconcile only the groups that use it, instead of
+every group in the cluster.
 Threads read it (reconciles run in worker threads) while the event loop writes it, hence
 the lock.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -31,10 +38,25 @@ from controller.model import (
     referenced_services,
 )
 from controller.model.auth import GONE, OIDC_SECRET_KEYS, client_credentials
+from controller.model.class_params import parameters_name
+from controller.model.groups import selected_class
+
+logger = logging.getLogger(__name__)
 
 Body = Mapping[str, Any]
 
-KINDS = ("Ingress", "Service", "EndpointSlice", "Node", "IngressClass", "Secret")
+KINDS = (
+    "Ingress",
+    "Service",
+    "EndpointSlice",
+    "Node",
+    "IngressClass",
+    "Secret",
+    "IngressClassParams",
+    "Namespace",
+)
+# Kinds whose objects say where Ingresses belong: a change re-indexes every Ingress.
+MEMBERSHIP_KINDS = ("IngressClass", "IngressClassParams")
 
 
 def object_key(body: Body) -> str:
@@ -106,6 +128,10 @@ class ClusterCache:
         # the authentication deployed with them (with a warning) instead of dropping it.
         # Not among the watched objects (the cache audit must not see them).
         self._gone_secrets: dict[str, Body] = {}
+        # Kinds the cluster cannot list (IngressClassParams without its CRD), and the classes
+        # already logged for naming params that cannot be read.
+        self._unavailable: set[str] = set()
+        self._warned_classes: set[str] = set()
 
     # --- writes (from watch events) ---------------------------------------------------
 
@@ -114,6 +140,8 @@ class ClusterCache:
         if kind == "Secret":
             body = _oidc_part(body)
             self._remember_gone(key, event_type, body)
+        elif kind == "Namespace":
+            body = _labels_part(body)
         with self._lock:
             if event_type == "DELETED":
                 self._objects[kind].pop(key, None)
@@ -123,9 +151,36 @@ class ClusterCache:
                 self._changed_at[kind][key] = self._clock()
             if kind == "Ingress":
                 self._index_ingress(key, None if event_type == "DELETED" else body)
-            elif kind == "IngressClass":
+            elif kind in MEMBERSHIP_KINDS:
                 for ingress_key, ingress in self._objects["Ingress"].items():
                     self._index_ingress(ingress_key, ingress)
+            if kind == "IngressClass":
+                self._warn_unreadable_params()
+
+    def mark_unavailable(self, kind: str) -> None:
+        """The cluster cannot list `kind` (its CRD is not installed): the model is told
+        its objects cannot be read, rather than that there are none."""
+        with self._lock:
+            self._unavailable.add(kind)
+            self._warn_unreadable_params()
+
+    def _warn_unreadable_params(self) -> None:
+        """One WARNING per class that names IngressClassParams while they cannot be read."""
+        if "IngressClassParams" not in self._unavailable:
+            return
+        for name, ingress_class in sorted(self._objects["IngressClass"].items()):
+            params = parameters_name(ingress_class)
+            if params is None or name in self._warned_classes:
+                continue
+            self._warned_classes.add(name)
+            logger.warning(
+                "IngressClass %s names IngressClassParams %s, but the cluster has no "
+                "IngressClassParams CRD (elbv2.k8s.aws) to read it from: its Ingresses are "
+                "built without params. Install deploy/manifests/ingressclassparams-crd.yaml "
+                "and restart the controller.",
+                name,
+                params,
+            )
 
     def _remember_gone(self, key: str, event_type: str | None, body: Body) -> None:
         with self._lock:
@@ -149,7 +204,7 @@ class ClusterCache:
             self._ingress_secrets.pop(key, None)
             return
         classes = list(self._objects["IngressClass"].values())
-        found = group_of(body, classes, self._defaults)
+        found = group_of(body, classes, self._defaults, self._class_params())
         membership = Membership(
             group=found if isinstance(found, GroupRef) else None,
             error=found if isinstance(found, BuildError) else None,
@@ -260,6 +315,30 @@ class ClusterCache:
             body = self._objects["Secret"].get(key) or self._gone_secrets.get(key)
         return client_credentials(body)[1] if body is not None else None
 
+    def groups_using_class_params(self, name: str) -> set[str]:
+        """Groups whose members (or holders) are of a class naming IngressClassParams
+        `name`: what a change of that object can affect."""
+        with self._lock:
+            classes = list(self._objects["IngressClass"].values())
+            return {
+                group
+                for key, ingress in self._objects["Ingress"].items()
+                if parameters_name(selected_class(ingress, classes, self._defaults)) == name
+                and key in self._membership
+                for group in self._membership[key].groups
+            }
+
+    def groups_in_namespace(self, namespace: str) -> set[str]:
+        """Groups with a member (or holder) in `namespace`: a change of its labels can let
+        them use their class or refuse it (namespaceSelector)."""
+        with self._lock:
+            return {
+                group
+                for key, membership in self._membership.items()
+                if key.startswith(namespace + "/")
+                for group in membership.groups
+            }
+
     def groups_using_instance_targets(self) -> set[str]:
         """Groups a Node change may affect: every group (target type is decided per TG)."""
         return self.groups()
@@ -277,7 +356,23 @@ class ClusterCache:
                     *(b for b in self._objects["Secret"].values() if b.get("data")),
                     *self._gone_secrets.values(),
                 ),
+                ingress_class_params=self._class_params(),
+                namespaces=tuple(self._objects["Namespace"].values()),
             )
+
+    def _class_params(self) -> tuple[Body, ...] | None:
+        if "IngressClassParams" in self._unavailable:
+            return None
+        return tuple(self._objects["IngressClassParams"].values())
+
+
+def _labels_part(body: Body) -> Body:
+    """What the cache keeps of a Namespace: its name and labels."""
+    meta = body.get("metadata") or {}
+    return {
+        "kind": "Namespace",
+        "metadata": {"name": meta.get("name"), "labels": dict(meta.get("labels") or {})},
+    }
 
 
 def _oidc_part(body: Body) -> Body:

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 # Annotations that we or kopf write; a change to them is not a change to the Ingress.
 OWN_ANNOTATIONS = (*OWN_RECORDS, "kopf.zalando.org/", "kubectl.kubernetes.io/")
+PARAMS = "IngressClassParams"
 
 
 def _essential(kind: str, body: Mapping[str, Any]) -> str:
@@ -68,6 +69,8 @@ def _essential(kind: str, body: Mapping[str, Any]) -> str:
     elif kind == "Secret":  # only what an OIDC client Secret holds
         data = body.get("data") or {}
         content = [{key: data.get(key) for key in OIDC_SECRET_KEYS}]
+    elif kind == "Namespace":  # only its labels (a namespaceSelector's input)
+        content = [meta.get("labels")]
     else:
         annotations = {
             k: v
@@ -143,7 +146,9 @@ class Runtime:
         runtime.bindings, runtime.list_bindings = incumbent_bindings, bindings
         runtime.inventory = inventory
         if lister is not None:
-            runtime.initial_sync = InitialSync(lister, cache, WATCHED)
+            runtime.initial_sync = InitialSync(
+                lister, cache, WATCHED, on_unavailable=cache.mark_unavailable
+            )
             runtime.audit = CacheAudit(lister, cache, WATCHED, on_gone=runtime.forget)
         return runtime
 
@@ -156,35 +161,50 @@ class Runtime:
         if self._seen.get(key) == fingerprint and kind != "Ingress":
             return
         before = self.cache.membership(key[1]) if kind == "Ingress" else None
+        # The groups a params object's Ingresses were in: its group.name may move them.
+        users = self.cache.groups_using_class_params(key[1]) if kind == PARAMS else set()
         self.cache.apply_event(kind, event_type, body)
         changed = self._seen.get(key) != fingerprint
         if event_type == "DELETED":
             self._seen.pop(key, None)
         else:
             self._seen[key] = fingerprint
-        for group, mode in self._affected(kind, body, before, changed):
+        for group, mode in self._affected(kind, body, before, changed, users):
             self.scheduler.request(group, mode)
 
     def _affected(
-        self, kind: str, body: Mapping[str, Any], before: Membership | None, changed: bool
+        self,
+        kind: str,
+        body: Mapping[str, Any],
+        before: Membership | None,
+        changed: bool,
+        params_users: set[str],
     ) -> list[tuple[str, Mode]]:
         if kind == "Ingress":
             after = self.cache.membership(object_key(body))
             old = before.groups if before else set()
             new = after.groups if after else set()
             return [(g, Mode.FULL) for g in old | new] if changed or old != new else []
-        if kind == "Service":
-            return [(g, Mode.FULL) for g in self.cache.groups_using_service(object_key(body))]
-        if kind == "EndpointSlice":
-            meta = body.get("metadata") or {}
-            service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
-            key = f"{meta.get('namespace')}/{service}"
-            return [(g, Mode.TARGETS) for g in self.cache.groups_using_service(key)]
+        if kind in ("EndpointSlice", "Node"):
+            return [(g, Mode.TARGETS) for g in self._target_users(kind, body)]
+        key = object_key(body)
+        users: dict[str, Callable[[], set[str]]] = {
+            "Service": lambda: self.cache.groups_using_service(key),
+            "Secret": lambda: self.cache.groups_using_secret(key),
+            # Before and after: a group.name change moves its Ingresses.
+            PARAMS: lambda: params_users | self.cache.groups_using_class_params(key),
+            "Namespace": lambda: self.cache.groups_in_namespace(key),
+        }
+        found = users.get(kind, self.cache.groups)()  # IngressClass: every group
+        return [(g, Mode.FULL) for g in sorted(found)]
+
+    def _target_users(self, kind: str, body: Mapping[str, Any]) -> set[str]:
+        """The groups whose targets an EndpointSlice or Node change may move."""
         if kind == "Node":
-            return [(g, Mode.TARGETS) for g in self.cache.groups_using_instance_targets()]
-        if kind == "Secret":
-            return [(g, Mode.FULL) for g in self.cache.groups_using_secret(object_key(body))]
-        return [(g, Mode.FULL) for g in self.cache.groups()]  # IngressClass
+            return self.cache.groups_using_instance_targets()
+        meta = body.get("metadata") or {}
+        service = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+        return self.cache.groups_using_service(f"{meta.get('namespace')}/{service}")
 
     def forget(self, kind: str, key: str) -> None:
         """An object the cluster no longer has, though no watch said so: a deletion."""
@@ -210,6 +230,11 @@ WATCHED = {
     "Node": ("", "v1", "nodes"),
     # For auth-idp-oidc's client credentials; the cache keeps only those keys of each.
     "Secret": ("", "v1", "secrets"),
+    # LBC's CRD, optional: without it kopf serves the rest and logs it as unresolved, and
+    # the initial list marks the kind unavailable (`kube.sync`).
+    "IngressClassParams": ("elbv2.k8s.aws", "v1beta1", "ingressclassparams"),
+    # For namespaceSelector: the cache keeps only names and labels.
+    "Namespace": ("", "v1", "namespaces"),
 }
 
 

@@ -22,12 +22,18 @@ for as long as the process lives. The audit lists the kind (metadata only) short
 replays it, and every `AUDIT_EVERY` seconds anyway (a kind whose objects were all deleted is
 replayed as nothing at all), and hands each cached object missing from the list, untouched
 since the list began, to `on_gone` as a deletion.
+
+A kind of an optional CRD (IngressClassParams) may not exist in the cluster: its list
+answers 404, `UnavailableKindError`. Then there is nothing to wait for, and kopf, which
+resolves its resources once at start-up, does not watch it either; `on_unavailable` tells
+the cache, so the model knows those objects cannot be read rather than that there are none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -46,9 +52,18 @@ AUDIT_SETTLE = 2.0  # seconds after the last replayed object before a replayed k
 METADATA_ONLY = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
 
 
+# Kinds of CRDs the controller reads if they are installed, and does without otherwise.
+OPTIONAL_KINDS = frozenset({"IngressClassParams"})
+
+
+class UnavailableKindError(Exception):
+    """The cluster does not serve this kind (its CRD is not installed)."""
+
+
 class Lister(Protocol):
     def keys(self, kind: str) -> set[str]:
-        """`ns/name` (or `name` when cluster-scoped) of every object of `kind` now."""
+        """`ns/name` (or `name` when cluster-scoped) of every object of `kind` now; raises
+        `UnavailableKindError` for an optional kind the cluster does not serve."""
         ...
 
 
@@ -66,6 +81,12 @@ class ApiLister:
     def __init__(self, api: Any, namespaces: Iterable[str] = ()) -> None:
         core, networking = k8s.CoreV1Api(api), k8s.NetworkingV1Api(api)
         discovery = k8s.DiscoveryV1Api(api)
+        params = functools.partial(
+            k8s.CustomObjectsApi(api).list_cluster_custom_object,
+            "elbv2.k8s.aws",
+            "v1beta1",
+            "ingressclassparams",
+        )
         # kind -> (list in all namespaces or cluster-scoped, list in one namespace or None)
         self._calls: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {
             "Ingress": (networking.list_ingress_for_all_namespaces,
@@ -76,10 +97,20 @@ class ApiLister:
             "Node": (core.list_node, None),
             "IngressClass": (networking.list_ingress_class, None),
             "Secret": (core.list_secret_for_all_namespaces, core.list_namespaced_secret),
+            "IngressClassParams": (params, None),
+            "Namespace": (core.list_namespace, None),
         }  # fmt: skip
         self._namespaces = list(namespaces)
 
     def keys(self, kind: str) -> set[str]:
+        try:
+            return self._keys(kind)
+        except k8s.ApiException as error:
+            if error.status == 404 and kind in OPTIONAL_KINDS:
+                raise UnavailableKindError(kind) from None
+            raise
+
+    def _keys(self, kind: str) -> set[str]:
         everywhere, in_namespace = self._calls[kind]
         if in_namespace is None or not self._namespaces:
             return self._pages(everywhere)
@@ -119,16 +150,36 @@ class InitialSync:
         kinds: Iterable[str],
         clock: Callable[[], float] = time.monotonic,
         interval: float = 0.2,
+        *,
+        on_unavailable: Callable[[str], None] = lambda _kind: None,
     ) -> None:
         self._lister = lister
         self._cache = cache
         self._kinds = list(kinds)
         self._clock = clock
         self._interval = interval
+        self._on_unavailable = on_unavailable
+
+    async def _list(self, kind: str) -> set[str]:
+        try:
+            return await asyncio.to_thread(self._lister.keys, kind)
+        except UnavailableKindError:
+            return set()  # nothing to wait for; said once, at the first list
 
     async def wait(self) -> None:
         started = self._clock()
-        wanted = {kind: await asyncio.to_thread(self._lister.keys, kind) for kind in self._kinds}
+        wanted: dict[str, set[str]] = {}
+        for kind in self._kinds:
+            try:
+                wanted[kind] = await asyncio.to_thread(self._lister.keys, kind)
+            except UnavailableKindError:
+                wanted[kind] = set()
+                logger.warning(
+                    "the cluster does not serve %s (its CRD is not installed): going on "
+                    "without them",
+                    kind,
+                )
+                self._on_unavailable(kind)
         listed_at = dict.fromkeys(self._kinds, started)
         while True:
             missing = {k: wanted[k] - self._cache.keys(k) for k in self._kinds}
@@ -137,7 +188,7 @@ class InitialSync:
             for kind, keys in missing.items():
                 if keys and self._clock() - listed_at[kind] > RELIST_AFTER:
                     # Gone since our list? Then kopf will never report it: stop waiting.
-                    now = await asyncio.to_thread(self._lister.keys, kind)
+                    now = await self._list(kind)
                     wanted[kind] &= now
                     listed_at[kind] = self._clock()
                     logger.info("initial sync: %d %s still unseen, listed again", len(keys), kind)
@@ -210,6 +261,8 @@ class CacheAudit:
         started = self._clock()
         try:
             listed = await asyncio.to_thread(self._lister.keys, kind)
+        except UnavailableKindError:
+            listed = set()  # the CRD went (or never came): so did its objects
         except Exception as error:  # an API outage: the next audit tries again
             logger.warning("cache audit: cannot list %s: %s", kind, error)
             return 0

@@ -3,7 +3,8 @@
 No I/O, no clocks, no AWS or Kubernetes clients: the same input always gives the same output.
 Modules: `inputs` (typed views of the input, `ClusterState`), `annotations` and `values`
 (the annotation table and value syntax), `groups` (class selection, groups, the finalizers
-an Ingress holds), `references` (the Services an Ingress uses), `backends` (target groups),
+an Ingress holds), `class_params` (what an IngressClass's IngressClassParams impose),
+`references` (the Services an Ingress uses), `backends` (target groups),
 `ingress` (one Ingress's contribution), `assemble` (merging a group), `names`, `builder`
 (entry points), `targets` (desired targets), `stack` (the output types). The kube layer's
 cache indexes what `groups` and `references` say, so membership has one owner.

@@ -79,6 +79,13 @@ class BackendContext:
     defaults: ModelDefaults
     # Annotation keys of the Services used that are not read (field -> why), for warnings.
     ignored: dict[str, str] = field(default_factory=dict)
+    # What the Ingress's IngressClassParams impose on its target groups, over the Services'
+    # annotations too (LBC): setting -> (params field, value), and tags (their keys win).
+    class_settings: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
+    class_tags: Mapping[str, str] = field(default_factory=dict)
+    class_params: str = ""  # the params' name, for warnings
+    # Service annotations those override with another value (field -> why), for warnings.
+    overridden: dict[str, str] = field(default_factory=dict)
 
     def service_annotations(self, service_name: str) -> AnnotationValues | None:
         """The annotations of a Service of the namespace, parsed; None when it is absent."""
@@ -107,7 +114,10 @@ class BackendContext:
         if svc_annotations.errors:
             raise FieldError(*svc_annotations.errors[0])
         self.ignored.update(svc_annotations.ignored)
-        settings = _TargetGroupSettings(self.ingress_annotations, svc_annotations, owner)
+        self._note_overrides(svc_annotations, owner)
+        settings = _TargetGroupSettings(
+            self.ingress_annotations, svc_annotations, owner, self.class_settings
+        )
         service_port = _find_port(spec, port, service_name, port_field)
         return self._build(
             service_name=service_name,
@@ -118,6 +128,23 @@ class BackendContext:
             settings=settings,
             port_field=port_field,
         )
+
+    def _note_overrides(self, service: AnnotationValues, owner: str) -> None:
+        """The Service's annotations the class's params override with another value."""
+        source = f"IngressClassParams {self.class_params}"
+        for name, (path, value) in self.class_settings.items():
+            own = service.values.get(name)
+            if own is not None and own != value:
+                self.overridden[annotation_field(SPECS[name].key, owner)] = (
+                    f"{own!r} is overridden by {source} {path} ({value!r}): the class's value wins"
+                )
+        for key, value in sorted((service.get("tags") or {}).items()):
+            imposed = self.class_tags.get(key)
+            if imposed is not None and imposed != value:
+                self.overridden[annotation_field(SPECS["tags"].key, owner)] = (
+                    f"{key}={value} is overridden by {source} spec.tags ({key}={imposed}): "
+                    f"the class's value wins"
+                )
 
     def _build(
         self,
@@ -147,7 +174,11 @@ class BackendContext:
         protocol: str = settings.get("backend-protocol", "HTTP")
         version: str = settings.get("backend-protocol-version", "HTTP1")
         service_key = f"{self.namespace}/{service_name}"
-        user_tags = {**settings.ingress.get("tags", {}), **settings.service.get("tags", {})}
+        user_tags = {
+            **settings.ingress.get("tags", {}),
+            **settings.service.get("tags", {}),
+            **self.class_tags,
+        }
         tg_id = f"{self.ingress_key}-{service_name}:{port}"
         families = spec.ip_families or []
         return TargetGroup(
@@ -244,14 +275,24 @@ class BackendContext:
 
 
 class _TargetGroupSettings:
-    """Target-group annotations of the Ingress and the Service; the Service's win."""
+    """Target-group annotations of the Ingress and the Service; the Service's win, and the
+    class's IngressClassParams win over both."""
 
-    def __init__(self, ingress: AnnotationValues, service: AnnotationValues, owner: str) -> None:
+    def __init__(
+        self,
+        ingress: AnnotationValues,
+        service: AnnotationValues,
+        owner: str,
+        imposed: Mapping[str, tuple[str, Any]] | None = None,
+    ) -> None:
         self.ingress = ingress.values
         self.service = service.values
         self._owner = owner
+        self._imposed = imposed or {}
 
     def get(self, name: str, default: Any) -> Any:
+        if name in self._imposed:
+            return self._imposed[name][1]
         if name in self.service:
             return self.service[name]
         return self.ingress.get(name, default)

@@ -15,7 +15,8 @@ from typing import Any
 from controller.config import ModelDefaults
 from controller.model.assemble import assemble
 from controller.model.auth import SecretsIndex, secrets_index
-from controller.model.groups import GroupRef, group_of
+from controller.model.class_params import ParamsIndex
+from controller.model.groups import GroupRef, group_of, selected_class
 from controller.model.ingress import ParsedIngress, parse_ingress
 from controller.model.inputs import ClusterState, metadata_of
 from controller.model.stack import BuildError, BuildWarning, Plan, Stack
@@ -54,7 +55,7 @@ def _classify(
     for ingress in state.ingresses:
         if metadata_of(ingress).deletion_timestamp:
             continue
-        ref = group_of(ingress, state.ingress_classes, defaults)
+        ref = group_of(ingress, state.ingress_classes, defaults, state.ingress_class_params)
         if isinstance(ref, BuildError):
             errors.append(ref)
         elif ref is not None:
@@ -67,19 +68,41 @@ def _group_order(item: tuple[Mapping[str, Any], GroupRef]) -> tuple[int, str, st
     return (item[1].order, meta.namespace, meta.name)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What building any group of a cluster state reads besides its members."""
+
+    services: Mapping[tuple[str, str], Mapping[str, Any]]
+    secrets: SecretsIndex
+    ingress_classes: Sequence[Mapping[str, Any]]
+    params: ParamsIndex
+
+    @classmethod
+    def of(cls, state: ClusterState) -> _Inputs:
+        return cls(
+            services=_services_index(state),
+            secrets=secrets_index(state.secrets),
+            ingress_classes=state.ingress_classes,
+            params=ParamsIndex(state.ingress_class_params, state.namespaces),
+        )
+
+
 def _build_members(
     group_id: str,
     members: Sequence[tuple[Mapping[str, Any], GroupRef]],
-    services: Mapping[tuple[str, str], Mapping[str, Any]],
+    inputs: _Inputs,
     defaults: ModelDefaults,
-    secrets: SecretsIndex,
 ) -> GroupResult:
     ordered = sorted(members, key=_group_order)
     keys = [f"{metadata_of(i).namespace}/{metadata_of(i).name}" for i, _ in ordered]
     errors: list[BuildError] = []
     parsed: list[ParsedIngress] = []
     for ingress, ref in ordered:
-        result = parse_ingress(ingress, ref, services, defaults, secrets)
+        ingress_class = selected_class(ingress, inputs.ingress_classes, defaults)
+        imposed = inputs.params.imposed(metadata_of(ingress).namespace, ingress_class)
+        result = parse_ingress(
+            ingress, ref, inputs.services, defaults, inputs.secrets, imposed=imposed
+        )
         if isinstance(result, list):
             errors += result
         else:
@@ -126,23 +149,20 @@ def build_group(
     for ingress in members:
         if metadata_of(ingress).deletion_timestamp:
             continue
-        ref = group_of(ingress, state.ingress_classes, defaults)
+        ref = group_of(ingress, state.ingress_classes, defaults, state.ingress_class_params)
         if isinstance(ref, GroupRef) and ref == group:
             belonging.append((ingress, ref))
-    return _build_members(
-        group.id, belonging, _services_index(state), defaults, secrets_index(state.secrets)
-    )
+    return _build_members(group.id, belonging, _Inputs.of(state), defaults)
 
 
 def build(state: ClusterState, defaults: ModelDefaults) -> Plan:
     """Every group's stack and every error: what `plan` prints."""
     groups, errors = _classify(state, defaults)
-    services = _services_index(state)
-    secrets = secrets_index(state.secrets)
+    inputs = _Inputs.of(state)
     stacks: list[Stack] = []
     warnings: list[BuildWarning] = []
     for group_id in sorted(groups):
-        result = _build_members(group_id, groups[group_id], services, defaults, secrets)
+        result = _build_members(group_id, groups[group_id], inputs, defaults)
         if result.stack is not None:
             stacks.append(result.stack)
         errors += result.errors

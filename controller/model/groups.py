@@ -3,8 +3,9 @@
 Selection follows aws-load-balancer-controller: the legacy `kubernetes.io/ingress.class`
 annotation first, then `spec.ingressClassName` naming an IngressClass whose controller is
 `ingress.k8s.aws/alb`, else the cluster's default IngressClass. An Ingress that names a
-class that does not exist is not ours. Group membership comes from `group.name`; without it
-an Ingress is its own group `ns/name`.
+class that does not exist is not ours. Group membership comes from the class's
+IngressClassParams `spec.group.name` if it has one (LBC: the params win), else from the
+`group.name` annotation; without either an Ingress is its own group `ns/name`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from controller.config import INGRESS_CLASS_CONTROLLER, ModelDefaults
 from controller.model.annotation_reader import read_annotations
 from controller.model.annotations import SPECS, Location
+from controller.model.class_params import find_params, group_name_of
 from controller.model.inputs import IngressClassSpec, key_of, metadata_of, spec_of
 from controller.model.stack import BuildError
 
@@ -53,18 +55,42 @@ def is_our_class(
     defaults: ModelDefaults,
 ) -> bool:
     """Whether this controller handles the Ingress at all (see the module docstring)."""
+    return _selection(ingress, ingress_classes, defaults)[0]
+
+
+def selected_class(
+    ingress: Mapping[str, Any],
+    ingress_classes: Sequence[Mapping[str, Any]],
+    defaults: ModelDefaults,
+) -> Mapping[str, Any] | None:
+    """The IngressClass that makes the Ingress ours (named, or the default one); None when
+    it is not ours, or is ours by the legacy annotation (which has no class, so no params,
+    as in LBC)."""
+    return _selection(ingress, ingress_classes, defaults)[1]
+
+
+def _selection(
+    ingress: Mapping[str, Any],
+    ingress_classes: Sequence[Mapping[str, Any]],
+    defaults: ModelDefaults,
+) -> tuple[bool, Mapping[str, Any] | None]:
+    """(ours, the class that made it ours)."""
     meta = metadata_of(ingress)
     legacy = (meta.annotations or {}).get(LEGACY_CLASS_ANNOTATION)
     if legacy is not None:
-        return bool(legacy == defaults.ingress_class)
+        return bool(legacy == defaults.ingress_class), None
     spec = ingress.get("spec")
     class_name = spec.get("ingressClassName") if isinstance(spec, Mapping) else None
     if class_name is not None:
         classes = {metadata_of(c).name: c for c in ingress_classes}
         named = classes.get(class_name) if isinstance(class_name, str) else None
-        return named is not None and _controller_of(named) == INGRESS_CLASS_CONTROLLER
+        if named is not None and _controller_of(named) == INGRESS_CLASS_CONTROLLER:
+            return True, named
+        return False, None
     default = _default_class(ingress_classes)
-    return default is not None and _controller_of(default) == INGRESS_CLASS_CONTROLLER
+    if default is not None and _controller_of(default) == INGRESS_CLASS_CONTROLLER:
+        return True, default
+    return False, None
 
 
 def held_groups(ingress: Mapping[str, Any]) -> frozenset[GroupRef]:
@@ -85,30 +111,50 @@ def group_of(
     ingress: Mapping[str, Any],
     ingress_classes: Sequence[Mapping[str, Any]],
     defaults: ModelDefaults,
+    class_params: Sequence[Mapping[str, Any]] | None = (),
 ) -> GroupRef | BuildError | None:
-    """None: not ours. Otherwise the Ingress's group, or an error if its group annotations are bad.
+    """None: not ours. Otherwise the Ingress's group, or an error if its group annotations
+    (or its class's IngressClassParams `spec.group.name`) are bad.
 
+    `class_params` are the cluster's IngressClassParams (None: they cannot be read).
     Deleted Ingresses (deletionTimestamp set) are classified like any other; the caller
     decides what that means.
     """
-    if not is_our_class(ingress, ingress_classes, defaults):
+    ours, ingress_class = _selection(ingress, ingress_classes, defaults)
+    if not ours:
         return None
     meta = metadata_of(ingress)
     key = f"{meta.namespace}/{meta.name}"
-    annotations = {
-        k: v
-        for k, v in (meta.annotations or {}).items()
-        if k in (SPECS["group.name"].key, SPECS["group.order"].key)
-    }
+    imposed = _class_group_name(ingress_class, class_params)
+    if isinstance(imposed, tuple):
+        return BuildError(ingress=key, field=imposed[0], message=imposed[1])
+    # With the params' group, the group.name annotation is not read at all (LBC); its
+    # difference is reported as the params' override when the Ingress is built.
+    wanted = {SPECS["group.order"].key}
+    if imposed is None:
+        wanted.add(SPECS["group.name"].key)
+    annotations = {k: v for k, v in (meta.annotations or {}).items() if k in wanted}
     parsed = read_annotations(annotations, Location.INGRESS)
     if parsed.errors:
         where, message = parsed.errors[0]
         return BuildError(ingress=key, field=where, message=message)
     order: int = parsed.get("group.order", 0)
-    name: str | None = parsed.get("group.name")
+    name: str | None = imposed or parsed.get("group.name")
     if name is None:
         return GroupRef(id=key, explicit=False, order=order)
     return GroupRef(id=name, explicit=True, order=order)
+
+
+def _class_group_name(
+    ingress_class: Mapping[str, Any] | None, class_params: Sequence[Mapping[str, Any]] | None
+) -> str | tuple[str, str] | None:
+    """The group the class's params put its Ingresses in: a name, None, or (field,
+    message) if it is invalid. A missing or misnamed params object is not this function's
+    to report: the Ingress's build says so."""
+    found = find_params(ingress_class, class_params)
+    if found is None or isinstance(found, tuple):
+        return None
+    return group_name_of(found)
 
 
 def _controller_of(ingress_class: Mapping[str, Any]) -> str | None:

@@ -9,7 +9,7 @@ the contributions and checks what only the group as a whole can violate.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,6 +25,12 @@ from controller.model.annotation_reader import AnnotationValues, annotation_fiel
 from controller.model.annotations import SPECS, Location, Scope
 from controller.model.auth import GoneSecretError, SecretsIndex, build_auth
 from controller.model.backends import BackendContext, FieldError, MissingBackendError
+from controller.model.class_params import (
+    INGRESS_CLASS_PARAMS_OVERRIDE,
+    Imposed,
+    impose,
+    unsupported_warnings,
+)
 from controller.model.conditions import check_value, ordered_paths, path_patterns, rule_conditions
 from controller.model.groups import GroupRef
 from controller.model.inputs import (
@@ -105,12 +111,21 @@ def parse_ingress(
     services: Mapping[tuple[str, str], Mapping[str, Any]],
     defaults: ModelDefaults,
     secrets: SecretsIndex | None = None,
+    *,
+    imposed: Imposed | None = None,
 ) -> ParsedIngress | list[BuildError]:
-    """The Ingress's contribution, or every error found in it."""
+    """The Ingress's contribution, or every error found in it. `imposed`: what its
+    IngressClass's IngressClassParams impose (`class_params.ParamsIndex`)."""
     meta = metadata_of(ingress)
     key = f"{meta.namespace}/{meta.name}"
     annotations = read_annotations(meta.annotations, Location.INGRESS)
-    errors = [BuildError(ingress=key, field=f, message=m) for f, m in annotations.errors]
+    imposed = imposed or Imposed()
+    # The class's errors first: they say why the Ingress may not use its class at all.
+    errors = [BuildError(ingress=key, field=f, message=m) for f, m in imposed.errors]
+    overridden: tuple[BuildWarning, ...] = ()
+    if imposed.params is not None:
+        annotations, overridden = impose(key, annotations, imposed.params)
+    errors += [BuildError(ingress=key, field=f, message=m) for f, m in annotations.errors]
     try:
         spec = spec_of(ingress, IngressSpec)
     except ValidationError as err:
@@ -130,6 +145,13 @@ def parse_ingress(
     if listen_ports is None:
         listen_ports = [("HTTPS", 443)] if certificates else [("HTTP", 80)]
     context = BackendContext(key, meta.namespace, ref.id, annotations, services, defaults)
+    if imposed.params is not None:
+        context = replace(
+            context,
+            class_settings=imposed.params.target_group_settings(),
+            class_tags=imposed.params.tags,
+            class_params=imposed.params.name,
+        )
     # As LBC: the auth annotations are read only for HTTPS listeners, so an Ingress without
     # one is not held to them.
     https = any(protocol == "HTTPS" for protocol, _ in listen_ports)
@@ -163,7 +185,11 @@ def parse_ingress(
         target_groups=builder.target_groups,
         rule_hosts=tuple(r.host for r in spec.rules or () if r.host),
         tls_hosts=tuple(h for tls in spec.tls or () for h in tls.hosts or () if h),
-        warnings=_warnings(key, annotations, builder),
+        warnings=(
+            *overridden,
+            *_warnings(key, annotations, builder),
+            *(unsupported_warnings(key, imposed.params) if imposed.params is not None else ()),
+        ),
     )
 
 
@@ -184,6 +210,10 @@ def _warnings(
     found += [
         BuildWarning(ingress=key, field=f, message=m, reason=UNSUPPORTED_ANNOTATION)
         for f, m in ignored
+    ]
+    found += [
+        BuildWarning(ingress=key, field=f, message=m, reason=INGRESS_CLASS_PARAMS_OVERRIDE)
+        for f, m in sorted(builder.context.overridden.items())
     ]
     return tuple(found)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -30,6 +30,15 @@ class ClusterState:
     # Secrets an `auth-idp-oidc` annotation may name (the kube layer keeps only their
     # `clientID`/`clientId`/`clientSecret` keys).
     secrets: Sequence[Mapping[str, Any]] = ()
+    # LBC's IngressClassParams (elbv2.k8s.aws, cluster-scoped), which an IngressClass's
+    # `spec.parameters` names. None: they cannot be read (the CRD is not installed), so
+    # classes have no params; an empty sequence: there are none, and a class naming one is
+    # an error on its Ingresses, as in LBC.
+    ingress_class_params: Sequence[Mapping[str, Any]] | None = ()
+    # Namespaces, for the labels an IngressClassParams' namespaceSelector matches (the kube
+    # layer keeps only names and labels). One not listed has only the label the API server
+    # gives every namespace, `kubernetes.io/metadata.name`.
+    namespaces: Sequence[Mapping[str, Any]] = ()
 
     @classmethod
     def from_objects(cls, objects: Sequence[Mapping[str, Any]]) -> ClusterState:
@@ -46,6 +55,8 @@ class ClusterState:
             nodes=tuple(by_kind.get("Node", ())),
             ingress_classes=tuple(by_kind.get("IngressClass", ())),
             secrets=tuple(by_kind.get("Secret", ())),
+            ingress_class_params=tuple(by_kind.get("IngressClassParams", ())),
+            namespaces=tuple(by_kind.get("Namespace", ())),
         )
 
 
@@ -201,6 +212,103 @@ class NodeStatus(KubeModel):
 
 class IngressClassSpec(KubeModel):
     controller: str | None = None
+
+
+class IngressClassParametersReference(KubeModel):
+    """`spec.parameters` of an IngressClass: which object holds the class's parameters."""
+
+    api_group: str | None = None
+    kind: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    scope: str | None = None
+    namespace: str | None = None
+
+
+class IngressClassParameters(KubeModel):
+    """An IngressClass's `spec.parameters`, read apart from its controller so that a
+    malformed reference never makes the class look like another controller's."""
+
+    parameters: IngressClassParametersReference | None = None
+
+
+# --- IngressClassParams (elbv2.k8s.aws/v1beta1), LBC's CRD ----------------------------------
+# Structure only: the values are checked against the annotations' own syntax in
+# `class_params.py`, so a bad one is reported with the annotation's message.
+
+
+class KeyValue(KubeModel):
+    key: str
+    value: str
+
+
+class LabelSelectorRequirement(KubeModel):
+    key: str = Field(min_length=1)
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _values_fit_operator(self) -> LabelSelectorRequirement:
+        # The API server's own rule for label selectors (metav1.LabelSelectorAsSelector).
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"operator {self.operator} needs at least one value")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"operator {self.operator} takes no values")
+        return self
+
+
+class LabelSelector(KubeModel):
+    match_labels: dict[str, str] | None = None
+    match_expressions: list[LabelSelectorRequirement] | None = None
+
+
+class IngressGroupParams(KubeModel):
+    name: str
+
+
+class SubnetSelectorParams(KubeModel):
+    ids: list[str] | None = None
+    tags: dict[str, list[str]] | None = None
+
+
+class ListenerParams(KubeModel):
+    protocol: Literal["HTTP", "HTTPS"]
+    port: int = Field(ge=1, le=65535)
+    listener_attributes: list[KeyValue] | None = None
+
+
+class MinimumCapacityParams(KubeModel):
+    capacity_units: int = Field(ge=0)
+
+
+class IpamParams(KubeModel):
+    ipv4_ipam_pool_id: str | None = Field(default=None, alias="ipv4IPAMPoolId")
+
+
+class IngressClassParamsSpec(KubeModel):
+    """The spec of an IngressClassParams, field names as LBC's CRD has them."""
+
+    namespace_selector: LabelSelector | None = None
+    group: IngressGroupParams | None = None
+    scheme: str | None = None
+    inbound_cidrs: list[str] | None = Field(default=None, alias="inboundCIDRs")
+    certificate_arn: list[str] | None = None
+    ssl_policy: str | None = None
+    # A string in LBC's CRD ("443"); a number is taken too, as YAML writers expect.
+    ssl_redirect_port: str | int | None = None
+    subnets: SubnetSelectorParams | None = None
+    ip_address_type: str | None = None
+    tags: list[KeyValue] | None = None
+    target_type: str | None = None
+    load_balancer_name: str | None = None
+    load_balancer_attributes: list[KeyValue] | None = None
+    listeners: list[ListenerParams] | None = None
+    minimum_load_balancer_capacity: MinimumCapacityParams | None = None
+    ipam_configuration: IpamParams | None = None
+    prefix_lists_ids: list[str] | None = Field(default=None, alias="prefixListsIDs")
+    # The capitalised spelling LBC's CRD had first and still accepts.
+    prefix_lists_ids_legacy: list[str] | None = Field(default=None, alias="PrefixListsIDs")
+    wafv2_acl_arn: str | None = Field(default=None, alias="wafv2AclArn")
+    wafv2_acl_name: str | None = Field(default=None, alias="wafv2AclName")
 
 
 M = TypeVar("M", bound=KubeModel)

@@ -4,9 +4,11 @@ aside), values change what they should, and `helm install` into the session's re
 plane makes those objects, `helm uninstall` removes them.
 
 Intended differences from the manifests, and nothing else: no Namespace (helm installs into
-the release namespace), the chart's standard labels (`app.kubernetes.io/instance`, ... also
-in selectors, so two releases never select each other's pods), and no placeholder IRSA
-annotation (`serviceAccount.annotations` is empty by default, as in LBC's chart).
+the release namespace), the IngressClassParams CRD in the chart's `crds/` (helm installs it
+before the templates and never renders or deletes it), the chart's standard labels
+(`app.kubernetes.io/instance`, ... also in selectors, so two releases never select each
+other's pods), and no placeholder IRSA annotation (`serviceAccount.annotations` is empty by
+default, as in LBC's chart).
 """
 
 from __future__ import annotations
@@ -154,7 +156,8 @@ def test_helm_lint_fails_on_a_broken_chart(helm: Helm, tmp_path: Path) -> None:
 
 def test_default_values_render_the_manifests(helm: Helm, kustomized: dict[Key, Obj]) -> None:
     rendered = helm.template()
-    expected = {k: o for k, o in kustomized.items() if k[0] != "Namespace"}
+    apart = ("Namespace", "CustomResourceDefinition")
+    expected = {k: o for k, o in kustomized.items() if k[0] not in apart}
     assert set(rendered) == set(expected)
     for key, manifest in expected.items():
         got = without_labels(rendered[key])
@@ -164,6 +167,13 @@ def test_default_values_render_the_manifests(helm: Helm, kustomized: dict[Key, O
             assert "annotations" not in got["metadata"]
             want["metadata"].pop("annotations")
         assert got == want, key
+
+
+def test_the_charts_crds_are_the_manifests_crds(kustomized: dict[Key, Obj]) -> None:
+    files = sorted((CHART / "crds").glob("*.yaml"))
+    in_chart = keyed([d for path in files for d in documents(path.read_text())])
+    shipped = {k: o for k, o in kustomized.items() if k[0] == "CustomResourceDefinition"}
+    assert in_chart == shipped
 
 
 def test_rbac_rules_are_the_manifests(helm: Helm, kustomized: dict[Key, Obj]) -> None:

@@ -17,6 +17,7 @@ from .artefacts import (
     APP,
     MANIFESTS,
     NAMESPACE,
+    REPO,
     load_documents,
     manifest_files,
     objects,
@@ -26,7 +27,13 @@ from .artefacts import (
 # The oldest and newest minor versions EKS supports in standard support when this was written.
 KUBERNETES_VERSIONS = ("1.29.0", "1.34.0")
 
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "IngressClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "IngressClass",
+    "CustomResourceDefinition",
+}
 
 
 def container() -> dict[str, Any]:
@@ -68,7 +75,7 @@ def test_builtin_objects_validate_against_kubernetes_schemas(version: str) -> No
     for obj in objects():
         kubernetes_validate.validate(obj, version, strict=True)
         checked += 1
-    assert checked >= 9
+    assert checked >= 10
 
 
 def test_strict_validation_rejects_a_misspelt_field() -> None:
@@ -79,11 +86,34 @@ def test_strict_validation_rejects_a_misspelt_field() -> None:
         kubernetes_validate.validate(bad, KUBERNETES_VERSIONS[-1], strict=True)
 
 
-def test_nothing_custom_is_shipped() -> None:
-    # High availability is a coordination.k8s.io Lease: no CRDs, no kopf peering objects.
-    assert not [
-        o for o in objects() if "kopf" in o["apiVersion"] or o["kind"].endswith("Definition")
+def test_the_only_crd_is_lbcs_ingress_class_params() -> None:
+    # High availability is a coordination.k8s.io Lease: no kopf peering objects. The one CRD
+    # is aws-load-balancer-controller's IngressClassParams, under LBC's names, so the objects
+    # of a cluster that ran LBC stay readable (and kubectl's short names work as before).
+    assert not [o for o in objects() if "kopf" in o["apiVersion"]]
+    (crd,) = [o for o in objects() if o["kind"] == "CustomResourceDefinition"]
+    spec = crd["spec"]
+    assert crd["metadata"]["name"] == "ingressclassparams.elbv2.k8s.aws"
+    assert (spec["group"], spec["scope"]) == ("elbv2.k8s.aws", "Cluster")
+    assert spec["names"] == {
+        "kind": "IngressClassParams",
+        "listKind": "IngressClassParamsList",
+        "plural": "ingressclassparams",
+        "singular": "ingressclassparams",
+    }
+    assert [(v["name"], v["served"], v["storage"]) for v in spec["versions"]] == [
+        ("v1beta1", True, True)
     ]
+
+
+def test_the_crd_copies_are_the_manifests_crd() -> None:
+    # The Helm chart installs it from crds/, the sandbox from sandbox/crds/: one text.
+    shipped = (MANIFESTS / "ingressclassparams-crd.yaml").read_text()
+    for copy in (
+        REPO / "deploy" / "helm" / "alb-ingress-controller" / "crds" / "ingressclassparams.yaml",
+        REPO / "sandbox" / "crds" / "ingressclassparams.yaml",
+    ):
+        assert copy.read_text() == shipped, f"{copy} differs from the manifests' CRD"
 
 
 def test_namespaces_are_where_they_belong() -> None:

@@ -252,9 +252,7 @@ def test_annotation_values_must_be_strings() -> None:
 
 
 def test_unknown_annotations_are_ignored() -> None:
-    result = plan(
-        ingress(annotations={PREFIX + "jwt-validation": "{}", "other/x": "y"}), service()
-    )
+    result = plan(ingress(annotations={PREFIX + "jwt-validation": "{}", "other/x": "y"}), service())
     assert result.errors == ()
     assert len(result.stacks) == 1
 

@@ -150,3 +150,12 @@ def test_warnings_are_listed_after_the_stacks_and_do_not_fail_the_plan(tmp_path:
     warnings = out[out.index("warnings (2):\n") :]  # the typo, and the missing Service web
     assert "  default/broken: metadata.annotations[alb.ingress.kubernetes.io/shceme]" in warnings
     assert "  default/broken: spec.defaultBackend.service: service 'web' not found" in warnings
+
+
+def test_plan_reads_ingress_class_params_among_the_manifests() -> None:
+    case = GOLDEN / "cases" / "class-params.yaml"
+    code, out, _ = run("plan", "-f", str(case), "-o", "json", "--cluster-name", "golden")
+    assert code == EXIT_BUILD_ERRORS  # the Ingress outside the namespaceSelector
+    assert json.loads(out) == json.loads((GOLDEN / "expected" / "class-params.json").read_text())
+    shop = next(s for s in json.loads(out)["stacks"] if s["id"] == "shop")
+    assert shop["loadBalancer"]["scheme"] == "internet-facing"  # the params', not the annotation's

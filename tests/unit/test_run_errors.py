@@ -61,6 +61,29 @@ def test_a_bad_setting_names_the_variable_and_value(tmp_path: Path) -> None:
     assert line.startswith("error: bad settings: WORKERS='lots': ")
 
 
+def test_default_tags_on_an_externally_managed_key(tmp_path: Path) -> None:
+    env = {
+        "DEFAULT_TAGS": '{"cost-center": "42"}',
+        "EXTERNAL_MANAGED_TAGS": '["cost-center"]',
+        "METRICS_PORT": str(free_port()),
+    }
+    line = one_line(run(env, tmp_path))
+    assert line == (
+        "error: bad settings: DEFAULT_TAGS sets cost-center, which EXTERNAL_MANAGED_TAGS "
+        "leaves to another tool; drop it from one of them"
+    )
+
+
+def test_a_given_backend_group_with_sharing_off(tmp_path: Path) -> None:
+    env = {
+        "BACKEND_SECURITY_GROUP": "sg-0123456789abcdef0",
+        "ENABLE_BACKEND_SECURITY_GROUP": "false",
+        "METRICS_PORT": str(free_port()),
+    }
+    line = one_line(run(env, tmp_path))
+    assert "BACKEND_SECURITY_GROUP is set but ENABLE_BACKEND_SECURITY_GROUP is false" in line
+
+
 def test_an_unreachable_api_server(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from controller.aws.steps.balancer import LoadBalancerStep
 from controller.aws.steps.dns import DnsHook, DnsStep
-from controller.aws.steps.protection import ProtectionStep
+from controller.aws.steps.protection import ALL_ADD_ONS, AddOns, ProtectionStep
 from controller.aws.steps.routing import ListenersStep, listener_certificates
 from controller.aws.steps.run import DeployRun, Step
-from controller.aws.steps.security import SecurityGroupsStep
+from controller.aws.steps.security import SHARED_BACKEND, BackendGroup, SecurityGroupsStep
 from controller.aws.steps.targeting import TargetGroupsStep, TargetsStep
 
 ORDER = (
@@ -33,7 +33,11 @@ ORDER = (
 )
 
 __all__ = [
+    "ALL_ADD_ONS",
     "ORDER",
+    "SHARED_BACKEND",
+    "AddOns",
+    "BackendGroup",
     "DeployRun",
     "DnsHook",
     "DnsStep",

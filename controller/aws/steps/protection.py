@@ -12,6 +12,7 @@ ours (by LBC's protection name) before the load balancer goes.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from controller.aws.clients import AwsClients
 from controller.aws.errors import AwsError
@@ -29,11 +30,26 @@ from controller.model.stack import ShieldProtection, WafClassicAssociation, WebA
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AddOns:
+    """Which add-ons this controller manages at all (LBC's `--enable-waf`, `--enable-wafv2`,
+    `--enable-shield`): one turned off is left to another tool (AWS Firewall Manager, say),
+    whatever the annotations say."""
+
+    waf_classic: bool = True
+    wafv2: bool = True
+    shield: bool = True
+
+
+ALL_ADD_ONS = AddOns()
+
+
 class ProtectionStep:
     name = "protection"
     gates_teardown = False
 
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, enabled: AddOns = ALL_ADD_ONS) -> None:
+        self.enabled = enabled
         self.wafv2 = WebAcls(clients)
         self.waf_classic = WafClassicAcls(clients)
         self.shield = ShieldProtections(clients)
@@ -43,18 +59,20 @@ class ProtectionStep:
         # A load balancer made in this deploy has no add-ons yet: nothing to read.
         fresh = run.created_load_balancer
         arn = run.balancer.arn
-        if wanted.wafv2 is not None:
+        if wanted.wafv2 is not None and self.enabled.wafv2:
             self._wafv2(arn, wanted.wafv2, fresh)
-        if wanted.waf_classic is not None:
+        if wanted.waf_classic is not None and self.enabled.waf_classic:
             self._waf_classic(arn, wanted.waf_classic, fresh)
-        if wanted.shield_advanced is not None:
+        if wanted.shield_advanced is not None and self.enabled.shield:
             self._shield(run, arn, wanted.shield_advanced, fresh)
 
     def cleanup(self, run: DeployRun) -> None:
         """Nothing: a replaced load balancer's associations go with it."""
 
     def teardown(self, stack_id: str, live: LiveStack) -> None:
-        if not live.load_balancers or not self._subscribed_for_teardown(stack_id):
+        if not self.enabled.shield or not live.load_balancers:
+            return
+        if not self._subscribed_for_teardown(stack_id):
             return
         for lb in live.load_balancers:
             found = self.shield.protection(lb.arn)

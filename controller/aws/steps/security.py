@@ -5,7 +5,9 @@ listeners' inbound rules. With the shared backend group (`manage-backend-securit
 the load balancer also carries the cluster's backend group, and each node security group
 lets it in on the target and health-check ports. The backend group is shared by every stack
 of the cluster: `BackendHold` keeps a teardown from deleting it under a deploy that is about
-to attach it.
+to attach it. It may be one of the user's (BACKEND_SECURITY_GROUP), never deleted; with
+sharing off (ENABLE_BACKEND_SECURITY_GROUP=false) the node groups let each load balancer's
+managed group in instead, and those rules go before the managed group does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from controller.aws.clients import AwsClients
@@ -77,6 +80,19 @@ class BackendHold:
                 self._state.notify_all()
 
 
+@dataclass(frozen=True)
+class BackendGroup:
+    """How load balancers reach the nodes (LBC's `--enable-backend-security-group` and
+    `--backend-security-group`): through one backend group shared by every load balancer of
+    the cluster (made here, or `given`), or, not shared, each from its own frontend group."""
+
+    shared: bool = True
+    given: str | None = None
+
+
+SHARED_BACKEND = BackendGroup()
+
+
 class SecurityGroupsStep:
     name = "security groups"
     gates_teardown = False
@@ -90,8 +106,10 @@ class SecurityGroupsStep:
         *,
         node_security_groups: Sequence[str] = (),
         discover_node_security_groups: bool = True,
+        backend: BackendGroup = SHARED_BACKEND,
     ) -> None:
         self._clients = clients
+        self._backend = backend
         self._cluster = cluster
         self._groups = groups
         self._discovery = discovery
@@ -118,26 +136,49 @@ class SecurityGroupsStep:
                 )
             )
         if stack.backend_security_group:
-            backend = self._groups.ensure_backend(run.placement.vpc_id)
-            chosen.append(backend)
-            nodes = self._nodes(run)
-            self._groups.allow_backend(nodes, backend, backend_ports(stack, run.targets))
+            self._let_in(run, chosen)
         run.security_groups = tuple(dict.fromkeys(chosen))
+
+    def _let_in(self, run: DeployRun, chosen: list[str]) -> None:
+        """Open the nodes to the load balancer: through the shared backend group (attached
+        to it), or, with sharing off, straight from its managed frontend group."""
+        stack = run.stack
+        if self._backend.shared:
+            source = self._backend.given or self._groups.ensure_backend(run.placement.vpc_id)
+            chosen.append(source)
+        elif stack.security_group is not None and chosen:
+            source = chosen[0]  # the managed group made above
+        else:
+            run.warn(
+                NODE_SECURITY_GROUPS_UNKNOWN,
+                "ENABLE_BACKEND_SECURITY_GROUP is false and the load balancer has its own "
+                "security-groups: the nodes are not opened to it; allow it in yourself",
+            )
+            return
+        self._groups.allow_backend(self._nodes(run), source, backend_ports(stack, run.targets))
 
     def cleanup(self, run: DeployRun) -> None:
         """A managed group the stack no longer uses (it names its own groups now)."""
         for group in run.managed_security_groups:
             if group["GroupId"] not in run.security_groups:
-                self._groups.delete(str(group["GroupId"]))
+                self._delete_managed(str(group["GroupId"]))
 
     def teardown(self, stack_id: str, live: LiveStack) -> None:
         managed = self._groups.find_managed(stack_id)
         each_then_raise(
             [
-                *(partial(self._groups.delete, str(group["GroupId"])) for group in managed),
+                *(partial(self._delete_managed, str(group["GroupId"])) for group in managed),
                 self._release_backend_if_unused,
             ]
         )
+
+    def _delete_managed(self, group_id: str) -> None:
+        """With sharing off, node groups name the managed group in their rules: those go
+        first (a referenced group cannot be deleted)."""
+        if self._backend.shared:
+            self._groups.delete(group_id)
+        else:
+            self._groups.release_backend(group_id)
 
     def _nodes(self, run: DeployRun) -> tuple[str, ...]:
         """The node security groups the backend group must get into: given, or those of the
@@ -165,7 +206,10 @@ class SecurityGroupsStep:
 
     def _release_backend_if_unused(self) -> None:
         """Delete the cluster's backend group once no load balancer of the cluster uses it
-        and no deploy of this process is about to attach it."""
+        and no deploy of this process is about to attach it. A group given by
+        BACKEND_SECURITY_GROUP is not ours: it stays."""
+        if self._backend.given or not self._backend.shared:
+            return
         with self.backend_hold.releasing() as free:
             if not free:
                 return

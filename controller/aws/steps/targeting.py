@@ -90,13 +90,15 @@ class TargetsStep:
     name = "targets"
     gates_teardown = False
 
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, max_targets: int = 0) -> None:
         self._clients = clients
+        self.max_targets = max_targets  # per target group; 0: no limit
 
     def apply(self, run: DeployRun) -> None:
         for tg in run.stack.target_groups:
             wanted = run.targets.get(tg.id, frozenset())
-            sync_target_group(self._clients, run.target_group_arns[tg.id], wanted)
+            arn = run.target_group_arns[tg.id]
+            sync_target_group(self._clients, arn, wanted, self.max_targets)
 
     def cleanup(self, run: DeployRun) -> None:
         return None
