@@ -37,6 +37,10 @@ class ModelDefaults(BaseModel):
     default_tags: dict[str, str] = Field(default_factory=dict)
     # Tag keys another tool manages: an Ingress or Service may not set them.
     external_managed_tags: tuple[str, ...] = ()
+    # LBC's webhook checks, as build errors: no new use of the legacy class annotation or of
+    # group.name (Ingresses that already carry a finalizer of ours keep working).
+    disable_ingress_class_annotation: bool = False
+    disable_ingress_group_name_annotation: bool = False
     manage_dns: bool = True
     # AWS's adjustable per-ALB quotas, as this account has them.
     rules_per_alb: int = DEFAULT_RULES_PER_ALB
@@ -91,6 +95,8 @@ class Settings(BaseSettings):
     max_targets_per_target_group: int = Field(default=0, ge=0)
     backend_security_group: str | None = Field(default=None, pattern=r"^sg-[0-9a-f]+$")
     enable_backend_security_group: bool = True
+    disable_ingress_class_annotation: bool = False
+    disable_ingress_group_name_annotation: bool = False
 
     @model_validator(mode="after")
     def _default_tags_are_ours(self) -> Settings:
@@ -116,6 +122,8 @@ class Settings(BaseSettings):
             ssl_policy=self.default_ssl_policy,
             default_tags=self.default_tags,
             external_managed_tags=tuple(self.external_managed_tags),
+            disable_ingress_class_annotation=self.disable_ingress_class_annotation,
+            disable_ingress_group_name_annotation=self.disable_ingress_group_name_annotation,
             manage_dns=self.manage_dns,
             rules_per_alb=self.rules_per_alb_limit,
             target_groups_per_alb=self.target_groups_per_alb_limit,

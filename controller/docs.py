@@ -79,6 +79,12 @@ SETTING_DOCS: dict[str, str] = {
     "(0: no limit); the ones registered already are kept first (LBC's flag of that name).",
     "backend_security_group": "Your security group (`sg-...`) to use as the shared backend "
     "group instead of one made here; never deleted (LBC's `--backend-security-group`).",
+    "disable_ingress_class_annotation": "No new use of `kubernetes.io/ingress.class: alb`: an "
+    "Ingress selected by it gets an error unless it is a member already (carries our "
+    "finalizer). LBC enforces this in its webhook.",
+    "disable_ingress_group_name_annotation": "No new use of `group.name`: an Ingress gets an "
+    "error unless it is already in that group (carries its finalizer); IngressClassParams "
+    "`spec.group.name` still works. LBC enforces this in its webhook.",
     "enable_backend_security_group": "Load balancers reach the nodes through one shared "
     "backend group; false opens the nodes to each load balancer's managed group instead "
     "(LBC's `--enable-backend-security-group`).",

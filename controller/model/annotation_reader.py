@@ -8,7 +8,7 @@ whose field is `metadata.annotations[<key>]`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,23 @@ def read_annotations(
         else:
             values[spec.name] = parsed
     return AnnotationValues(values, actions, conditions, tuple(errors), tuple(ignored))
+
+
+def external_tag_errors(
+    values: AnnotationValues, external: Iterable[str], owner: str = ""
+) -> list[tuple[str, str]]:
+    """(field, message) when the `tags` annotation sets a key another tool manages
+    (EXTERNAL_MANAGED_TAGS): LBC refuses it, as the two would fight over the value."""
+    clash = sorted(set(values.get("tags") or {}) & set(external))
+    if not clash:
+        return []
+    return [
+        (
+            annotation_field(SPECS["tags"].key, owner),
+            f"tag {', '.join(clash)} is managed outside this controller "
+            "(EXTERNAL_MANAGED_TAGS); remove it from the annotation",
+        )
+    ]
 
 
 def _why_ignored(suffix: str, spec: AnnotationSpec | None, location: Location) -> str:

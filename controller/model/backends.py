@@ -16,7 +16,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config import ModelDefaults
-from controller.model.annotation_reader import AnnotationValues, annotation_field, read_annotations
+from controller.model.annotation_reader import (
+    AnnotationValues,
+    annotation_field,
+    external_tag_errors,
+    read_annotations,
+)
 from controller.model.annotations import SPECS, Location
 from controller.model.inputs import (
     ServicePort,
@@ -111,8 +116,12 @@ class BackendContext:
         svc_annotations = read_annotations(
             metadata_of(service).annotations, Location.SERVICE, owner=owner
         )
-        if svc_annotations.errors:
-            raise FieldError(*svc_annotations.errors[0])
+        errors = [
+            *svc_annotations.errors,
+            *external_tag_errors(svc_annotations, self.defaults.external_managed_tags, owner),
+        ]
+        if errors:
+            raise FieldError(*errors[0])
         self.ignored.update(svc_annotations.ignored)
         self._note_overrides(svc_annotations, owner)
         settings = _TargetGroupSettings(

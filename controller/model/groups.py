@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config import INGRESS_CLASS_CONTROLLER, ModelDefaults
-from controller.model.annotation_reader import read_annotations
+from controller.model.annotation_reader import annotation_field, read_annotations
 from controller.model.annotations import SPECS, Location
 from controller.model.class_params import find_params, group_name_of
 from controller.model.inputs import IngressClassSpec, key_of, metadata_of, spec_of
@@ -140,9 +140,47 @@ def group_of(
         return BuildError(ingress=key, field=where, message=message)
     order: int = parsed.get("group.order", 0)
     name: str | None = imposed or parsed.get("group.name")
-    if name is None:
-        return GroupRef(id=key, explicit=False, order=order)
-    return GroupRef(id=name, explicit=True, order=order)
+    ref = (
+        GroupRef(id=key, explicit=False, order=order)
+        if name is None
+        else GroupRef(id=name, explicit=True, order=order)
+    )
+    by_annotation = ref.explicit and imposed is None
+    refused = _new_use_refused(
+        ingress, key, ingress_class, by_annotation=by_annotation, ref=ref, defaults=defaults
+    )
+    return refused or ref
+
+
+def _new_use_refused(
+    ingress: Mapping[str, Any],
+    key: str,
+    ingress_class: Mapping[str, Any] | None,
+    *,
+    by_annotation: bool,
+    ref: GroupRef,
+    defaults: ModelDefaults,
+) -> BuildError | None:
+    """LBC's webhook refuses new uses of the legacy class annotation and of group.name when
+    its flags say so; without a webhook, the Ingress is refused here instead. One that is a
+    member already (it carries LBC's or our finalizer of that group) keeps working."""
+    held = held_groups(ingress)
+    if defaults.disable_ingress_class_annotation and ingress_class is None and not held:
+        return BuildError(
+            ingress=key,
+            field=f"metadata.annotations[{LEGACY_CLASS_ANNOTATION}]",
+            message="new use of this annotation is disabled (DISABLE_INGRESS_CLASS_ANNOTATION); "
+            "set spec.ingressClassName instead",
+        )
+    if defaults.disable_ingress_group_name_annotation and by_annotation and ref not in held:
+        return BuildError(
+            ingress=key,
+            field=annotation_field(SPECS["group.name"].key),
+            message="joining a group by this annotation is disabled "
+            "(DISABLE_INGRESS_GROUP_NAME_ANNOTATION); an Ingress already in the group keeps "
+            "it, others may use an IngressClassParams spec.group.name",
+        )
+    return None
 
 
 def _class_group_name(

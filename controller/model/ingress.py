@@ -21,7 +21,12 @@ from controller.limits import (
     MAX_TARGET_GROUPS_PER_ACTION,
     PATH_PATTERN_CHARACTERS,
 )
-from controller.model.annotation_reader import AnnotationValues, annotation_field, read_annotations
+from controller.model.annotation_reader import (
+    AnnotationValues,
+    annotation_field,
+    external_tag_errors,
+    read_annotations,
+)
 from controller.model.annotations import SPECS, Location, Scope
 from controller.model.auth import GoneSecretError, SecretsIndex, build_auth
 from controller.model.backends import BackendContext, FieldError, MissingBackendError
@@ -126,6 +131,10 @@ def parse_ingress(
     if imposed.params is not None:
         annotations, overridden = impose(key, annotations, imposed.params)
     errors += [BuildError(ingress=key, field=f, message=m) for f, m in annotations.errors]
+    errors += [
+        BuildError(ingress=key, field=f, message=m)
+        for f, m in external_tag_errors(annotations, defaults.external_managed_tags)
+    ]
     try:
         spec = spec_of(ingress, IngressSpec)
     except ValidationError as err:
