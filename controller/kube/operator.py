@@ -383,9 +383,10 @@ def run(settings: Settings, liveness: str | None = None) -> None:
     bindings = functools.partial(
         list_bindings, k8s.CustomObjectsApi(api_client), settings.watch_namespaces
     )
+    writer = ApiWriter(api_client)
     runtime = Runtime.create(
         settings,
-        ApiWriter(api_client),
+        writer,
         deployer,
         metrics,
         lister,
@@ -413,6 +414,7 @@ def run(settings: Settings, liveness: str | None = None) -> None:
                 on_lost=lambda: os._exit(1),  # a deposed leader must stop at once
             )
             clients.write_guard = elector.may_write
+            writer.write_guard = elector.may_write
         else:
             runtime.leading.set()
         await kopf.operator(

@@ -18,12 +18,14 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+
+from controller.aws import WritesFencedError
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +85,23 @@ class ApiWriter:
         # Events posted, most recent last: (object, type, reason, message) -> name, count.
         self._events: OrderedDict[tuple[Any, ...], _Seen] = OrderedDict()
         self._events_lock = threading.Lock()
+        # The leader elector's `may_write`, as for AWS calls: a replica whose Lease is late
+        # must not change finalizers, status or records while another may be taking over
+        # (a deposed leader's late status patch could blank a hostname the new one wrote).
+        # Events are advice and not fenced.
+        self.write_guard: Callable[[], bool] | None = None
+
+    def _fence(self, what: str, body: Mapping[str, Any]) -> None:
+        guard = self.write_guard
+        if guard is not None and not guard():
+            meta = _meta(body)
+            raise WritesFencedError(
+                f"Kubernetes {what} of {meta.get('namespace')}/{meta.get('name')} refused: "
+                "not the leader now"
+            )
 
     def add_finalizer(self, ingress: Mapping[str, Any], finalizer: str) -> None:
+        self._fence("finalizer change", ingress)
         meta = _meta(ingress)
         current = list(meta.get("finalizers") or [])
         if finalizer in current:
@@ -107,6 +124,7 @@ class ApiWriter:
         current = list(_meta(ingress).get("finalizers") or [])
         if finalizer not in current:
             return
+        self._fence("finalizer change", ingress)
         try:
             self._patch(ingress, _without(current, finalizer), JSON_PATCH)
         except ApiException as error:
@@ -120,6 +138,7 @@ class ApiWriter:
         (a JSON patch that tests the element first), then delete it, if it is still the
         object that was read (its uid). Already gone (404) is done; a changed copy fails
         with the API's 422 (the `test`) or 409 (the uid), raised as `ApiException`."""
+        self._fence("release", body)
         group, version, plural = resource
         meta = _meta(body)
         name, namespace = meta["name"], meta["namespace"]
@@ -145,6 +164,7 @@ class ApiWriter:
                 raise
 
     def set_hostname(self, ingress: Mapping[str, Any], hostname: str | None) -> None:
+        self._fence("status patch", ingress)
         entries = [{"hostname": hostname}] if hostname else []
         meta = _meta(ingress)
         self._networking.patch_namespaced_ingress_status(
@@ -157,6 +177,7 @@ class ApiWriter:
     def set_annotations(
         self, ingress: Mapping[str, Any], annotations: Mapping[str, str | None]
     ) -> None:
+        self._fence("annotation patch", ingress)
         self._patch(ingress, {"metadata": {"annotations": dict(annotations)}}, MERGE_PATCH)
 
     def event(self, ingress: Mapping[str, Any], type_: str, reason: str, message: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from controller.aws import WritesFencedError
 from controller.kube.writer import ApiWriter, StaleCopyError
 from tests.unit.kube.fakes import ingress
 
@@ -142,3 +143,22 @@ def test_a_repeated_event_is_counted_on_one_object(api: Api) -> None:
     writer.event(body, "Warning", "FailedDeployModel", "Throttling: slow down")
     again = listed()["Throttling: slow down"]
     assert again.count == 1 and again.metadata.name != repeated.metadata.name
+
+
+def test_a_replica_that_may_not_write_changes_nothing(api: Api) -> None:
+    writer = ApiWriter(api.client)
+    body = create(api, "fenced")
+    leading = [False]
+    writer.write_guard = lambda: leading[0]
+    version = body["metadata"]["resourceVersion"]
+    for write in (
+        lambda: writer.add_finalizer(body, "ingress.k8s.aws/resources"),
+        lambda: writer.set_hostname(body, "k8s-x.elb.amazonaws.com"),
+        lambda: writer.set_annotations(body, {"alb-ingress-controller/applied": "{}"}),
+    ):
+        with pytest.raises(WritesFencedError):
+            write()
+    assert read(api, "fenced")["metadata"]["resourceVersion"] == version
+    leading[0] = True  # leading again: the same writes go through
+    writer.add_finalizer(body, "ingress.k8s.aws/resources")
+    assert read(api, "fenced")["metadata"]["finalizers"] == ["ingress.k8s.aws/resources"]
