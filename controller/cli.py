@@ -110,6 +110,24 @@ def _register_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-dns", action="store_true", help="do not manage Route 53 records (MANAGE_DNS=false)"
     )
+    # external-dns's Route 53 flags, by its names (DOMAIN_FILTER, ... as JSON lists).
+    for flag, what in (
+        ("--domain-filter", "only hosts in this domain get records"),
+        ("--exclude-domains", "no host in this domain gets records"),
+        ("--zone-id-filter", "use only this hosted zone"),
+        ("--aws-zone-tags", "use only hosted zones with this tag, key=value"),
+    ):
+        parser.add_argument(flag, action="append", metavar="VALUE", help=f"{what} (repeatable)")
+    parser.add_argument(
+        "--aws-zone-type", choices=("public", "private", "both"), help="hosted zones to use"
+    )
+    parser.add_argument(
+        "--dns-policy",
+        "--policy",
+        dest="dns_policy",
+        choices=("sync", "upsert-only"),
+        help="upsert-only never deletes Route 53 records (default: sync)",
+    )
     parser.add_argument(
         "--ignore-incumbent",
         action="store_true",
@@ -131,6 +149,18 @@ def _register_run(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _dns_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The Route 53 flags given (lists from repeated flags, choices as given)."""
+    lists = ("domain_filter", "exclude_domains", "zone_id_filter", "aws_zone_tags")
+    overrides: dict[str, object] = {
+        name: getattr(args, name) for name in lists if getattr(args, name)
+    }
+    for name in ("aws_zone_type", "dns_policy"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    return overrides
+
+
 def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     overrides: dict[str, object] = {}
     if args.cluster_name:
@@ -139,6 +169,7 @@ def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         overrides["watch_namespaces"] = args.namespaces
     if args.resync_seconds is not None:
         overrides["resync_seconds"] = args.resync_seconds
+    overrides.update(_dns_overrides(args))
     if args.no_dns:
         overrides["manage_dns"] = False
     if args.ignore_incumbent:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from controller.limits import (
@@ -65,6 +72,14 @@ class Settings(BaseSettings):
     default_tags: dict[str, str] = Field(default_factory=dict)
     # Route 53 alias records for rule hosts; off leaves DNS to another tool.
     manage_dns: bool = True
+    # external-dns's Route 53 options, by its flag names: which zones and hosts are ours to
+    # touch, and whether records are ever deleted.
+    domain_filter: list[str] = Field(default_factory=list)
+    exclude_domains: list[str] = Field(default_factory=list)
+    zone_id_filter: list[str] = Field(default_factory=list)
+    aws_zone_type: Literal["public", "private", "both"] = "both"
+    aws_zone_tags: list[str] = Field(default_factory=list)
+    dns_policy: Literal["sync", "upsert-only"] = "sync"
     # Namespaces to watch; empty means all.
     watch_namespaces: list[str] = Field(default_factory=list)
     # Full drift check of every group this often (seconds).
@@ -97,6 +112,28 @@ class Settings(BaseSettings):
     enable_backend_security_group: bool = True
     disable_ingress_class_annotation: bool = False
     disable_ingress_group_name_annotation: bool = False
+
+    @field_validator("domain_filter", "exclude_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        # As hosts are compared: lower case, no trailing dot (a leading dot means subdomains).
+        cleaned = [domain.strip().rstrip(".").lower() for domain in domains]
+        if any(not domain.lstrip(".") for domain in cleaned):
+            raise ValueError("a domain may not be empty")
+        return cleaned
+
+    @field_validator("zone_id_filter")
+    @classmethod
+    def _zone_ids(cls, zone_ids: list[str]) -> list[str]:
+        return [zone_id.strip().rsplit("/", 1)[-1] for zone_id in zone_ids]
+
+    @field_validator("aws_zone_tags")
+    @classmethod
+    def _zone_tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not tag.partition("=")[0].strip():
+                raise ValueError(f"{tag!r} is not key=value (or key, for any value)")
+        return [tag.strip() for tag in tags]
 
     @model_validator(mode="after")
     def _default_tags_are_ours(self) -> Settings:

@@ -47,6 +47,21 @@ SETTING_DOCS: dict[str, str] = {
     "default_tags": 'Tags on every AWS resource, JSON (`{"team": "web"}`); they win over '
     "the `tags` annotation.",
     "manage_dns": "Keep Route 53 alias records for rule hosts (`run --no-dns` turns it off).",
+    "domain_filter": "Only hosts in these domains get records, JSON list (external-dns's "
+    "`--domain-filter`; `run --domain-filter`, repeatable): `example.com` holds itself and its "
+    "subdomains, `.example.com` only subdomains; others get a `DNSRecordSkipped` Warning. "
+    "Empty: every host.",
+    "exclude_domains": "Hosts in these domains never get records, JSON list "
+    "(`--exclude-domains`, repeatable).",
+    "zone_id_filter": "Only these hosted zone IDs are read or written, JSON list "
+    "(`--zone-id-filter`, repeatable). Empty: every zone.",
+    "aws_zone_type": "public, private or both: the kinds of hosted zones used (`--aws-zone-type`).",
+    "aws_zone_tags": "Only hosted zones with every one of these tags, JSON list of `key=value` "
+    "(`key` alone: any value; `--aws-zone-tags`, repeatable); needs "
+    "`route53:ListTagsForResources`.",
+    "dns_policy": "sync (create, update and delete our records) or upsert-only (never delete: "
+    "records of removed hosts and deleted Ingresses stay; external-dns's `--policy`; "
+    "`run --dns-policy`).",
     "watch_namespaces": "Namespaces to watch, JSON list; empty watches all "
     "(`run --namespace`, repeatable).",
     "resync_seconds": "Period of the drift check that redeploys every group even if unchanged.",

@@ -24,7 +24,16 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
   asks for the records *from* that name on), so re-adding a host the controller had
   removed failed for good with InvalidChangeBatch ("already exists"); and moto never
   refused a CREATE of a record that did exist unless that exact CREATE was in its journal.
-  Found by the soak (`sandbox.soak`).
+  Found by the soak (`sandbox.soak`). AWS applies a batch in order, so a DELETE may make room
+  for a CREATE of the same record set in the same batch (a record replaced by one with
+  another kind of routing policy); the check follows the batch change by change.
+
+- Route 53 DELETE of a record set with a SetIdentifier (weighted, latency, failover,
+  geolocation): AWS deletes that record set, found by name, type and set identifier, and
+  refuses the change when there is none ("it was not found"). moto deleted every record set
+  of the zone with that set identifier, whatever its name and type, so deleting one
+  cluster's weighted alias also deleted its ownership TXT (which carries the same set
+  identifier) and any other name's record set that happened to share it.
 
 - DeleteLoadBalancer: on AWS its target groups are no longer attached to it (their
   `LoadBalancerArns` lose it, and a new load balancer may use them). moto kept the deleted
@@ -47,23 +56,51 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
 - Shield GetSubscriptionState: moto has no such operation (only DescribeSubscription); here
   it answers ACTIVE when the account has a subscription (CreateSubscription), else INACTIVE.
 
+- CreateLoadBalancer's CustomerOwnedIpv4Pool and IpamPools: moto dropped both, so a load
+  balancer never had them and every later deploy saw a difference. Here they are kept on the
+  load balancer and answered by DescribeLoadBalancers (moto serializes them from it).
+- ModifyIpPools and ModifyCapacityReservation: moto has neither (DescribeCapacityReservation
+  answered "provisioned" and no capacity for every load balancer). Here the IPAM pool and the
+  LCU reservation are stored on the load balancer; DescribeCapacityReservation answers the
+  reservation (provisioned in each of its zones), or nothing when there is none, as AWS does.
+  AWS's validation of the reservation is the AWS-layer tests' (`tests/aws/strict.py`).
+
+- Rule conditions with RegexValues (host-header, path-pattern, http-header): AWS matches a
+  condition by Values or by RegexValues (one of them, at most 128 characters each). moto
+  read only `Values`, and failed with a KeyError (a 500) on a PathPatternConfig or
+  HostHeaderConfig without it, so no regex condition could be made.
+- jwt-validation actions (JwtValidationConfig: JwksEndpoint, Issuer, AdditionalClaims):
+  AWS takes them on HTTPS listeners (the AWS-layer tests check the listener); moto refused
+  the type (ValidationError). Here they are kept and answered like the other actions.
+- Rule transforms (CreateRule/ModifyRule `Transforms`, ModifyRule `ResetTransforms`): moto
+  dropped them, so DescribeRules never showed a rule's transforms and every deploy saw a
+  difference. Here they are checked as AWS checks them (a known type with its config, one of
+  each type, Transforms and ResetTransforms not together), kept on the rule, answered by
+  DescribeRules; a ModifyRule with neither keeps them, as on AWS.
+- CreateTargetGroup's TargetControlPort: moto dropped it. Here it is kept (1..65535) and
+  answered by DescribeTargetGroups; like AWS, nothing modifies it afterwards.
+
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.elbv2.exceptions import (
     DuplicateListenerError,
     DuplicateLoadBalancerName,
     ELBClientError,
+    LoadBalancerNotFoundError,
     RuleNotFoundError,
 )
-from moto.elbv2.models import ELBv2Backend, FakeAction
-from moto.route53.exceptions import ResourceRecordAlreadyExists
+from moto.elbv2.models import ELBv2Backend, FakeAction, FakeLoadBalancer
+from moto.elbv2.responses import ELBV2Response
+from moto.route53.exceptions import ResourceRecordAlreadyExists, Route53ClientError
 from moto.route53.models import ChangeList, Route53Backend
 from moto.shield.responses import ShieldResponse
 from moto.wafv2.models import WAFV2Backend
@@ -74,6 +111,7 @@ _delete_load_balancer = ELBv2Backend.delete_load_balancer
 _change_resource_record_sets = Route53Backend.change_resource_record_sets
 _fake_action_init = FakeAction.__init__
 _associate_web_acl = WAFV2Backend.associate_web_acl
+_create_load_balancer_response = ELBV2Response.create_load_balancer
 OIDC = "authenticate-oidc"
 
 
@@ -151,24 +189,50 @@ def delete_load_balancer(self: ELBv2Backend, arn: str) -> None:
             target_group.load_balancer_arns.remove(arn)
 
 
+def _record_key(name: object, record_type: object, identifier: object) -> tuple[str, str, str]:
+    return (str(name).rstrip(".").lower(), str(record_type), str(identifier or ""))
+
+
 def change_resource_record_sets(
     self: Route53Backend, zoneid: str, change_list: list[dict[str, Any]]
 ) -> None:
-    """AWS's CREATE: refused exactly when the record set exists (name, type, set id)."""
+    """AWS's batch, change by change: a CREATE is refused exactly when the record set (name,
+    type, set id) exists at that point of the batch, and a DELETE of a record set with a set
+    identifier removes that record set alone (or is refused when there is none)."""
     zone = self.get_hosted_zone(zoneid)
+    present = {_record_key(r.name, r.type, r.set_identifier) for r in zone.rrsets}
     for change in change_list:
-        if change["Action"] != "CREATE":
-            continue
         record = change["ResourceRecordSet"]
-        name = str(record["Name"]).rstrip(".").lower()
-        for live in zone.rrsets:
-            if (
-                str(live.name).rstrip(".").lower() == name
-                and live.type == record["Type"]
-                and live.set_identifier == record.get("SetIdentifier")
-            ):
-                raise ResourceRecordAlreadyExists(name=f"{name}.", _type=str(record["Type"]))
-    _change_resource_record_sets(self, zoneid, change_list)
+        key = _record_key(record["Name"], record["Type"], record.get("SetIdentifier"))
+        if change["Action"] == "CREATE" and key in present:
+            raise ResourceRecordAlreadyExists(name=f"{key[0]}.", _type=key[1])
+        if change["Action"] == "DELETE" and key[2] and key not in present:
+            raise Route53ClientError(
+                "InvalidChangeBatch",
+                f"Tried to delete resource record set [name='{key[0]}.', type='{key[1]}', "
+                f"set-identifier='{key[2]}'] but it was not found",
+            )
+        if change["Action"] == "DELETE":
+            present.discard(key)
+        else:
+            present.add(key)
+    # moto's own code for everything but DELETEs with a set identifier, in batch order.
+    pending: list[dict[str, Any]] = []
+    for change in change_list:
+        record = change["ResourceRecordSet"]
+        if change["Action"] != "DELETE" or not record.get("SetIdentifier"):
+            pending.append(change)
+            continue
+        if pending:
+            _change_resource_record_sets(self, zoneid, pending)
+            pending = []
+        key = _record_key(record["Name"], record["Type"], record["SetIdentifier"])
+        zone.rrsets = [
+            r for r in zone.rrsets if _record_key(r.name, r.type, r.set_identifier) != key
+        ]
+        zone.rr_changes.append(copy.deepcopy(change))
+    if pending:
+        _change_resource_record_sets(self, zoneid, pending)
 
 
 def fake_action_init(self: Any, data: dict[str, Any]) -> None:
@@ -279,6 +343,244 @@ def _journal_never_matches(self: ChangeList, item: Any) -> bool:
     return False
 
 
+def create_load_balancer_response(self: ELBV2Response) -> ActionResult:
+    """CreateLoadBalancer, keeping the address pools moto drops."""
+    params = self._get_params()
+    result = _create_load_balancer_response(self)
+    made = next(
+        (lb for lb in self.elbv2_backend.load_balancers.values() if lb.name == params.get("Name")),
+        None,
+    )
+    if made is not None:
+        # moto serializes a load balancer's attributes by the shape's member names.
+        if params.get("CustomerOwnedIpv4Pool"):
+            setattr(made, "customer_owned_ipv4_pool", params["CustomerOwnedIpv4Pool"])  # noqa: B010
+        if (params.get("IpamPools") or {}).get("Ipv4IpamPoolId"):
+            pools = {"Ipv4IpamPoolId": params["IpamPools"]["Ipv4IpamPoolId"]}
+            setattr(made, "ipam_pools", pools)  # noqa: B010
+    return result
+
+
+def _balancer(backend: ELBv2Backend, arn: str) -> FakeLoadBalancer:
+    found = backend.load_balancers.get(arn)
+    if found is None:
+        raise LoadBalancerNotFoundError()
+    return found
+
+
+def modify_ip_pools(
+    self: ELBv2Backend, arn: str, pool: str | None, remove: bool
+) -> dict[str, str] | None:
+    """Set the load balancer's IPv4 IPAM pool, or remove it; its pools after."""
+    lb = _balancer(self, arn)
+    if remove:
+        setattr(lb, "ipam_pools", None)  # noqa: B010
+    if pool:
+        setattr(lb, "ipam_pools", {"Ipv4IpamPoolId": pool})  # noqa: B010
+    pools: dict[str, str] | None = getattr(lb, "ipam_pools", None)
+    return pools
+
+
+def modify_ip_pools_response(self: ELBV2Response) -> ActionResult:
+    params = self._get_params()
+    pools = self.elbv2_backend.modify_ip_pools(  # type: ignore[attr-defined]
+        params["LoadBalancerArn"],
+        (params.get("IpamPools") or {}).get("Ipv4IpamPoolId"),
+        "ipv4" in (params.get("RemoveIpamPools") or ()),
+    )
+    return ActionResult({"IpamPools": pools or {}})
+
+
+def modify_capacity_reservation(self: ELBv2Backend, arn: str, units: int | None) -> None:
+    """Store the LCU reservation (None: reset)."""
+    setattr(_balancer(self, arn), "capacity_units", units)  # noqa: B010
+
+
+def capacity_reservation(self: ELBv2Backend, arn: str) -> dict[str, Any]:
+    """DescribeCapacityReservation's answer: nothing without a reservation (AWS), else the
+    reservation, provisioned in each zone."""
+    lb = _balancer(self, arn)
+    units = getattr(lb, "capacity_units", None)
+    if units is None:
+        return {}
+    zones = [subnet.availability_zone for subnet in lb.subnets]
+    return {
+        "MinimumLoadBalancerCapacity": {"CapacityUnits": units},
+        "DecreaseRequestsRemaining": 2,
+        "CapacityReservationState": [
+            {
+                "AvailabilityZone": zone,
+                "State": {"Code": "provisioned"},
+                "EffectiveCapacityUnits": units / max(len(zones), 1),
+            }
+            for zone in zones
+        ],
+    }
+
+
+def modify_capacity_reservation_response(self: ELBV2Response) -> ActionResult:
+    params = self._get_params()
+    arn = params["LoadBalancerArn"]
+    reset = str(params.get("ResetCapacityReservation", "")).lower() == "true"
+    units = (params.get("MinimumLoadBalancerCapacity") or {}).get("CapacityUnits")
+    if reset == (units is not None):
+        raise ELBClientError(
+            "ValidationError",
+            "Specify exactly one of MinimumLoadBalancerCapacity and ResetCapacityReservation",
+        )
+    self.elbv2_backend.modify_capacity_reservation(  # type: ignore[attr-defined]
+        arn, None if units is None else int(str(units))
+    )
+    return ActionResult(self.elbv2_backend.capacity_reservation(arn))  # type: ignore[attr-defined]
+
+
+def describe_capacity_reservation_response(self: ELBV2Response) -> ActionResult:
+    arn = self._get_param("LoadBalancerArn")
+    return ActionResult(self.elbv2_backend.capacity_reservation(arn))  # type: ignore[attr-defined]
+
+
+# (class, name, replacement) of the address-pool and capacity corrections, for `apply` and
+# for the AWS-layer tests' strict moto.
+POOLS_AND_CAPACITY: tuple[tuple[type, str, Any], ...] = (
+    (ELBV2Response, "create_load_balancer", create_load_balancer_response),
+    (ELBV2Response, "modify_ip_pools", modify_ip_pools_response),
+    (ELBV2Response, "modify_capacity_reservation", modify_capacity_reservation_response),
+    (ELBV2Response, "describe_capacity_reservation", describe_capacity_reservation_response),
+    (ELBv2Backend, "modify_ip_pools", modify_ip_pools),
+    (ELBv2Backend, "modify_capacity_reservation", modify_capacity_reservation),
+    (ELBv2Backend, "capacity_reservation", capacity_reservation),
+)
+
+
+# --- rule features of LBC v3.5: regex conditions, jwt-validation, transforms, control port --
+
+_CONDITION_KEYS = {
+    "host-header": "HostHeaderConfig",
+    "path-pattern": "PathPatternConfig",
+    "http-header": "HttpHeaderConfig",
+}
+_TRANSFORM_CONFIGS = {
+    "url-rewrite": "UrlRewriteConfig",
+    "host-header-rewrite": "HostHeaderRewriteConfig",
+}
+_validate_actions = ELBv2Backend._validate_actions
+_create_rule_response = ELBV2Response.create_rule
+_modify_rule_response = ELBV2Response.modify_rule
+_create_target_group_response = ELBV2Response.create_target_group
+
+
+def _invalid(message: str) -> ELBClientError:
+    return ELBClientError("ValidationError", message)
+
+
+def _matched_values(condition: dict[str, Any]) -> list[Any]:
+    """A host-header, path-pattern or http-header condition's Values or RegexValues: one of
+    them, as AWS requires (the legacy top-level Values counts as Values)."""
+    field = str(condition.get("Field"))
+    config = condition.get(_CONDITION_KEYS[field]) or {}
+    values, regexes = config.get("Values"), config.get("RegexValues")
+    if values is None and "Values" in condition:
+        values = condition["Values"]
+    if bool(values) == bool(regexes):
+        raise _invalid(f"A '{field}' condition needs exactly one of Values and RegexValues")
+    found: list[Any] = list(values or regexes or ())
+    return found
+
+
+def validate_matched_condition(self: ELBv2Backend, condition: dict[str, Any]) -> None:
+    """moto's host-header, path-pattern and http-header checks, RegexValues taught."""
+    field = str(condition.get("Field"))
+    if field == "http-header":
+        config = condition.get("HttpHeaderConfig")
+        if not config:
+            raise _invalid("A 'HttpHeaderConfig' must be specified with 'http-header'")
+        if len(str(config.get("HttpHeaderName", ""))) > 40:
+            raise _invalid("The 'HttpHeaderName' value is too long; the limit is '40'")
+    for value in _matched_values(condition):
+        if len(str(value)) > 128:
+            raise _invalid(f"The '{field}' value is too long; the limit is '128'")
+
+
+def validate_actions(self: ELBv2Backend, actions: list[Any]) -> None:
+    """moto's checks for the actions it knows; jwt-validation checked as AWS requires."""
+    known = []
+    for action in actions:
+        if action.type != "jwt-validation":
+            known.append(action)
+            continue
+        config = action.data.get("JwtValidationConfig") or {}
+        if not config.get("JwksEndpoint") or not config.get("Issuer"):
+            raise _invalid("A jwt-validation action needs JwksEndpoint and Issuer")
+    _validate_actions(self, known)
+
+
+def _checked_transforms(transforms: Any) -> list[dict[str, Any]]:
+    """The transforms as AWS takes them, or its ValidationError."""
+    seen: set[str] = set()
+    for transform in transforms or ():
+        kind = str(transform.get("Type"))
+        key = _TRANSFORM_CONFIGS.get(kind)
+        if key is None:
+            raise _invalid(f"Unknown transform type '{kind}'")
+        if kind in seen:
+            raise _invalid(f"A rule can have only one '{kind}' transform")
+        seen.add(kind)
+        rewrites = (transform.get(key) or {}).get("Rewrites") or []
+        if not rewrites or any("Regex" not in r or "Replace" not in r for r in rewrites):
+            raise _invalid(f"A '{kind}' transform needs {key} with Rewrites (Regex, Replace)")
+    return [dict(t) for t in transforms or ()]
+
+
+def create_rule_response(self: ELBV2Response) -> ActionResult:
+    """CreateRule, keeping the transforms moto drops."""
+    transforms = _checked_transforms(self._get_params().get("Transforms"))
+    result = _create_rule_response(self)
+    for rule in result.result["Rules"]:  # type: ignore[index]
+        setattr(rule, "transforms", transforms)  # noqa: B010 (serialized by member name)
+    return result
+
+
+def modify_rule_response(self: ELBV2Response) -> ActionResult:
+    """ModifyRule: Transforms replace the rule's, ResetTransforms removes them, neither keeps
+    them."""
+    params = self._get_params()
+    reset = str(params.get("ResetTransforms", "")).lower() == "true"
+    if reset and params.get("Transforms"):
+        raise _invalid("Transforms and ResetTransforms cannot be specified together")
+    transforms = _checked_transforms(params.get("Transforms"))
+    result = _modify_rule_response(self)
+    for rule in result.result["Rules"]:  # type: ignore[index]
+        if transforms or reset:
+            setattr(rule, "transforms", transforms)  # noqa: B010
+    return result
+
+
+def create_target_group_response(self: ELBV2Response) -> ActionResult:
+    """CreateTargetGroup, keeping the TargetControlPort moto drops."""
+    raw = self._get_params().get("TargetControlPort")
+    port = None if raw is None else int(str(raw))
+    if port is not None and not 1 <= port <= 65535:
+        raise _invalid("TargetControlPort must be 1..65535")
+    result = _create_target_group_response(self)
+    if port is not None:
+        for group in result.result["TargetGroups"]:  # type: ignore[index]
+            setattr(group, "target_control_port", port)  # noqa: B010
+    return result
+
+
+# (class, name, replacement) of the rule-feature corrections, for `apply` and for the
+# AWS-layer tests' strict moto.
+RULE_FEATURES: tuple[tuple[type, str, Any], ...] = (
+    (ELBv2Backend, "_validate_host_header_condition", validate_matched_condition),
+    (ELBv2Backend, "_validate_path_pattern_condition", validate_matched_condition),
+    (ELBv2Backend, "_validate_http_header_condition", validate_matched_condition),
+    (ELBv2Backend, "_validate_actions", validate_actions),
+    (ELBV2Response, "create_rule", create_rule_response),
+    (ELBV2Response, "modify_rule", modify_rule_response),
+    (ELBV2Response, "create_target_group", create_target_group_response),
+)
+
+
 def apply() -> None:
     """Correct moto in this process (its in-process server shares the backends)."""
     ELBv2Backend.set_rule_priorities = set_rule_priorities  # type: ignore[method-assign]
@@ -293,6 +595,8 @@ def apply() -> None:
     ChangeList.__contains__ = _journal_never_matches  # type: ignore[method-assign]
     WAFV2Backend.associate_web_acl = associate_web_acl  # type: ignore[method-assign]
     ShieldResponse.get_subscription_state = get_subscription_state  # type: ignore[attr-defined]
+    for owner, name, replacement in (*POOLS_AND_CAPACITY, *RULE_FEATURES):
+        setattr(owner, name, replacement)
 
 
 def main() -> None:

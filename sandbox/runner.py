@@ -84,9 +84,29 @@ def install_crds(api: client.ApiClient, timeout: float = READY_TIMEOUT) -> list[
         conditions = (status and status.conditions) or []
         return any(c.type == "Established" and c.status == "True" for c in conditions)
 
+    custom: Any = client.CustomObjectsApi(api)
+
+    def served(crd: dict[str, Any]) -> bool:
+        """Established is not yet listable: for a moment the API server answers 429
+        "storage is (re)initializing", which a controller started then logs as an error."""
+        spec = crd["spec"]
+        version = next(v["name"] for v in spec["versions"] if v.get("served", True))
+        try:
+            custom.list_cluster_custom_object(
+                spec["group"], version, spec["names"]["plural"], limit=1
+            )
+        except client.ApiException as error:
+            if error.status in (404, 429, 503):
+                return False
+            raise
+        return True
+
     names = [crd["metadata"]["name"] for crd in crds]
     for name in names:
         wait_until(functools.partial(established, name), f"CRD {name} to be Established", timeout)
+    for crd in crds:
+        name = crd["metadata"]["name"]
+        wait_until(functools.partial(served, crd), f"CRD {name} to be served", timeout)
     return names
 
 

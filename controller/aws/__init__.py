@@ -11,6 +11,7 @@ from __future__ import annotations
 from controller.aws.clients import AwsClients, CallCounter, WritesFencedError
 from controller.aws.deployer import Deployer, DeployResult
 from controller.aws.discovery import Discovery
+from controller.aws.dns.zones import ZoneFilters
 from controller.aws.errors import AwsError
 from controller.aws.route53 import Route53Dns
 from controller.aws.steps import AddOns, BackendGroup, DnsHook
@@ -31,13 +32,37 @@ __all__ = [
 ]
 
 
+def zone_filters(settings: Settings) -> ZoneFilters:
+    """The Route 53 filters of the settings (external-dns's flags)."""
+    tags = []
+    for tag in settings.aws_zone_tags:
+        key, sep, value = tag.partition("=")
+        tags.append((key.strip(), value.strip() if sep else None))
+    return ZoneFilters(
+        domains=tuple(settings.domain_filter),
+        exclude_domains=tuple(settings.exclude_domains),
+        zone_ids=tuple(settings.zone_id_filter),
+        zone_type=settings.aws_zone_type,
+        zone_tags=tuple(tags),
+    )
+
+
 def build_deployer(settings: Settings, clients: AwsClients | None = None) -> Deployer:
     """The deployer `run` uses: one client factory, DNS on unless the settings turn it off."""
     clients = clients or AwsClients(
         settings.aws_region, endpoint_url=settings.aws_endpoint_url, debug=settings.aws_debug
     )
     clients.external_tags = frozenset(settings.external_managed_tags)
-    dns = Route53Dns(clients.route53, settings.cluster_name) if settings.manage_dns else None
+    dns = (
+        Route53Dns(
+            clients.route53,
+            settings.cluster_name,
+            filters=zone_filters(settings),
+            upsert_only=settings.dns_policy == "upsert-only",
+        )
+        if settings.manage_dns
+        else None
+    )
     return Deployer(
         clients,
         settings.cluster_name,

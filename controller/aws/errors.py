@@ -39,6 +39,8 @@ RETRYABLE_CODES = frozenset(
         "InvalidPermission.Duplicate",
         # WAF cannot see a load balancer made moments ago yet ("retry your request").
         "WAFUnavailableEntityException",
+        # An LCU reservation change is still provisioning: the next one waits for it.
+        "CapacityReservationPending",
     }
 )
 

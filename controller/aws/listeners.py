@@ -1,6 +1,8 @@
 """Listeners: one per port, created with tags right after the load balancer (AWS accepts that
 while it provisions), modified in place only when protocol, SSL policy, default certificate
 or default actions differ, and SNI certificates added/removed in one call each per listener.
+Listener attributes (`listener-attributes.*`) are read only for a listener that has some
+wanted, and only the keys wanted that differ are modified (LBC's map diff).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from controller.aws.client_secrets import ClientSecrets, live_digest, stale, tag
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.shapes import canonical_actions
-from controller.aws.tags import sync_elbv2_tags, to_aws
+from controller.aws.tags import changed_attributes, sync_elbv2_tags, to_aws
 from controller.model.stack import ClientSecretRef, Listener
 
 
@@ -143,6 +145,17 @@ class Listeners:
             self._elbv2.remove_listener_certificates(
                 ListenerArn=arn, Certificates=_certificate_list(extra)
             )
+
+    def sync_attributes(self, arn: str, port: int, wanted: dict[str, str]) -> None:
+        """Give the listener the `wanted` attribute values; other keys are left as they are
+        (a key dropped from the annotation is not reset, as in LBC)."""
+        if not wanted:
+            return  # nothing managed: no read
+        with about(f"attributes of listener {port} ({arn})"):
+            current = self._elbv2.describe_listener_attributes(ListenerArn=arn)["Attributes"]
+            changed = changed_attributes(current, wanted)
+            if changed:
+                self._elbv2.modify_listener_attributes(ListenerArn=arn, Attributes=changed)
 
     def delete(self, arn: str) -> None:
         with about(f"listener {arn}"):

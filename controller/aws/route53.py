@@ -24,6 +24,14 @@ is what runs accounts into Route 53's shared 5-10 requests/second budget. Here:
 The memory is only trusted because this controller is the only writer of its own
 ownership records (one leader per cluster). A failed sync forgets the fingerprint, so the
 next sync reads again and heals whatever the failure left.
+
+What it may touch (external-dns's options, `ZoneFilters`): only the hosted zones the
+filters keep (zone IDs, public or private, tags, and the domains) are listed, scanned and
+written, and only hosts inside the domain filter (and outside the excluded domains) get
+records; a host outside is a `DNSRecordSkipped` warning naming the filter, and records we
+own outside are left as they are, neither kept in step nor deleted. With `upsert_only`
+(external-dns's `--policy=upsert-only`) nothing is ever deleted: records of removed hosts,
+and every record of a deleted stack, stay in Route 53 (teardown makes no Route 53 call).
 """
 
 from __future__ import annotations
@@ -40,19 +48,26 @@ from controller.aws.dns.errors import DnsError
 from controller.aws.dns.plan import (
     AliasTarget,
     DesiredRecord,
+    Routing,
     RRSet,
     names_to_read,
     plan_zone,
 )
 from controller.aws.dns.provider import Route53Provider
 from controller.aws.dns.registry import check_label_value, parse_txt_name, parse_txt_values
-from controller.aws.dns.zones import HostedZone, ZoneCache, normalize_name, pick_zone
+from controller.aws.dns.zones import (
+    HostedZone,
+    ZoneCache,
+    ZoneFilters,
+    normalize_name,
+    pick_zone,
+)
 from controller.aws.warnings import DNS_RECORD_SKIPPED, DeployWarning
-from controller.model.stack import Stack
+from controller.model.stack import DnsRecord, Stack
 
 __all__ = ["DnsError", "Route53Dns"]
 
-OwnedKey = tuple[str, str, str]  # (zone ID, host, record type)
+OwnedKey = tuple[str, str, str, str]  # (zone ID, host, record type, SetIdentifier or "")
 
 
 @dataclass(frozen=True)
@@ -82,13 +97,19 @@ class Route53Dns:
         cluster_name: str,
         zone_cache_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        filters: ZoneFilters | None = None,
+        upsert_only: bool = False,
     ) -> None:
         check_label_value(cluster_name, "cluster name")
         self._cluster = cluster_name
         self._provider = Route53Provider(route53, comment=f"alb-ingress-controller {cluster_name}")
         self._ttl = zone_cache_seconds
         self._clock = clock
-        self._zones = ZoneCache(self._provider.list_zones, zone_cache_seconds, clock)
+        self._filters = filters or ZoneFilters()
+        self._upsert_only = upsert_only
+        # The zones the filters keep, tags read along (only with a tag filter), cached alike.
+        self._zones = ZoneCache(self._list_zones, zone_cache_seconds, clock)
         self._memory: dict[str, _StackMemory] = {}
         # Our cluster's ownership records found by the last scan, by stack ID.
         self._index: dict[str, set[OwnedKey]] | None = None
@@ -118,7 +139,8 @@ class Route53Dns:
             return memory.warnings
         listed: dict[str, list[RRSet]] = {}
         owned = memory.owned if memory else self._scanned(stack.id, zones, listed)
-        outcome = self._apply(stack.id, desired, owned, alias, zones=zones, listed=listed)
+        outcome = self._apply(stack.id, desired, self._in_scope(owned), alias, zones=zones,
+                              listed=listed)  # fmt: skip
         all_warnings = tuple(warnings + outcome.warnings)
         # A host another stack of ours holds is read again next time, not remembered: that
         # stack lets it go when it next reconciles (an Ingress moving between groups).
@@ -141,14 +163,21 @@ class Route53Dns:
         return stack_id in self._contested
 
     def delete(self, stack_id: str) -> tuple[DeployWarning, ...]:
-        """Remove every record (and ownership record) this cluster's stack owns."""
+        """Remove every record (and ownership record) this cluster's stack owns.
+
+        With upsert-only nothing is removed, so nothing is read either: the stack is
+        forgotten at once and its records stay.
+        """
         self._contested.discard(stack_id)
         _check_label(stack_id, "stack ID")
+        if self._upsert_only:
+            self._memory.pop(stack_id, None)
+            return ()
         zones = self._zones.get()
         listed: dict[str, list[RRSet]] = {}
         memory = self._memory.get(stack_id)
         owned = memory.owned if memory else self._scanned(stack_id, zones, listed)
-        outcome = self._apply(stack_id, {}, owned, None, zones=zones, listed=listed)
+        outcome = self._apply(stack_id, {}, self._in_scope(owned), None, zones=zones, listed=listed)
         warnings = tuple(outcome.warnings)
         if outcome.errors or outcome.owned:
             # Keep what is left to remove, and read it again next time.
@@ -176,6 +205,11 @@ class Route53Dns:
             if (host, record.type) in seen:
                 continue
             seen.add((host, record.type))
+            outside = self._filters.host_problem(host)
+            if outside:
+                message = f"{host}: no {record.type} record made: {outside}"
+                warnings.append(DeployWarning(DNS_RECORD_SKIPPED, message))
+                continue
             choice = pick_zone(host, stack.load_balancer.scheme, zones)
             if choice.zone is None:
                 message = f"{host}: no {record.type} record made: {choice.problem}"
@@ -185,9 +219,28 @@ class Route53Dns:
             resource = f"ingress/{ingress}"
             _check_label(resource, f"stack {stack.id}: DNS record {host}: resource")
             by_zone.setdefault(choice.zone.id, []).append(
-                DesiredRecord(host=host, type=record.type, resource=resource)
+                DesiredRecord(
+                    host=host,
+                    type=record.type,
+                    resource=resource,
+                    routing=_routing(record),
+                    evaluate_target_health=record.evaluate_target_health is not False,
+                )
             )
         return by_zone, warnings
+
+    def _list_zones(self) -> list[HostedZone]:
+        """The account's hosted zones the filters keep; tags are read only for a tag filter,
+        and only for the zones the other filters keep."""
+        zones = [zone for zone in self._provider.list_zones() if self._filters.keeps(zone)]
+        if not self._filters.zone_tags:
+            return zones
+        tags = self._provider.zone_tags([zone.id for zone in zones])
+        return [zone for zone in zones if self._filters.tags_match(tags.get(zone.id, {}))]
+
+    def _in_scope(self, owned: Iterable[OwnedKey]) -> frozenset[OwnedKey]:
+        """The owned records the filters still let us touch (the others are left alone)."""
+        return frozenset(key for key in owned if self._filters.host_problem(key[1]) is None)
 
     def _scanned(
         self, stack_id: str, zones: list[HostedZone], listed: dict[str, list[RRSet]]
@@ -211,7 +264,7 @@ class Route53Dns:
             parsed = parse_txt_name(normalize_name(str(rrset["Name"])))
             owner = parse_txt_values([str(r["Value"]) for r in rrset.get("ResourceRecords", [])])
             if parsed and owner and owner.cluster == self._cluster:
-                yield owner.stack, (zone.id, *parsed)
+                yield owner.stack, (zone.id, *parsed, str(rrset.get("SetIdentifier", "")))
 
     def _apply(
         self,
@@ -225,10 +278,11 @@ class Route53Dns:
     ) -> _Outcome:
         """Read, plan and submit zone by zone; a failing zone does not stop the others."""
         zones_by_id = {zone.id: zone for zone in zones}
-        owned_by_zone: dict[str, set[tuple[str, str]]] = {}
-        for zone_id, host, record_type in owned:
-            if zone_id in zones_by_id:  # a deleted zone took its records with it
-                owned_by_zone.setdefault(zone_id, set()).add((host, record_type))
+        owned_by_zone: dict[str, set[tuple[str, str, str]]] = {}
+        for zone_id, host, record_type, identifier in owned:
+            # A deleted zone took its records with it; one the filters drop is left alone.
+            if zone_id in zones_by_id:
+                owned_by_zone.setdefault(zone_id, set()).add((host, record_type, identifier))
         outcome = _Outcome([], set(), [])
         for zone_id in sorted(set(desired) | set(owned_by_zone)):
             zone = zones_by_id[zone_id]
@@ -245,6 +299,7 @@ class Route53Dns:
                     cluster=self._cluster,
                     stack=stack_id,
                     alias=alias,
+                    upsert_only=self._upsert_only,
                 )
                 outcome.warnings.extend(plan.warnings)
                 self._provider.submit(zone, plan.changes)
@@ -253,10 +308,10 @@ class Route53Dns:
                     self._zones.invalidate()
                 outcome.errors.append(error)
                 # The outcome is unknown: everything involved stays a candidate to check.
-                outcome.owned.update((zone_id, host, rtype) for host, rtype in keys)
+                outcome.owned.update((zone_id, *key) for key in keys)
                 continue
-            outcome.owned.update((zone_id, host, rtype) for host, rtype in plan.owned)
-            outcome.contested.update((zone_id, host, rtype) for host, rtype in plan.contested)
+            outcome.owned.update((zone_id, *key) for key in plan.owned)
+            outcome.contested.update((zone_id, *key) for key in plan.contested)
         return outcome
 
 
@@ -277,12 +332,36 @@ def _fingerprint(
     data = {
         "stack": stack_id,
         "records": sorted(
-            [zone_id, r.host, r.type, r.resource] for zone_id, rs in desired.items() for r in rs
+            [zone_id, r.host, r.type, r.resource, repr(r.routing), r.evaluate_target_health]
+            for zone_id, rs in desired.items()
+            for r in rs
         ),
         "alias": [normalize_name(alias.dns_name), alias.zone_id],
         "warnings": [[w.reason, w.message] for w in warnings],
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _routing(record: DnsRecord) -> Routing | None:
+    """The record's SetIdentifier and policy as Route 53 has them (None: a simple record)."""
+    if record.set_identifier is None:
+        return None
+    geo = record.geo_location
+    return Routing(
+        set_identifier=record.set_identifier,
+        weight=record.weight,
+        region=record.region,
+        failover=record.failover,
+        geo_location=tuple(
+            (key, value)
+            for key, value in (
+                ("ContinentCode", geo.continent_code if geo else None),
+                ("CountryCode", geo.country_code if geo else None),
+                ("SubdivisionCode", geo.subdivision_code if geo else None),
+            )
+            if value is not None
+        ),
+    )
 
 
 def _raise_if_failed(errors: list[DnsError], warnings: tuple[DeployWarning, ...]) -> None:

@@ -15,6 +15,10 @@ traffic a rule serves is never without a rule.
 The `ingress.k8s.aws/resource` tag (`<port>:<priority>`) is written at creation; since rules
 are paired by content, it is not rewritten when only the priority moves (that would cost a
 call per moved rule and serve nothing).
+
+A rule's content is its conditions, actions and transforms. ModifyRule leaves a rule's
+transforms as they are unless told: a modify sends the wanted `Transforms`, or
+`ResetTransforms` when the live rule has some and none are wanted (AWS refuses both at once).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from controller.aws.client_secrets import (
 )
 from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code, on_behalf_of
-from controller.aws.shapes import canonical_actions, canonical_conditions
+from controller.aws.shapes import canonical_actions, canonical_conditions, canonical_transforms
 from controller.aws.tags import sync_elbv2_tags, to_aws
 from controller.limits import MAX_PRIORITY
 from controller.model.stack import TAG_RESOURCE, ClientSecretRef
@@ -50,10 +54,15 @@ class DesiredRule:
     ingress: str = ""  # the member whose rule it is: a refusal of it is that member's
     # The OIDC client secret its actions need (`controller.aws.client_secrets`).
     secret: ClientSecretRef | None = None
+    transforms: list[dict[str, Any]] = field(default_factory=list)  # RuleTransforms
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (canonical_conditions(self.conditions), canonical_actions(self.actions))
+        return (
+            canonical_conditions(self.conditions),
+            canonical_actions(self.actions),
+            canonical_transforms(self.transforms),
+        )
 
 
 @dataclass(frozen=True)
@@ -64,19 +73,23 @@ class LiveRule:
     tags: dict[str, str] = field(default_factory=dict)
     # The digest of its OIDC client secret, when known (its digest tag).
     secret_digest: str | None = None
+    has_transforms: bool = False  # a modify that wants none must reset them
 
     @classmethod
     def from_aws(cls, rule: dict[str, Any], tags: dict[str, str]) -> LiveRule:
         actions = rule.get("Actions") or ()
+        transforms = rule.get("Transforms") or ()
         return cls(
             arn=str(rule["RuleArn"]),
             priority=int(rule["Priority"]),
             key=(
                 canonical_conditions(rule.get("Conditions") or ()),
                 canonical_actions(actions),
+                canonical_transforms(transforms),
             ),
             tags=tags,
             secret_digest=live_digest(actions, tags),
+            has_transforms=bool(transforms),
         )
 
 
@@ -156,7 +169,12 @@ class Rules:
                     actions, sent[arn] = self._secrets.prepare(
                         want.actions, want.secret, live[arn].secret_digest, want.ingress
                     )
-                    elbv2.modify_rule(RuleArn=arn, Conditions=want.conditions, Actions=actions)
+                    elbv2.modify_rule(
+                        RuleArn=arn,
+                        Conditions=want.conditions,
+                        Actions=actions,
+                        **_transform_changes(want, live[arn]),
+                    )
             for want in plan.create:
                 with on_behalf_of([want.ingress], f"rule {want.priority} of {want.ingress}"):
                     self._create(listener_arn, want)
@@ -174,10 +192,21 @@ class Rules:
     def _create(self, listener_arn: str, want: DesiredRule) -> None:
         actions, digest = self._secrets.prepare(want.actions, want.secret, None, want.ingress)
         tags, _ = tags_with_digest(want.tags, want.secret, digest)
+        extra: dict[str, Any] = {"Transforms": want.transforms} if want.transforms else {}
         self._clients.elbv2.create_rule(
             ListenerArn=listener_arn,
             Priority=want.priority,
             Conditions=want.conditions,  # type: ignore[arg-type]
             Actions=actions,  # type: ignore[arg-type]
             Tags=to_aws(tags),  # type: ignore[arg-type]
+            **extra,
         )
+
+
+def _transform_changes(want: DesiredRule, have: LiveRule) -> dict[str, Any]:
+    """ModifyRule's transform parameters: the wanted ones, a reset, or nothing (kept)."""
+    if want.transforms:
+        return {"Transforms": want.transforms}
+    if have.has_transforms:
+        return {"ResetTransforms": True}
+    return {}

@@ -2,7 +2,11 @@
 and the node security group rules that let the backend group reach the targets.
 
 - The frontend group (`ManagedLBSecurityGroup`) opens exactly the desired listen ports to
-  the desired CIDRs: missing permissions are authorized and extra ones revoked, one call each.
+  the desired CIDRs and managed prefix lists: missing permissions are authorized and extra
+  ones revoked, one call each. Before adding any, the group's rules are counted against the
+  rules-per-group quota, per address family as AWS counts them, a prefix list counting as
+  its MaxEntries (an AWS-managed one as its published weight); the prefix lists are read for
+  that (DescribeManagedPrefixLists) only by a deploy that adds a permission.
 - The backend group (tags `elbv2.k8s.aws/cluster` + `elbv2.k8s.aws/resource=backend-sg`,
   name `k8s-traffic-<cluster>-<hash>`, as LBC) is attached to every ALB and is the source of
   the node security group rules (description `elbv2.k8s.aws/targetGroupBinding=shared`) on
@@ -24,10 +28,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from controller.aws.clients import AwsClients
-from controller.aws.errors import AwsError, about, has_code, translate
+from controller.aws.errors import AwsError, about, error_code, has_code, translate
 from controller.aws.retry import delete_waiting
 from controller.aws.tags import BACKEND_SG_VALUE, TAG_BACKEND_SG, diff, from_aws, to_aws
-from controller.limits import DEFAULT_RULES_PER_SG
+from controller.limits import AWS_MANAGED_PREFIX_LIST_WEIGHTS, DEFAULT_RULES_PER_SG
 from controller.model.stack import (
     MANAGED_SG_RESOURCE_ID,
     TAG_CLUSTER,
@@ -138,10 +142,45 @@ def unflatten(permissions: Mapping[Permission, str | None]) -> list[dict[str, An
 
 
 def desired_ingress(group: ManagedSecurityGroup) -> dict[Permission, str | None]:
-    return {
+    wanted: dict[Permission, str | None] = {
         ("tcp", rule.port, rule.port, "cidr6" if ":" in rule.cidr else "cidr", rule.cidr): None
         for rule in group.ingress
     }
+    wanted.update(
+        {
+            ("tcp", rule.port, rule.port, "prefix", rule.prefix_list_id): None
+            for rule in group.prefix_list_ingress
+        }
+    )
+    return wanted
+
+
+# A prefix list's address family and how many rules a permission naming it counts as.
+PrefixListWeight = tuple[str, int]
+
+
+def prefix_list_weight(described: Mapping[str, Any]) -> PrefixListWeight:
+    """(family, rules) of a DescribeManagedPrefixLists entry: an AWS-managed list weighs
+    what AWS publishes for it, a customer-managed one its MaxEntries."""
+    family = str(described.get("AddressFamily") or "IPv4")
+    name = str(described.get("PrefixListName") or "")
+    if described.get("OwnerId") == "AWS" and name.startswith("com.amazonaws."):
+        service = name.removeprefix("com.amazonaws.").partition(".")[2]  # after the region
+        if service in AWS_MANAGED_PREFIX_LIST_WEIGHTS:
+            return family, AWS_MANAGED_PREFIX_LIST_WEIGHTS[service]
+    return family, int(described.get("MaxEntries") or 1)
+
+
+def rule_counts(
+    permissions: Iterable[Permission], weights: Mapping[str, PrefixListWeight]
+) -> dict[str, int]:
+    """Rules by address family (AWS's quota applies to each): a CIDR is one rule, a prefix
+    list its weight, anything else one IPv4 rule."""
+    counts = {"IPv4": 0, "IPv6": 0}
+    for _, _, _, kind, source in permissions:
+        family, rules = weights.get(source, ("IPv4", 1)) if kind == "prefix" else ("IPv4", 1)
+        counts["IPv6" if kind == "cidr6" else family] += rules
+    return counts
 
 
 class SecurityGroups:
@@ -203,6 +242,11 @@ class SecurityGroups:
         missing = {p: d for p, d in want.items() if p not in have}
         extra = {p: d for p, d in have.items() if p not in want}
         with about(what):
+            # What AWS counts when the authorize comes first (make before break): the group
+            # as it is plus what is added. If only the wanted rules fit, revoke first.
+            revoke_first = bool(missing) and self._over_quota(what, [*have, *missing], want)
+            if revoke_first:
+                self._revoke(sg_id, extra)
             if missing:
                 try:
                     self._ec2.authorize_security_group_ingress(
@@ -211,18 +255,69 @@ class SecurityGroups:
                 except ClientError as error:
                     if not has_code(error, "InvalidPermission.Duplicate"):
                         raise
-            if extra:
-                try:
-                    self._ec2.revoke_security_group_ingress(
-                        GroupId=sg_id, IpPermissions=unflatten(extra)
-                    )
-                except ClientError as error:
-                    # Gone already: a revoke whose reply was lost, retried by botocore.
-                    if not has_code(error, "InvalidPermission.NotFound"):
-                        raise
+            if not revoke_first:
+                self._revoke(sg_id, extra)
             if not created:
                 self._sync_tags(sg_id, from_aws(current.get("Tags")), tags)
         return sg_id
+
+    def _revoke(self, sg_id: str, extra: Mapping[Permission, str | None]) -> None:
+        if not extra:
+            return
+        try:
+            self._ec2.revoke_security_group_ingress(GroupId=sg_id, IpPermissions=unflatten(extra))
+        except ClientError as error:
+            # Gone already: a revoke whose reply was lost, retried by botocore.
+            if not has_code(error, "InvalidPermission.NotFound"):
+                raise
+
+    def _over_quota(
+        self, what: str, during: Sequence[Permission], wanted: Iterable[Permission]
+    ) -> bool:
+        """Whether `during` (the group while rules are added) exceeds the rules-per-group
+        quota in some address family; raises when even the `wanted` rules alone do."""
+        wanted = list(wanted)
+        lists = sorted({p[4] for p in [*during, *wanted] if p[3] == "prefix"})
+        weights = self._prefix_list_weights(lists) if lists else {}
+        final = rule_counts(wanted, weights)
+        over = {family: n for family, n in final.items() if n > self._rules_limit}
+        if over:
+            family, count = sorted(over.items())[0]
+            raise AwsError(
+                what,
+                "RulesPerSecurityGroupLimitExceeded",
+                f"its inbound rules would count as {count} {family} rules (listen ports times "
+                f"inbound-cidrs, a prefix list counting as its maximum entries), over the "
+                f"limit of {self._rules_limit} (RULES_PER_SG_LIMIT): open fewer ports, CIDRs "
+                "or smaller security-group-prefix-lists, or raise the quota",
+                retryable=False,
+            )
+        return any(n > self._rules_limit for n in rule_counts(during, weights).values())
+
+    def _prefix_list_weights(self, ids: Sequence[str]) -> dict[str, PrefixListWeight]:
+        """Each prefix list's (family, weight); one that does not exist is an error naming it
+        (AWS would refuse the permission: InvalidPrefixListID.NotFound)."""
+        found: dict[str, PrefixListWeight] = {}
+        with about(f"prefix lists {', '.join(ids)}"):
+            try:
+                pages = self._ec2.get_paginator("describe_managed_prefix_lists").paginate(
+                    PrefixListIds=list(ids)
+                )
+                for page in pages:
+                    for described in page.get("PrefixLists") or ():
+                        found[str(described["PrefixListId"])] = prefix_list_weight(described)
+            except ClientError as error:
+                if not str(error_code(error)).startswith("InvalidPrefixListID"):
+                    raise
+        unknown = [i for i in ids if i not in found]
+        if unknown:
+            raise AwsError(
+                f"prefix lists {', '.join(unknown)}",
+                "InvalidPrefixListID.NotFound",
+                "no managed prefix list of this ID in the region (security-group-prefix-lists)",
+                retryable=False,
+            )
+        return found
 
     def _create(
         self, name: str, description: str, vpc_id: str, tags: dict[str, str], what: str

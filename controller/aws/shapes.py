@@ -1,4 +1,5 @@
-"""Model actions and conditions in ELBv2's API shapes, and canonical forms for comparing.
+"""Model actions, conditions and transforms in ELBv2's API shapes, and canonical forms for
+comparing.
 
 AWS answers with more than we send (both `Values` and `HostHeaderConfig`, a disabled
 stickiness block, a `TargetGroupArn` beside the `ForwardConfig`, ...), so desired and live
@@ -22,8 +23,11 @@ from controller.model.stack import (
     Condition,
     FixedResponseAction,
     ForwardAction,
+    JwtValidationAction,
     RedirectAction,
+    RewriteConfig,
     TargetGroupTuple,
+    Transform,
 )
 
 # The *Config key that holds each condition field's values in the API.
@@ -58,14 +62,34 @@ def condition_to_aws(condition: Condition) -> dict[str, Any]:
                 for pair in condition.query_string_values or ()
             ]
         }
-    elif field == "http-header":
-        config = {
-            "HttpHeaderName": condition.http_header_name or "",
-            "Values": list(condition.values or ()),
-        }
     else:
-        config = {"Values": list(condition.values or ())}
+        # A regex condition carries RegexValues alone: AWS takes one or the other.
+        config = (
+            {"RegexValues": list(condition.regex_values)}
+            if condition.regex_values is not None
+            else {"Values": list(condition.values or ())}
+        )
+        if field == "http-header":
+            config = {"HttpHeaderName": condition.http_header_name or "", **config}
     return {"Field": field, _CONFIG_KEYS[field]: config}
+
+
+def _rewrites(config: RewriteConfig) -> dict[str, Any]:
+    return {"Rewrites": [{"Regex": r.regex, "Replace": r.replace} for r in config.rewrites]}
+
+
+def transform_to_aws(transform: Transform) -> dict[str, Any]:
+    """A model transform as an ELBv2 `RuleTransform`."""
+    data: dict[str, Any] = {"Type": transform.type}
+    if transform.url_rewrite_config is not None:
+        data["UrlRewriteConfig"] = _rewrites(transform.url_rewrite_config)
+    if transform.host_header_rewrite_config is not None:
+        data["HostHeaderRewriteConfig"] = _rewrites(transform.host_header_rewrite_config)
+    return data
+
+
+def transforms_to_aws(transforms: Sequence[Transform]) -> list[dict[str, Any]]:
+    return [transform_to_aws(t) for t in transforms]
 
 
 def action_to_aws(action: Action, order: int, resolve: TargetGroupResolver) -> dict[str, Any]:
@@ -114,6 +138,8 @@ def action_to_aws(action: Action, order: int, resolve: TargetGroupResolver) -> d
             "Order": order,
             "AuthenticateOidcConfig": oidc_config,
         }
+    if isinstance(action, JwtValidationAction):
+        return {"Type": "jwt-validation", "Order": order, "JwtValidationConfig": _jwt(action)}
     if isinstance(action, AuthenticateCognitoAction):
         cognito = action.authenticate_cognito_config
         cognito_config: dict[str, Any] = {
@@ -135,6 +161,17 @@ def action_to_aws(action: Action, order: int, resolve: TargetGroupResolver) -> d
     if fixed.message_body is not None:
         body["MessageBody"] = fixed.message_body
     return {"Type": "fixed-response", "Order": order, "FixedResponseConfig": body}
+
+
+def _jwt(action: JwtValidationAction) -> dict[str, Any]:
+    jwt = action.jwt_validation_config
+    config: dict[str, Any] = {"JwksEndpoint": jwt.jwks_endpoint, "Issuer": jwt.issuer}
+    if jwt.additional_claims:
+        config["AdditionalClaims"] = [
+            {"Format": c.format, "Name": c.name, "Values": list(c.values)}
+            for c in jwt.additional_claims
+        ]
+    return config
 
 
 def _auth_common(config: Any) -> dict[str, Any]:
@@ -159,10 +196,14 @@ def actions_to_aws(actions: Sequence[Action], resolve: TargetGroupResolver) -> l
 # --- canonical forms -----------------------------------------------------------------------
 
 
-def canonical_condition(condition: Mapping[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+def canonical_condition(
+    condition: Mapping[str, Any],
+) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """(field, header name, values, regex values): values and regexes are sets to AWS."""
     field = str(condition["Field"])
     config = condition.get(_CONFIG_KEYS.get(field, ""), {}) or {}
     header = ""
+    regex: tuple[str, ...] = ()
     if field == "query-string":
         values = tuple(
             sorted(f"{pair.get('Key', '')}={pair.get('Value', '')}" for pair in config["Values"])
@@ -170,9 +211,10 @@ def canonical_condition(condition: Mapping[str, Any]) -> tuple[str, str, tuple[s
     else:
         raw = config.get("Values") or condition.get("Values") or ()
         values = tuple(sorted(str(v) for v in raw))
+        regex = tuple(sorted(str(v) for v in config.get("RegexValues") or ()))
         if field == "http-header":
             header = str(config.get("HttpHeaderName", "")).lower()
-    return (field, header, values)
+    return (field, header, values, regex)
 
 
 def canonical_conditions(conditions: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:
@@ -204,6 +246,22 @@ def canonical_action(action: Mapping[str, Any]) -> tuple[Any, ...]:
             fixed.get("ContentType") or "",
             fixed.get("MessageBody") or "",
         )
+    if kind in _FIRST_ACTIONS:
+        return _canonical_first(kind, action)
+    # Actions we never create: compared verbatim, so they get replaced.
+    rest = {k: v for k, v in action.items() if k != "Order"}
+    return (kind, json.dumps(rest, sort_keys=True, default=str))
+
+
+_OIDC_KEYS = ("Issuer", "AuthorizationEndpoint", "TokenEndpoint", "UserInfoEndpoint", "ClientId")
+_COGNITO_KEYS = ("UserPoolArn", "UserPoolClientId", "UserPoolDomain")
+
+
+# The actions a rule may run before its own: authenticate a user, or validate a JWT.
+_FIRST_ACTIONS = frozenset({"authenticate-oidc", "authenticate-cognito", "jwt-validation"})
+
+
+def _canonical_first(kind: str, action: Mapping[str, Any]) -> tuple[Any, ...]:
     if kind == "authenticate-oidc":
         oidc = action.get("AuthenticateOidcConfig") or {}
         # The client secret is not compared: AWS never returns it. Whether the live one is
@@ -220,13 +278,13 @@ def canonical_action(action: Mapping[str, Any]) -> tuple[Any, ...]:
             *(str(cognito.get(key, "")) for key in _COGNITO_KEYS),
             *_canonical_auth_common(cognito),
         )
-    # Actions we never create (jwt-validation, ...): compared verbatim, so they get replaced.
-    rest = {k: v for k, v in action.items() if k != "Order"}
-    return (kind, json.dumps(rest, sort_keys=True, default=str))
-
-
-_OIDC_KEYS = ("Issuer", "AuthorizationEndpoint", "TokenEndpoint", "UserInfoEndpoint", "ClientId")
-_COGNITO_KEYS = ("UserPoolArn", "UserPoolClientId", "UserPoolDomain")
+    jwt = action.get("JwtValidationConfig") or {}
+    # Claims are ANDed, so their order means nothing; the values keep theirs.
+    claims = sorted(
+        (str(c.get("Name", "")), str(c.get("Format", "")), tuple(map(str, c.get("Values") or ())))
+        for c in jwt.get("AdditionalClaims") or ()
+    )
+    return (kind, str(jwt.get("JwksEndpoint", "")), str(jwt.get("Issuer", "")), tuple(claims))
 
 
 def _canonical_auth_common(config: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -246,3 +304,17 @@ def canonical_actions(actions: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:
     """Actions as a hashable value, in their evaluation order."""
     ordered = sorted(actions, key=lambda a: int(a.get("Order", 0) or 0))
     return tuple(canonical_action(a) for a in ordered)
+
+
+def canonical_transforms(transforms: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """Transforms as a hashable value: one per type, so their order does not matter; the
+    rewrites of one transform keep theirs (applied in turn). None and [] are both "none"."""
+    found = []
+    for transform in transforms:
+        kind = str(transform.get("Type", ""))
+        key = "UrlRewriteConfig" if kind == "url-rewrite" else "HostHeaderRewriteConfig"
+        rewrites = (transform.get(key) or {}).get("Rewrites") or ()
+        found.append(
+            (kind, tuple((str(r.get("Regex", "")), str(r.get("Replace", ""))) for r in rewrites))
+        )
+    return tuple(sorted(found))

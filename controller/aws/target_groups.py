@@ -1,8 +1,9 @@
 """Target groups: create with tags, modify health checks, attributes and tags in place, and
 say when a change needs a new target group.
 
-Target type, protocol, protocol version and IP address type cannot change on AWS (LBC
-replaces the target group for the first three, and so do we, for all four). Attributes are a
+Target type, protocol, protocol version, IP address type and target control port cannot
+change on AWS (LBC replaces the target group for the first three and the control port, and
+so do we, for all five; ModifyTargetGroup has no TargetControlPort). Attributes are a
 map diff over the keys the model specifies (as LBC: removing a key does not reset it), so a
 target group without attributes costs no DescribeTargetGroupAttributes call at all.
 """
@@ -65,9 +66,12 @@ def immutable_props(tg: TargetGroup) -> dict[str, str]:
 def matches_immutable(tg: TargetGroup, live: Mapping[str, Any]) -> bool:
     """Whether a live target group can become `tg` without being replaced."""
     want = immutable_props(tg)
-    return all(
-        str(live.get(key, want[key] if key == "IpAddressType" else "")) == want[key]
-        for key in IMMUTABLE
+    return (
+        all(
+            str(live.get(key, want[key] if key == "IpAddressType" else "")) == want[key]
+            for key in IMMUTABLE
+        )
+        and live.get("TargetControlPort") == tg.target_control_port
     )
 
 
@@ -110,6 +114,8 @@ class TargetGroups:
             **health_check(tg),
             "Tags": to_aws(tags),
         }
+        if tg.target_control_port is not None:
+            params["TargetControlPort"] = tg.target_control_port
         with about(what):
             try:
                 arn = str(

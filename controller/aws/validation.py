@@ -7,8 +7,16 @@ nor the rule, so the deployer checks again.
 
 from __future__ import annotations
 
+import re
+
 from controller.aws.errors import AwsError
-from controller.limits import MAX_CONDITION_VALUES, MAX_PRIORITY, MAX_TARGET_GROUPS_PER_ACTION
+from controller.limits import (
+    LISTENER_ATTRIBUTE_KEY_PATTERN,
+    MAX_CONDITION_VALUES,
+    MAX_LISTENER_ATTRIBUTE_KEY_LENGTH,
+    MAX_PRIORITY,
+    MAX_TARGET_GROUPS_PER_ACTION,
+)
 from controller.model.stack import ForwardAction, Rule, Stack
 
 
@@ -21,6 +29,11 @@ def validate(stack: Stack) -> None:
             listener.certificates or listener.certificate_hosts
         ):
             raise _invalid(where, "HTTPS needs a certificate-arn or rule hosts")
+        for key in listener.attributes:
+            if len(key) > MAX_LISTENER_ATTRIBUTE_KEY_LENGTH or not re.fullmatch(
+                LISTENER_ATTRIBUTE_KEY_PATTERN, key
+            ):
+                raise _invalid(where, f"{key[:40]!r} is not a listener attribute key")
         for rule in listener.rules:
             _check_rule(f"stack {stack.id}: rule {listener.port}:{rule.priority}", rule)
         for action in [*listener.default_actions, *(a for r in listener.rules for a in r.actions)]:

@@ -30,7 +30,12 @@ Body = Mapping[str, Any]
 
 # The last version of an Ingress that built and was deployed: what the model reads of it.
 LAST_GOOD_ANNOTATION = "alb-ingress-controller/last-good"
-READ_PREFIXES = ("alb.ingress.kubernetes.io/", "kubernetes.io/ingress.class")
+# external-dns's hostname annotation too: its hosts get records (`controller.model.dns`).
+READ_PREFIXES = (
+    "alb.ingress.kubernetes.io/",
+    "kubernetes.io/ingress.class",
+    "external-dns.alpha.kubernetes.io/hostname",
+)
 MAX_SNAPSHOT = 64 * 1024  # characters; a larger version is kept in memory only
 
 

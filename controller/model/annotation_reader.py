@@ -8,6 +8,7 @@ whose field is `metadata.annotations[<key>]`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,9 +40,18 @@ class AnnotationValues:
     # Keys with our prefix that are not read here: unknown, not supported yet, or not
     # allowed on this kind of object. (field, message); the builder turns them into warnings.
     ignored: tuple[tuple[str, str], ...] = ()
+    # listener-attributes.${Protocol}-${Port}, by (protocol, port)
+    listener_attributes: dict[tuple[str, int], dict[str, str]] = field(default_factory=dict)
+    # The other templated annotations, by spec name and then what stands for the template
+    # (`transforms.${name}` by service name, `target-control-port...` by `<svc>.<port>`).
+    templated: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.values.get(name, default)
+
+    def templated_value(self, spec_name: str, name: str) -> Any:
+        """The value of a templated annotation for `name`, or None."""
+        return self.templated.get(spec_name, {}).get(name)
 
 
 def read_annotations(
@@ -51,6 +61,12 @@ def read_annotations(
     values: dict[str, Any] = {}
     actions: dict[str, ActionValue] = {}
     conditions: dict[str, list[Any]] = {}
+    listener_attributes: dict[tuple[str, int], dict[str, str]] = {}
+    templated: dict[str, dict[str, Any]] = {}
+    named: dict[str, dict[str, Any]] = {
+        "actions.${name}": actions,
+        "conditions.${name}": conditions,
+    }
     errors: list[tuple[str, str]] = []
     ignored: list[tuple[str, str]] = []
     for key in sorted(annotations or {}, key=str):
@@ -62,6 +78,18 @@ def read_annotations(
         if spec is None or location not in spec.locations:
             ignored.append((where, _why_ignored(suffix, spec, location)))
             continue
+        listener = _listener_of(name) if spec.name == LISTENER_ATTRIBUTES else None
+        if spec.name == LISTENER_ATTRIBUTES and listener is None:
+            # LBC reads only the exact `<HTTP|HTTPS>-<port>` keys and ignores the rest.
+            prefix = spec.template_prefix
+            ignored.append(
+                (
+                    where,
+                    f"ignored: names no listener; expected {prefix}<HTTP|HTTPS>-<port>, "
+                    f"e.g. {prefix}HTTPS-443",
+                )
+            )
+            continue
         raw = (annotations or {})[key]
         if not isinstance(raw, str):
             errors.append((where, "annotation values must be strings (quote it in YAML)"))
@@ -71,13 +99,34 @@ def read_annotations(
         except ValueError as err:
             errors.append((where, f"invalid value {_shorten(raw)}: {err}"))
             continue
-        if spec.name == "actions.${name}":
-            actions[name] = parsed
-        elif spec.name == "conditions.${name}":
-            conditions[name] = parsed
+        if listener is not None:
+            listener_attributes[listener] = parsed
+        elif spec.templated:
+            store = named[spec.name] if spec.name in named else templated.setdefault(spec.name, {})
+            store[name] = parsed
         else:
             values[spec.name] = parsed
-    return AnnotationValues(values, actions, conditions, tuple(errors), tuple(ignored))
+    return AnnotationValues(
+        values,
+        actions,
+        conditions,
+        tuple(errors),
+        tuple(ignored),
+        listener_attributes=listener_attributes,
+        templated=templated,
+    )
+
+
+LISTENER_ATTRIBUTES = "listener-attributes.${Protocol}-${Port}"
+_LISTENER = re.compile(r"(HTTPS?)-([1-9][0-9]{0,4})")
+
+
+def _listener_of(name: str) -> tuple[str, int] | None:
+    """`HTTPS-443` -> ("HTTPS", 443); anything else (LBC's spelling is exact) -> None."""
+    match = _LISTENER.fullmatch(name)
+    if match is None or int(match.group(2)) > 65535:
+        return None
+    return match.group(1), int(match.group(2))
 
 
 def external_tag_errors(

@@ -15,7 +15,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
+from controller.model.dns_values import (
+    AwsRegion,
+    ContinentCode,
+    CountryCode,
+    DnsWeight,
+    Failover,
+    SetIdentifier,
+    SubdivisionCode,
+)
 from controller.model.inputs import describe_validation_error
+from controller.model.rule_values import JwtValidationValue, Transforms
 from controller.model.stack import (
     DEFAULT_AUTH_SCOPE,
     DEFAULT_AUTH_SESSION_COOKIE,
@@ -25,18 +35,23 @@ from controller.model.values import (
     ActionValue,
     AuthIdpCognito,
     AuthIdpOidc,
+    CapacityReservation,
     CidrSet,
+    CoipPool,
     CommaList,
     CommaSet,
     Conditions,
     GroupName,
     HealthCheckPath,
     HealthCheckPort,
+    IpamPoolId,
     KeyValues,
+    ListenerAttributes,
     ListenPorts,
     LoadBalancerName,
     NonEmpty,
     Port,
+    PrefixListIds,
     SuccessCodes,
     Tags,
     WafClassicAclId,
@@ -80,7 +95,9 @@ def _arn(values: tuple[str, ...]) -> tuple[str, ...]:
 class AnnotationSpec:
     """One annotation: its name after the prefix, where it sits, how it merges, its syntax."""
 
-    name: str  # e.g. `scheme`; templated names hold `${name}`, e.g. `actions.${name}`
+    # e.g. `scheme`; templated names hold a `${...}` part, e.g. `actions.${name}`,
+    # `listener-attributes.${Protocol}-${Port}`: what follows the prefix before it
+    name: str
     locations: tuple[Location, ...]
     scope: Scope
     value_type: Any  # the pydantic type the string value parses into
@@ -98,12 +115,12 @@ class AnnotationSpec:
 
     @property
     def templated(self) -> bool:
-        return "${name}" in self.name
+        return "${" in self.name
 
     @property
     def template_prefix(self) -> str:
         """For `actions.${name}`: `actions.`."""
-        return self.name.split("${name}", 1)[0]
+        return self.name.split("${", 1)[0]
 
     def parse(self, raw: str) -> Any:
         """The typed value; raises `ValueError` whose message says what is wrong."""
@@ -192,6 +209,40 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         "0.0.0.0/0 (plus ::/0 for dualstack)",
         "CIDRs the managed security group opens on every listen port.",
     ),
+    AnnotationSpec(
+        "security-group-prefix-lists",
+        ING,
+        Scope.EXCLUSIVE,
+        PrefixListIds,
+        None,
+        "Managed prefix list IDs (pl-...) the managed security group opens every listen port "
+        "to; without inbound-cidrs, no CIDR is opened.",
+    ),
+    AnnotationSpec(
+        "customer-owned-ipv4-pool",
+        ING,
+        Scope.EXCLUSIVE,
+        CoipPool,
+        None,
+        "Customer-owned IPv4 pool (ipv4pool-coip-...) of an ALB on Outposts; set when the ALB "
+        "is made, never changed on it.",
+    ),
+    AnnotationSpec(
+        "ipam-ipv4-pool-id",
+        ING,
+        Scope.EXCLUSIVE,
+        IpamPoolId,
+        None,
+        "IPAM pool (ipam-pool-...) of the ALB's public IPv4 addresses; absent removes it.",
+    ),
+    AnnotationSpec(
+        "minimum-load-balancer-capacity",
+        ING,
+        Scope.EXCLUSIVE,
+        CapacityReservation,
+        None,
+        "LCU reservation, CapacityUnits=N (at least 100; 0 resets it); absent leaves it as it is.",
+    ),
     # --- protection (each managed only when set; absent or empty leaves AWS as it is) ---
     AnnotationSpec(
         "wafv2-acl-arn",
@@ -269,6 +320,16 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         Port,
         None,
         "HTTPS port to redirect to: every HTTP listener only answers 301 to it.",
+    ),
+    AnnotationSpec(
+        "listener-attributes.${Protocol}-${Port}",
+        ING,
+        Scope.MERGE,
+        ListenerAttributes,
+        None,
+        "Attributes of the listener on that protocol and port, k=v comma-separated (e.g. "
+        "listener-attributes.HTTPS-443: routing.http.response.server.enabled=false); merged by "
+        "key, a key removed is not reset.",
     ),
     # --- target groups ---
     AnnotationSpec(
@@ -375,6 +436,16 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         None,
         "Instance targets: only nodes with these labels, k=v comma-separated.",
     ),
+    AnnotationSpec(
+        "target-control-port.${serviceName}.${servicePort}",
+        ING_SVC,
+        Scope.TARGET_GROUP,
+        Port,
+        None,
+        "ip targets of that backend (service name, port as the Ingress names it): the port of "
+        "the ALB target optimizer's agent. Fixed at creation: a change replaces the target "
+        "group.",
+    ),
     # --- authentication (HTTPS listeners only) ---
     AnnotationSpec(
         "auth-type",
@@ -437,6 +508,89 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         str(DEFAULT_AUTH_SESSION_TIMEOUT),
         "Authentication session lifetime, 1..604800 seconds.",
     ),
+    AnnotationSpec(
+        "jwt-validation",
+        ING_SVC,
+        Scope.RULE,
+        JwtValidationValue,
+        None,
+        'Rules on HTTPS listeners validate the bearer JWT first, JSON: {"jwksEndpoint", '
+        '"issuer"}, optional additionalClaims [{"name", "format", "values"}]. Not with '
+        "auth-type.",
+        json=True,
+    ),
+    # --- Route 53 records of this Ingress's hosts (rule hosts and external-dns's hostname) ---
+    AnnotationSpec(
+        "dns-set-identifier",
+        ING,
+        Scope.INGRESS,
+        SetIdentifier,
+        None,
+        "Route 53 SetIdentifier (1..128 characters) of the records of this Ingress's hosts; "
+        "needs exactly one routing policy: dns-weight, dns-region, dns-failover or "
+        "dns-geolocation-*.",
+    ),
+    AnnotationSpec(
+        "dns-weight",
+        ING,
+        Scope.INGRESS,
+        DnsWeight,
+        None,
+        "Weighted routing: the records' weight, 0..255 (with dns-set-identifier).",
+    ),
+    AnnotationSpec(
+        "dns-region",
+        ING,
+        Scope.INGRESS,
+        AwsRegion,
+        None,
+        "Latency routing: the AWS region the records answer for, e.g. us-east-1 (with "
+        "dns-set-identifier).",
+    ),
+    AnnotationSpec(
+        "dns-failover",
+        ING,
+        Scope.INGRESS,
+        Failover,
+        None,
+        "Failover routing: PRIMARY or SECONDARY (with dns-set-identifier); the secondary "
+        "answers while the primary's ALB is unhealthy (dns-evaluate-target-health).",
+    ),
+    AnnotationSpec(
+        "dns-geolocation-continent-code",
+        ING,
+        Scope.INGRESS,
+        ContinentCode,
+        None,
+        "Geolocation routing by continent: AF, AN, AS, EU, NA, OC or SA (with "
+        "dns-set-identifier; not with a country code).",
+    ),
+    AnnotationSpec(
+        "dns-geolocation-country-code",
+        ING,
+        Scope.INGRESS,
+        CountryCode,
+        None,
+        "Geolocation routing by country: ISO 3166-1 alpha-2 (e.g. DE), or * for the default "
+        "location (with dns-set-identifier).",
+    ),
+    AnnotationSpec(
+        "dns-geolocation-subdivision-code",
+        ING,
+        Scope.INGRESS,
+        SubdivisionCode,
+        None,
+        "Geolocation routing by subdivision of the country code (e.g. WA with US).",
+    ),
+    AnnotationSpec(
+        "dns-evaluate-target-health",
+        ING,
+        Scope.INGRESS,
+        bool,
+        "true",
+        "The alias records' EvaluateTargetHealth: Route 53 answers with this ALB only while it "
+        "has healthy targets.",
+    ),
     # --- grouping, actions, conditions ---
     AnnotationSpec(
         "group.name",
@@ -470,8 +624,29 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         Scope.INGRESS,
         Conditions,
         None,
-        "Extra rule conditions for paths whose backend service is ${name}.",
+        "Extra rule conditions for paths whose backend service is ${name}; host-header, "
+        "path-pattern and http-header take values or regexValues.",
         json=True,
+    ),
+    AnnotationSpec(
+        "transforms.${name}",
+        ING,
+        Scope.INGRESS,
+        Transforms,
+        None,
+        "Rewrites for the rules of paths whose backend service is ${name}, JSON: at most one "
+        "url-rewrite and one host-header-rewrite transform, each with rewrites [{regex, "
+        "replace}].",
+        json=True,
+    ),
+    AnnotationSpec(
+        "use-regex-path-match",
+        ING,
+        Scope.INGRESS,
+        bool,
+        "false",
+        "ImplementationSpecific paths are regular expressions (path-pattern regexValues, the "
+        "leading / dropped); Exact and Prefix paths are unchanged.",
     ),
 )
 
@@ -484,19 +659,11 @@ TEMPLATED: tuple[AnnotationSpec, ...] = tuple(spec for spec in ANNOTATIONS if sp
 LBC_NOT_SUPPORTED: tuple[str, ...] = (
     "acm-pca-arn",
     "create-acm-cert",
-    "customer-owned-ipv4-pool",
     "dry-run-plan",
     "enable-frontend-nlb",
     "frontend-nlb-*",
-    "ipam-ipv4-pool-id",
-    "jwt-validation",
-    "listener-attributes.*",
-    "minimum-load-balancer-capacity",
     "multi-cluster-target-group",
     "mutual-authentication",
-    "security-group-prefix-lists",
-    "target-control-port",
-    "use-regex-path-match",
 )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from controller.config import ModelDefaults
 from controller.model.annotation_reader import annotation_field
-from controller.model.annotations import SPECS
+from controller.model.annotations import PREFIX, SPECS
 from controller.model.group_stack import Contribution, GroupSettings, group_stack
 from controller.model.ingress import ParsedIngress, RouteRule
 from controller.model.stack import (
@@ -29,6 +29,10 @@ from controller.model.stack import (
 
 def _field(name: str) -> str:
     return annotation_field(SPECS[name].key)
+
+
+# `alb.ingress.kubernetes.io/listener-attributes.`, before `<Protocol>-<Port>`
+LISTENER_ATTRIBUTES_KEY = PREFIX + "listener-attributes."
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ def _merge(
         settings.exclusive.setdefault(name, (value, key))
     for tag, value in member.tags.items():
         settings.tags.setdefault(tag, (value, key))
+    _fold_listener_attributes(settings, member)
     for protocol, port in member.listen_ports:
         settings.ports.setdefault(port, (protocol, key))
     settings.certificates = certificates
@@ -121,6 +126,9 @@ def _conflict(settings: GroupSettings, member: ParsedIngress) -> BuildError | No
     for tag, value in member.tags.items():
         if tag in settings.tags and settings.tags[tag][0] != value:
             return conflict(_field("tags"), f"tag {tag}={value}", settings.tags[tag][1])
+    clash = _listener_attribute_conflict(settings, member)
+    if clash is not None:
+        return conflict(*clash)
     for protocol, port in member.listen_ports:
         if port in settings.ports and settings.ports[port][0] != protocol:
             held, owner = settings.ports[port]
@@ -128,6 +136,33 @@ def _conflict(settings: GroupSettings, member: ParsedIngress) -> BuildError | No
     if member.default_actions is not None and settings.default_backend is not None:
         return conflict("spec.defaultBackend", "a second default backend", settings.default_backend)
     return None
+
+
+def _listener_attribute_conflict(
+    settings: GroupSettings, member: ParsedIngress
+) -> tuple[str, str, str] | None:
+    """(field, what, owner) of the member's first listener attribute whose key an earlier
+    member of the listener set to another value (LBC refuses that too)."""
+    protocols = {port: protocol for protocol, port in member.listen_ports}
+    for port, attributes in sorted(member.listener_attributes.items()):
+        held = settings.listener_attributes.get(port, {})
+        for name, value in sorted(attributes.items()):
+            if name in held and held[name][0] != value:
+                where = annotation_field(f"{LISTENER_ATTRIBUTES_KEY}{protocols[port]}-{port}")
+                return (
+                    where,
+                    f"listener attribute {name}={value} (vs {held[name][0]})",
+                    held[name][1],
+                )
+    return None
+
+
+def _fold_listener_attributes(settings: GroupSettings, member: ParsedIngress) -> None:
+    """Merge the member's listener attributes in, by port and key (the first setter kept)."""
+    for port, attributes in member.listener_attributes.items():
+        held = settings.listener_attributes.setdefault(port, {})
+        for name, value in attributes.items():
+            held.setdefault(name, (value, member.key))
 
 
 def _over_limits(

@@ -1,11 +1,14 @@
-"""The `auth-*` annotations -> the authenticate action of a backend's rules (as LBC does).
+"""The `auth-*` and `jwt-validation` annotations -> the action a backend's rules run first.
 
 For each backend, the auth annotations of the Ingress apply, and those of the backend's
 Service win key by key when the backend forwards to exactly one Service (a plain service
 backend, or a `use-annotation` forward action with one target group naming a Service that
 exists). `auth-type` none (the default) means no action; `oidc` and `cognito` give an
 `authenticate-*` action that the listeners put before the rule's own action on HTTPS
-listeners only (`RouteRule.on`), in rules and default actions alike.
+listeners only (`RouteRule.on`), in rules and default actions alike. `jwt-validation` gives
+a `jwt-validation` action in the same place, read the same way (the Service's value wins);
+AWS runs at most one such action per rule, so a backend given both it and an auth-type is an
+error naming `jwt-validation` (LBC's migration tool refuses the pair the same way).
 
 OIDC's client credentials come from a Secret in the Ingress's namespace (`secretName`), with
 keys `clientID` (or `clientId`, as LBC accepts for the old AWS ALB Ingress Controller) and
@@ -26,6 +29,7 @@ from controller.model.annotation_reader import AnnotationValues, annotation_fiel
 from controller.model.annotations import SPECS
 from controller.model.backends import FieldError
 from controller.model.inputs import metadata_of
+from controller.model.rule_values import JwtValidationValue
 from controller.model.stack import (
     DEFAULT_AUTH_SCOPE,
     DEFAULT_AUTH_SESSION_COOKIE,
@@ -36,6 +40,9 @@ from controller.model.stack import (
     AuthenticateOidcAction,
     AuthenticateOidcConfig,
     ClientSecretRef,
+    JwtClaim,
+    JwtValidationAction,
+    JwtValidationConfig,
 )
 from controller.model.values import AuthIdpCognito, AuthIdpOidc
 
@@ -91,6 +98,34 @@ def client_credentials(secret: Mapping[str, Any]) -> tuple[str | None, str | Non
     return client_id, secret_value(secret, CLIENT_SECRET_KEY)
 
 
+def _jwt_validation(settings: _AuthSettings, auth_type: str) -> JwtValidationAction | None:
+    """The backend's jwt-validation action; AWS runs one first action per rule, so not
+    beside an authenticate one."""
+    jwt: JwtValidationValue | None = settings.get("jwt-validation")
+    if jwt is None:
+        return None
+    if auth_type != "none":
+        raise FieldError(
+            settings.field("jwt-validation"),
+            f"auth-type {auth_type} applies to this backend too; a rule runs one of "
+            f"authentication and JWT validation (set auth-type none, or drop this)",
+        )
+    return jwt_validation_action(jwt)
+
+
+def jwt_validation_action(value: JwtValidationValue) -> JwtValidationAction:
+    return JwtValidationAction(
+        jwt_validation_config=JwtValidationConfig(
+            jwks_endpoint=value.jwks_endpoint,
+            issuer=value.issuer,
+            additional_claims=tuple(
+                JwtClaim(name=c.name, format=c.format, values=tuple(c.values))
+                for c in value.additional_claims or ()
+            ),
+        )
+    )
+
+
 def secrets_index(secrets: Any) -> dict[tuple[str, str], Mapping[str, Any]]:
     index: dict[tuple[str, str], Mapping[str, Any]] = {}
     for secret in secrets:
@@ -130,6 +165,9 @@ def build_auth(
     `FieldError` naming the annotation at fault."""
     settings = _AuthSettings(ingress, service, owner)
     auth_type: str = settings.get("auth-type", "none")
+    jwt = _jwt_validation(settings, auth_type)
+    if jwt is not None:
+        return jwt
     if auth_type == "none":
         return None
     common: dict[str, Any] = {

@@ -22,7 +22,7 @@ from controller.model.annotation_reader import (
     external_tag_errors,
     read_annotations,
 )
-from controller.model.annotations import SPECS, Location
+from controller.model.annotations import PREFIX, SPECS, Location
 from controller.model.inputs import (
     ServicePort,
     ServiceSpec,
@@ -190,6 +190,7 @@ class BackendContext:
         }
         tg_id = f"{self.ingress_key}-{service_name}:{port}"
         families = spec.ip_families or []
+        control_port = _target_control_port(settings, f"{service_name}.{port}", target_type)
         return TargetGroup(
             id=tg_id,
             name=target_group_name(
@@ -203,6 +204,7 @@ class BackendContext:
                 target_type=target_type,
                 protocol=protocol,
                 protocol_version=version,
+                target_control_port=control_port,
             ),
             service=service_key,
             service_port=port,
@@ -216,6 +218,7 @@ class BackendContext:
             attributes=settings.get("target-group-attributes", {}),
             tags=stack_tags(self.defaults, self.stack_id, tg_id, user_tags),
             node_labels=settings.get("target-node-labels", {}),
+            target_control_port=control_port,
         )
 
     def _health_check(
@@ -298,6 +301,7 @@ class _TargetGroupSettings:
         self.service = service.values
         self._owner = owner
         self._imposed = imposed or {}
+        self._templated = (service, ingress)  # the Service's first
 
     def get(self, name: str, default: Any) -> Any:
         if name in self._imposed:
@@ -314,6 +318,34 @@ class _TargetGroupSettings:
         """The annotation that set `name`, for error messages."""
         owner = self._owner if name in self.service else ""
         return annotation_field(SPECS[name].key, owner)
+
+    def templated(self, spec_name: str, name: str) -> tuple[Any, str]:
+        """(value, field) of a templated target-group annotation for `name`, the Service's
+        winning; (None, "") when neither sets it."""
+        for values, owner in zip(self._templated, (self._owner, ""), strict=True):
+            value = values.templated_value(spec_name, name)
+            if value is not None:
+                prefix = spec_name.split("${", 1)[0]
+                return value, annotation_field(f"{PREFIX}{prefix}{name}", owner)
+        return None, ""
+
+
+TARGET_CONTROL_PORT = "target-control-port.${serviceName}.${servicePort}"
+
+
+def _target_control_port(
+    settings: _TargetGroupSettings, backend: str, target_type: str
+) -> int | None:
+    """`target-control-port.<svc>.<port>` of the backend (port as the Ingress names it, as in
+    LBC). ALB's target optimizer works with ip targets only; LBC refuses instance ones too."""
+    port, where = settings.templated(TARGET_CONTROL_PORT, backend)
+    if port is not None and target_type != "ip":
+        raise FieldError(
+            where,
+            f"a target control port needs target-type ip (this backend's targets are "
+            f"{target_type}s)",
+        )
+    return int(port) if port is not None else None
 
 
 def _find_port(spec: ServiceSpec, port: int | str, service_name: str, field: str) -> ServicePort:

@@ -16,6 +16,7 @@ from controller.config import ModelDefaults
 from controller.model.assemble import assemble
 from controller.model.auth import SecretsIndex, secrets_index
 from controller.model.class_params import ParamsIndex
+from controller.model.dns import group_dns_records
 from controller.model.groups import GroupRef, group_of, selected_class
 from controller.model.ingress import ParsedIngress, parse_ingress
 from controller.model.inputs import ClusterState, metadata_of
@@ -122,6 +123,11 @@ def _build_members(
     position = {key: index for index, key in enumerate(keys)}
     errors.sort(key=lambda e: (position.get(e.ingress, len(position)), _natural(e.field)))
     warnings = tuple(w for p in parsed for w in p.warnings)
+    if attempt.stack is not None and defaults.manage_dns:
+        # Members whose DNS options for a host lose to an earlier member's hear why.
+        built = [p for p in keep if p.key in attempt.stack.ingresses]
+        ip_type = attempt.stack.load_balancer.ip_address_type
+        warnings += group_dns_records(built, ip_type)[1]
     return GroupResult(
         stack=attempt.stack, errors=tuple(errors), members=tuple(keys), warnings=warnings
     )

@@ -1,18 +1,23 @@
 """Rule conditions from the Ingress spec and the `conditions.<name>` annotations.
 
 Paths are ordered as LBC orders them (Exact, then Prefix longest first, then the rest) and
-turned into path-pattern values by pathType; host and path values are checked against what
-ALB accepts (length, characters) before any AWS call, so a bad one fails its Ingress alone;
-the spec's host and path are ANDed with the annotation's conditions, one condition per field
-where AWS allows only one.
+turned into path-pattern values by pathType; with `use-regex-path-match`, ImplementationSpecific
+paths are regular expressions instead (RegexValues, the leading `/` Kubernetes requires
+dropped, as LBC does). Host and path values are checked against what ALB accepts (length,
+characters, regex features) before any AWS call, so a bad one fails its Ingress alone; the
+spec's host and path are ANDed with the annotation's conditions, one condition per field
+where AWS allows only one, and that one matches by values or by regexValues, never both.
 """
 
 from __future__ import annotations
 
-from controller.limits import MAX_CONDITION_VALUE_LENGTH
+from dataclasses import dataclass, field
+
+from controller.limits import MAX_CONDITION_VALUE_LENGTH, MAX_REGEX_VALUE_LENGTH
 from controller.model.backends import FieldError
 from controller.model.inputs import HTTPIngressPath
-from controller.model.stack import Condition, QueryStringPair
+from controller.model.regexes import unsupported_feature
+from controller.model.stack import Condition, ConditionField, QueryStringPair
 from controller.model.values import ConditionValue
 
 _PATH_TYPE_ORDER = {"Exact": 0, "Prefix": 1}
@@ -29,12 +34,30 @@ def ordered_paths(paths: list[HTTPIngressPath]) -> list[tuple[int, HTTPIngressPa
     return sorted(enumerate(paths), key=rank)
 
 
-def path_patterns(path: HTTPIngressPath, where: str) -> list[str]:
-    """The path-pattern values for one path, per its pathType (LBC's mapping)."""
+@dataclass
+class PathPatterns:
+    """One path's path-pattern condition values: globs, or regular expressions."""
+
+    values: list[str] = field(default_factory=list)
+    regex_values: list[str] = field(default_factory=list)
+
+
+def path_patterns(path: HTTPIngressPath, where: str, *, regex: bool = False) -> PathPatterns:
+    """The path-pattern values for one path, per its pathType (LBC's mapping); `regex`
+    (`use-regex-path-match`) makes an ImplementationSpecific path a regular expression."""
     value = path.path or ""
     path_type = path.path_type or "ImplementationSpecific"
     if path_type == "ImplementationSpecific":
-        return [value] if value else []
+        if not value:
+            return PathPatterns()
+        if regex:
+            # Kubernetes wants every path to start with `/`; a regex need not (LBC drops it).
+            return PathPatterns(regex_values=[value.removeprefix("/")])
+        return PathPatterns(values=[value])
+    return PathPatterns(values=_glob_patterns(value, path_type, where))
+
+
+def _glob_patterns(value: str, path_type: str, where: str) -> list[str]:
     if path_type not in ("Exact", "Prefix"):
         raise FieldError(
             f"{where}.pathType",
@@ -54,6 +77,21 @@ def path_patterns(path: HTTPIngressPath, where: str) -> list[str]:
         return ["/*"]
     normalized = value.removesuffix("/")
     return [normalized, normalized + "/*"]
+
+
+def check_regex_value(value: str, field: str, what: str) -> None:
+    """What ALB rejects in a host-header or path-pattern regular expression."""
+    if not value or len(value) > MAX_REGEX_VALUE_LENGTH:
+        raise FieldError(
+            field,
+            f"the {what} regular expression is {len(value)} characters; ALB takes 1 to "
+            f"{MAX_REGEX_VALUE_LENGTH}",
+        )
+    found = unsupported_feature(value)
+    if found is not None:
+        raise FieldError(
+            field, f"the {what} {value!r} uses {found}, which ALB's regular expressions lack"
+        )
 
 
 def check_value(value: str, allowed: frozenset[str], field: str, what: str) -> None:
@@ -79,51 +117,92 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+# The fields AWS allows once per rule, whose values from the spec and the annotation merge.
+_MERGED: tuple[ConditionField, ...] = ("host-header", "path-pattern")
+_WHAT = {"host-header": "host", "path-pattern": "path"}
+
+
 def rule_conditions(
-    host: str | None, patterns: list[str], extra: list[ConditionValue]
+    host: str | None,
+    patterns: PathPatterns,
+    extra: list[ConditionValue],
+    *,
+    field: str = "",
 ) -> tuple[Condition, ...]:
-    """Host and path from the spec, ANDed with the `conditions.*` ones.
+    """Host and path from the spec, ANDed with the `conditions.*` ones (`field`: that
+    annotation, which a conflict between the two always involves).
 
     AWS allows one condition each of host-header, path-pattern, http-request-method and
     source-ip per rule, so values of those fields are merged into one condition (as LBC does).
+    A host or path condition matches by values or by regexValues: getting both (a glob path
+    and a regexValues pathPatternConfig, say) is a `FieldError`, as in LBC, rather than
+    AWS's ValidationError for the whole group.
     """
-    merged: dict[str, list[str]] = {"host-header": [host] if host else [], "path-pattern": patterns}
+    merged: dict[str, list[str]] = {
+        "host-header": [host] if host else [],
+        "path-pattern": list(patterns.values),
+    }
+    regex: dict[str, list[str]] = {"host-header": [], "path-pattern": list(patterns.regex_values)}
     repeated: list[Condition] = []
     for cond in extra:
-        if cond.host_header_config is not None:
-            merged["host-header"] += cond.host_header_config.values
-        elif cond.path_pattern_config is not None:
-            merged["path-pattern"] += cond.path_pattern_config.values
-        elif cond.http_request_method_config is not None:
-            merged.setdefault("http-request-method", []).extend(
-                cond.http_request_method_config.values
+        _fold(cond, merged, regex, repeated)
+    for kind in _MERGED:
+        if merged[kind] and regex[kind]:
+            raise FieldError(
+                field,
+                f"the rule's {_WHAT[kind]} condition must use values or regexValues, not both: "
+                f"values {merged[kind]} and regexValues {regex[kind]}",
             )
-        elif cond.source_ip_config is not None:
-            merged.setdefault("source-ip", []).extend(cond.source_ip_config.values)
-        elif cond.http_header_config is not None:
-            header = cond.http_header_config
-            repeated.append(
-                Condition(
-                    field="http-header",
-                    http_header_name=header.http_header_name,
-                    values=_unique(header.values),
-                )
-            )
-        elif cond.query_string_config is not None:
-            pairs = cond.query_string_config.values
-            repeated.append(
-                Condition(
-                    field="query-string",
-                    query_string_values=tuple(
-                        dict.fromkeys(QueryStringPair(key=p.key, value=p.value) for p in pairs)
-                    ),
-                )
-            )
-    conditions = [
-        Condition(field=name, values=_unique(values)) for name, values in merged.items() if values
-    ]
+    conditions: list[Condition] = []
+    for name, values in merged.items():
+        if values:
+            conditions.append(Condition(field=name, values=_unique(values)))
+        elif regex.get(name):
+            conditions.append(Condition(field=name, regex_values=_unique(regex[name])))
     conditions += repeated
     if not conditions:
         # AWS wants at least one condition; LBC matches everything this way.
         conditions.append(Condition(field="path-pattern", values=("/*",)))
     return tuple(conditions)
+
+
+def _fold(
+    cond: ConditionValue,
+    merged: dict[str, list[str]],
+    regex: dict[str, list[str]],
+    repeated: list[Condition],
+) -> None:
+    """One annotation condition into the merged fields or the repeated conditions."""
+    for name, config in (
+        ("host-header", cond.host_header_config),
+        ("path-pattern", cond.path_pattern_config),
+    ):
+        if config is not None:
+            merged[name] += config.values or []
+            regex[name] += config.regex_values or []
+    if cond.http_request_method_config is not None:
+        merged.setdefault("http-request-method", []).extend(cond.http_request_method_config.values)
+    if cond.source_ip_config is not None:
+        merged.setdefault("source-ip", []).extend(cond.source_ip_config.values)
+    if cond.http_header_config is not None:
+        header = cond.http_header_config
+        repeated.append(
+            Condition(
+                field="http-header",
+                http_header_name=header.http_header_name,
+                values=_unique(header.values) if header.values is not None else None,
+                regex_values=_unique(header.regex_values)
+                if header.regex_values is not None
+                else None,
+            )
+        )
+    if cond.query_string_config is not None:
+        pairs = cond.query_string_config.values
+        repeated.append(
+            Condition(
+                field="query-string",
+                query_string_values=tuple(
+                    dict.fromkeys(QueryStringPair(key=p.key, value=p.value) for p in pairs)
+                ),
+            )
+        )

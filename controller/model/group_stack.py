@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from controller.config import ModelDefaults
 from controller.model.backends import stack_tags
+from controller.model.dns import group_dns_records
 from controller.model.ingress import ParsedIngress, RouteRule
 from controller.model.names import load_balancer_name, security_group_name
 from controller.model.redirects import omit_pointless_rules
@@ -27,14 +28,17 @@ from controller.model.stack import (
     DnsRecord,
     FixedResponseAction,
     FixedResponseConfig,
+    IpamPools,
     Listener,
     LoadBalancer,
     ManagedSecurityGroup,
+    MinimumLoadBalancerCapacity,
     ModelError,
     RedirectAction,
     RedirectConfig,
     Rule,
     SecurityGroupIngress,
+    SecurityGroupPrefixListIngress,
     ShieldProtection,
     Stack,
     TargetGroup,
@@ -58,6 +62,8 @@ class GroupSettings:
     ports: dict[int, tuple[str, str]] = field(default_factory=dict)  # port -> (protocol, owner)
     certificates: dict[int, list[str]] = field(default_factory=dict)
     default_backend: str | None = None
+    # listener-attributes by port: key -> (value, owner)
+    listener_attributes: dict[int, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.exclusive[name][0] if name in self.exclusive else default
@@ -103,6 +109,7 @@ def group_stack(
                 attributes=settings.get("load-balancer-attributes", {}),
                 tags=stack_tags(defaults, stack_id, LOAD_BALANCER_RESOURCE_ID, user_tags),
                 **_add_ons(settings),
+                **_addresses_and_capacity(settings),
             ),
             security_group=None
             if security_groups is not None
@@ -151,6 +158,21 @@ def _add_ons(settings: GroupSettings) -> dict[str, Any]:
     return add_ons
 
 
+def _addresses_and_capacity(settings: GroupSettings) -> dict[str, Any]:
+    """The customer-owned and IPAM address pools and the LCU reservation, when asked for."""
+    found: dict[str, Any] = {}
+    coip = settings.get("customer-owned-ipv4-pool")
+    if coip is not None:
+        found["customer_owned_ipv4_pool"] = coip
+    ipam = settings.get("ipam-ipv4-pool-id")
+    if ipam is not None:
+        found["ipam_pools"] = IpamPools(ipv4_ipam_pool_id=ipam)
+    units = settings.get("minimum-load-balancer-capacity")
+    if units is not None:
+        found["minimum_load_balancer_capacity"] = MinimumLoadBalancerCapacity(capacity_units=units)
+    return found
+
+
 def _managed_security_group(
     *,
     stack_id: str,
@@ -160,8 +182,10 @@ def _managed_security_group(
     user_tags: dict[str, str],
     defaults: ModelDefaults,
 ) -> ManagedSecurityGroup:
+    prefix_lists: tuple[str, ...] = settings.get("security-group-prefix-lists", ())
     default_cidrs = ("0.0.0.0/0", "::/0") if ip_type.startswith("dualstack") else ("0.0.0.0/0",)
-    cidrs: tuple[str, ...] = settings.get("inbound-cidrs", default_cidrs)
+    # As LBC: with prefix lists and no inbound-cidrs, no CIDR is opened (not 0.0.0.0/0).
+    cidrs: tuple[str, ...] = settings.get("inbound-cidrs", () if prefix_lists else default_cidrs)
     return ManagedSecurityGroup(
         name=security_group_name(defaults.cluster_name, stack_id, explicit),
         description=MANAGED_SG_DESCRIPTION,
@@ -171,6 +195,11 @@ def _managed_security_group(
             for cidr in cidrs
         ),
         tags=stack_tags(defaults, stack_id, MANAGED_SG_RESOURCE_ID, user_tags),
+        prefix_list_ingress=tuple(
+            SecurityGroupPrefixListIngress(port=port, prefix_list_id=prefix_list)
+            for port in sorted(settings.ports)
+            for prefix_list in prefix_lists
+        ),
     )
 
 
@@ -188,6 +217,11 @@ def _listeners(
     redirect_port: int | None = settings.get("ssl-redirect")
     listeners: list[Listener] = []
     for port, (protocol, _) in sorted(settings.ports.items()):
+        # Redirecting listeners keep their attributes too, as in LBC.
+        attributes = {
+            key: value
+            for key, (value, _) in sorted(settings.listener_attributes.get(port, {}).items())
+        }
         if protocol == "HTTP" and redirect_port is not None:
             listeners.append(
                 Listener(
@@ -200,6 +234,7 @@ def _listeners(
                             )
                         ),
                     ),
+                    attributes=attributes,
                 )
             )
             continue
@@ -211,6 +246,7 @@ def _listeners(
                 conditions=rule.conditions,
                 actions=rule.actions,
                 ingress=member_key,
+                transforms=rule.transforms,
             )
             for priority, (member_key, rule) in enumerate(
                 omit_pointless_rules(port, protocol, placed), start=1
@@ -241,19 +277,14 @@ def _listeners(
                 certificate_hosts_of=hosts_of,
                 default_actions=default_actions,
                 rules=tuple(rules),
+                attributes=attributes,
             )
         )
     return tuple(listeners)
 
 
 def _dns_records(accepted: list[ParsedIngress], ip_type: str) -> tuple[DnsRecord, ...]:
-    owners: dict[str, str] = {}
-    for member in accepted:
-        for host in member.rule_hosts:
-            owners.setdefault(host.lower().rstrip("."), member.key)
-    types = ("A", "AAAA") if ip_type.startswith("dualstack") else ("A",)
-    return tuple(
-        DnsRecord(name=host, type=record_type, ingress=owner)
-        for host, owner in sorted(owners.items())
-        for record_type in types
-    )
+    # Rule hosts and external-dns hostnames, with their routing (`controller.model.dns`); the
+    # builder reports the warnings of the same layout.
+    records, _ = group_dns_records(accepted, ip_type)
+    return records

@@ -8,8 +8,8 @@ the contributions and checks what only the group as a whole can violate.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,7 +36,14 @@ from controller.model.class_params import (
     impose,
     unsupported_warnings,
 )
-from controller.model.conditions import check_value, ordered_paths, path_patterns, rule_conditions
+from controller.model.conditions import (
+    check_regex_value,
+    check_value,
+    ordered_paths,
+    path_patterns,
+    rule_conditions,
+)
+from controller.model.dns import DNS_RECORD_SKIPPED, DnsOptions, dns_options, external_dns_hosts
 from controller.model.groups import GroupRef
 from controller.model.inputs import (
     HTTPIngressPath,
@@ -63,7 +70,9 @@ from controller.model.stack import (
     Stickiness,
     TargetGroup,
     TargetGroupTuple,
+    Transform,
 )
+from controller.model.transforms import default_rule_transforms_error, rule_transforms
 from controller.model.values import ActionValue
 
 USE_ANNOTATION = "use-annotation"
@@ -76,9 +85,11 @@ class RouteRule:
 
     conditions: tuple[Condition, ...]
     actions: tuple[Action, ...]
-    # The backend's authenticate action (auth-type oidc or cognito): on HTTPS listeners only,
-    # it goes before the rule's own action, as in LBC.
+    # The backend's authenticate or jwt-validation action: on HTTPS listeners only, it goes
+    # before the rule's own action, as in LBC.
     auth: AuthAction | None = None
+    # `transforms.<name>` of the backend: on every listener the rule is on.
+    transforms: tuple[Transform, ...] = ()
 
     def on(self, protocol: str) -> RouteRule:
         """The rule as a listener of `protocol` holds it."""
@@ -86,9 +97,8 @@ class RouteRule:
 
 
 def with_auth(rule: RouteRule, auth: AuthAction | None) -> RouteRule:
-    if auth is None:
-        return RouteRule(conditions=rule.conditions, actions=rule.actions)
-    return RouteRule(conditions=rule.conditions, actions=(auth, *rule.actions))
+    actions = rule.actions if auth is None else (auth, *rule.actions)
+    return replace(rule, actions=actions, auth=None)
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,12 @@ class ParsedIngress:
     rule_hosts: tuple[str, ...]  # spec.rules[].host, in order
     tls_hosts: tuple[str, ...]
     warnings: tuple[BuildWarning, ...] = ()
+    # listener-attributes.<Protocol>-<Port> of its own listen ports, by port
+    listener_attributes: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # The Route 53 options of its hosts' records (`dns-*`), and the hosts of external-dns's
+    # hostname annotation, which get records like rule hosts.
+    dns: DnsOptions = field(default_factory=DnsOptions)
+    dns_hosts: tuple[str, ...] = ()
 
 
 def parse_ingress(
@@ -135,6 +151,8 @@ def parse_ingress(
         BuildError(ingress=key, field=f, message=m)
         for f, m in external_tag_errors(annotations, defaults.external_managed_tags)
     ]
+    dns, dns_errors = dns_options(annotations)
+    errors += [BuildError(ingress=key, field=f, message=m) for f, m in dns_errors]
     try:
         spec = spec_of(ingress, IngressSpec)
     except ValidationError as err:
@@ -171,11 +189,16 @@ def parse_ingress(
     if spec.default_backend is not None:
         default_actions = builder.backend_actions(spec.default_backend, "spec.defaultBackend")
         default_auth = builder.auth(spec.default_backend, "spec.defaultBackend")
+    transforms_error = default_rule_transforms_error(annotations, spec)
+    if transforms_error is not None:
+        builder.field_errors.append(transforms_error)
     errors.extend(
         BuildError(ingress=key, field=p.field, message=p.message) for p in builder.field_errors
     )
     if errors:
         return errors
+    attributes, attribute_warnings = _listener_attributes(key, annotations, listen_ports)
+    dns_hosts, skipped_hosts = external_dns_hosts(meta.annotations)
     return ParsedIngress(
         key=key,
         ref=ref,
@@ -198,8 +221,41 @@ def parse_ingress(
             *overridden,
             *_warnings(key, annotations, builder),
             *(unsupported_warnings(key, imposed.params) if imposed.params is not None else ()),
+            *attribute_warnings,
+            *(
+                BuildWarning(ingress=key, field=f, message=m, reason=DNS_RECORD_SKIPPED)
+                for f, m in skipped_hosts
+            ),
         ),
+        listener_attributes=attributes,
+        dns=dns,
+        dns_hosts=dns_hosts,
     )
+
+
+def _listener_attributes(
+    key: str, annotations: AnnotationValues, listen_ports: Sequence[tuple[str, int]]
+) -> tuple[dict[int, dict[str, str]], tuple[BuildWarning, ...]]:
+    """The Ingress's listener attributes by port, for the listeners it is on; those for a
+    protocol and port it does not listen on are ignored with a warning (LBC reads them only
+    for the Ingresses of that listener)."""
+    found: dict[int, dict[str, str]] = {}
+    ignored: list[BuildWarning] = []
+    for (protocol, port), attributes in sorted(annotations.listener_attributes.items()):
+        if (protocol, port) in listen_ports:
+            found[port] = attributes
+            continue
+        name = f"{SPECS_LISTENER_ATTRIBUTES_PREFIX}{protocol}-{port}"
+        ignored.append(
+            BuildWarning(
+                ingress=key,
+                field=annotation_field(name),
+                message=f"ignored: this Ingress has no {protocol} listener on port {port} "
+                "(listen-ports)",
+                reason=UNSUPPORTED_ANNOTATION,
+            )
+        )
+    return found, tuple(ignored)
 
 
 def _warnings(
@@ -275,13 +331,21 @@ class _IngressBuilder:
         return result
 
     def _rule(self, host: str | None, path: HTTPIngressPath, where: str) -> RouteRule:
-        patterns = path_patterns(path, where)
-        for pattern in patterns:
+        regex = bool(self.annotations.get("use-regex-path-match", False))
+        patterns = path_patterns(path, where, regex=regex)
+        for pattern in patterns.values:
             check_value(pattern, PATH_PATTERN_CHARACTERS, f"{where}.path", "path")
+        for pattern in patterns.regex_values:
+            check_regex_value(pattern, f"{where}.path", "path (use-regex-path-match)")
         actions = self.backend_actions(path.backend, f"{where}.backend")
         service = path.backend.service
         extra = self.annotations.conditions.get(service.name, []) if service else []
-        conditions = rule_conditions(host, patterns, extra)
+        conditions = rule_conditions(
+            host,
+            patterns,
+            extra,
+            field=annotation_field(SPECS_CONDITIONS_PREFIX + service.name) if service else "",
+        )
         count = sum(c.value_count() for c in conditions)
         if count > MAX_CONDITION_VALUES:
             raise FieldError(
@@ -290,7 +354,10 @@ class _IngressBuilder:
                 f"together); AWS allows {MAX_CONDITION_VALUES} per rule",
             )
         return RouteRule(
-            conditions=conditions, actions=actions, auth=self._auth(path.backend, where)
+            conditions=conditions,
+            actions=actions,
+            auth=self._auth(path.backend, where),
+            transforms=rule_transforms(self.annotations, service.name if service else None),
         )
 
     def auth(self, backend: IngressBackend, where: str) -> AuthAction | None:
@@ -449,3 +516,5 @@ class _IngressBuilder:
 
 
 SPECS_ACTION_PREFIX = "alb.ingress.kubernetes.io/actions."
+SPECS_CONDITIONS_PREFIX = "alb.ingress.kubernetes.io/conditions."
+SPECS_LISTENER_ATTRIBUTES_PREFIX = "alb.ingress.kubernetes.io/listener-attributes."

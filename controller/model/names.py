@@ -56,10 +56,13 @@ def target_group_name(
     target_type: str,
     protocol: str,
     protocol_version: str,
+    target_control_port: int | None = None,
 ) -> str:
     """`k8s-<ns8>-<svc8>-<hash10>`; `ingress` and `service` are `ns/name`, `service_port` the
     backend port as the Ingress writes it (number or name), `target_group_port` the target
-    group's own port (the NodePort for instance targets, the target port for ip)."""
+    group's own port (the NodePort for instance targets, the target port for ip). A target
+    control port is hashed last, and only when set (as LBC does), so it changes the name of
+    a target group that must be replaced for it and of no other."""
     namespace, _, service_name = service.partition("/")
     ingress_namespace, _, ingress_name = ingress.partition("/")
     digest = _digest(
@@ -73,5 +76,6 @@ def target_group_name(
         target_type,
         protocol,
         protocol_version,
+        "" if target_control_port is None else str(target_control_port),
     )
     return f"k8s-{_clean(namespace)[:8]}-{_clean(service_name)[:8]}-{digest[:10]}"

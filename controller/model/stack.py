@@ -17,7 +17,14 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 PLAN_API_VERSION = "plan.alb.ingress/v1"
@@ -41,6 +48,13 @@ class ModelObject(BaseModel):
         populate_by_name=True,
         serialize_by_alias=True,
     )
+
+
+def _without_empty(data: dict[str, object], keys: frozenset[str]) -> dict[str, object]:
+    """`data` without those of `keys` whose value is empty: fields added after the plan
+    format was published are left out when unset, so plans and digests made before them
+    stay as they were."""
+    return {key: value for key, value in data.items() if value or key not in keys}
 
 
 class OmitNone(ModelObject):
@@ -155,14 +169,43 @@ class AuthenticateCognitoAction(ModelObject):
     authenticate_cognito_config: AuthenticateCognitoConfig
 
 
-AuthAction = AuthenticateOidcAction | AuthenticateCognitoAction
+JwtClaimFormat = Literal["single-string", "string-array", "space-separated-values"]
+
+
+class JwtClaim(ModelObject):
+    """One claim the token must carry besides the ones AWS always checks (exp, iss, nbf,
+    iat): its name, how its value is written, and the accepted values."""
+
+    name: str
+    format: JwtClaimFormat
+    values: tuple[str, ...]
+
+
+class JwtValidationConfig(ModelObject):
+    jwks_endpoint: str
+    issuer: str
+    additional_claims: tuple[JwtClaim, ...] = ()
+
+
+class JwtValidationAction(ModelObject):
+    """The `jwt-validation` annotation: the ALB checks the request's bearer token (its
+    signature against the issuer's JWKS, its claims) before the rule's own action."""
+
+    type: Literal["jwt-validation"] = "jwt-validation"
+    jwt_validation_config: JwtValidationConfig
+
+
+# The one action a rule may run before its own (AWS allows one per rule): authenticate the
+# user (auth-type) or validate a JWT (jwt-validation); on HTTPS listeners only.
+AuthAction = AuthenticateOidcAction | AuthenticateCognitoAction | JwtValidationAction
 
 Action = Annotated[
     ForwardAction
     | RedirectAction
     | FixedResponseAction
     | AuthenticateOidcAction
-    | AuthenticateCognitoAction,
+    | AuthenticateCognitoAction
+    | JwtValidationAction,
     Field(discriminator="type"),
 ]
 
@@ -185,16 +228,44 @@ class QueryStringPair(OmitNone):
 
 
 class Condition(OmitNone):
-    """One rule condition. `values` for every field but query-string, which uses pairs."""
+    """One rule condition. `values` for every field but query-string, which uses pairs;
+    host-header, path-pattern and http-header may match `regex_values` instead (AWS's
+    RegexValues: regular expressions, not the `*`/`?` globs of `values`)."""
 
     field: ConditionField
     values: tuple[str, ...] | None = None
     http_header_name: str | None = None
     query_string_values: tuple[QueryStringPair, ...] | None = None
+    regex_values: tuple[str, ...] | None = None
 
     def value_count(self) -> int:
         """How many values count against AWS's limit of 5 per rule."""
-        return len(self.values or ()) + len(self.query_string_values or ())
+        return (
+            len(self.values or ())
+            + len(self.query_string_values or ())
+            + len(self.regex_values or ())
+        )
+
+
+class Rewrite(ModelObject):
+    regex: str
+    replace: str
+
+
+class RewriteConfig(ModelObject):
+    rewrites: tuple[Rewrite, ...]
+
+
+TransformType = Literal["host-header-rewrite", "url-rewrite"]
+
+
+class Transform(OmitNone):
+    """A rule transform (the `transforms.<name>` annotation): the request's host header or
+    URL rewritten before it is forwarded. The config matching `type` is set."""
+
+    type: TransformType
+    host_header_rewrite_config: RewriteConfig | None = None
+    url_rewrite_config: RewriteConfig | None = None
 
 
 class Rule(ModelObject):
@@ -203,6 +274,12 @@ class Rule(ModelObject):
     actions: tuple[Action, ...]
     # Which Ingress put the rule here, for errors and Events; not sent to AWS.
     ingress: str = ""
+    # Left out of the JSON when empty, so rules without transforms keep their plan and digest.
+    transforms: tuple[Transform, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return _without_empty(handler(self), frozenset({"transforms"}))
 
     def resource_id(self, port: int) -> str:
         return f"{port}:{self.priority}"
@@ -221,6 +298,13 @@ class Listener(ModelObject):
     certificate_hosts_of: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     default_actions: tuple[Action, ...]
     rules: tuple[Rule, ...] = ()
+    # `listener-attributes.<Protocol>-<Port>`: only these keys are managed (a key dropped
+    # from the annotation keeps its value in AWS, as in LBC); left out of the JSON when empty.
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return _without_empty(handler(self), frozenset({"attributes"}))
 
     @property
     def resource_id(self) -> str:
@@ -261,6 +345,16 @@ class TargetGroup(ModelObject):
     tags: dict[str, str] = Field(default_factory=dict)
     # Instance targets: only nodes with these labels (`target-node-labels`).
     node_labels: dict[str, str] = Field(default_factory=dict)
+    # ip targets: the port the ALB's target optimizer talks to its agent on
+    # (`target-control-port.<svc>.<port>`). AWS fixes it at creation, so a change replaces
+    # the target group. Left out of the JSON when None.
+    target_control_port: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return _without_empty(
+            handler(self), frozenset({"target_control_port", "targetControlPort"})
+        )
 
 
 # --- load balancer, security group, DNS ----------------------------------------------------
@@ -286,10 +380,35 @@ class ShieldProtection(ModelObject):
     enabled: bool
 
 
+class MinimumLoadBalancerCapacity(ModelObject):
+    """The ALB's LCU reservation (`minimum-load-balancer-capacity`); 0: none, a
+    reservation is reset."""
+
+    capacity_units: int
+
+
+class IpamPools(ModelObject):
+    """The IPAM pool the ALB takes its public IPv4 addresses from (`ipam-ipv4-pool-id`)."""
+
+    ipv4_ipam_pool_id: str
+
+
 # LoadBalancer fields left out of its JSON when None, so a stack that asks for none of them
 # keeps the plan (and the digest) it had before they existed.
 _UNMANAGED_WHEN_NONE = frozenset(
-    {"wafv2", "waf_classic", "wafClassic", "shield_advanced", "shieldAdvanced"}
+    {
+        "wafv2",
+        "waf_classic",
+        "wafClassic",
+        "shield_advanced",
+        "shieldAdvanced",
+        "customer_owned_ipv4_pool",
+        "customerOwnedIpv4Pool",
+        "ipam_pools",
+        "ipamPools",
+        "minimum_load_balancer_capacity",
+        "minimumLoadBalancerCapacity",
+    }
 )
 
 
@@ -309,6 +428,12 @@ class LoadBalancer(ModelObject):
     wafv2: WebAclAssociation | None = None
     waf_classic: WafClassicAssociation | None = None
     shield_advanced: ShieldProtection | None = None
+    # Outposts: set when the load balancer is made, never changed on it (LBC's rule).
+    customer_owned_ipv4_pool: str | None = None
+    # None: no IPAM pool, one the load balancer has is removed (LBC's rule).
+    ipam_pools: IpamPools | None = None
+    # None: the reservation is left as it is (LBC's rule).
+    minimum_load_balancer_capacity: MinimumLoadBalancerCapacity | None = None
 
     @model_serializer(mode="wrap")
     def _omit_unmanaged(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
@@ -333,6 +458,11 @@ class SecurityGroupIngress(ModelObject):
     cidr: str  # IPv4 or IPv6 CIDR
 
 
+class SecurityGroupPrefixListIngress(ModelObject):
+    port: int
+    prefix_list_id: str  # `pl-...`, a managed prefix list
+
+
 class ManagedSecurityGroup(ModelObject):
     """The frontend group made per ALB when `security-groups` is not given."""
 
@@ -340,6 +470,40 @@ class ManagedSecurityGroup(ModelObject):
     description: str
     ingress: tuple[SecurityGroupIngress, ...]
     tags: dict[str, str] = Field(default_factory=dict)
+    # `security-group-prefix-lists`: every listen port times every prefix list; left out of
+    # the JSON when empty.
+    prefix_list_ingress: tuple[SecurityGroupPrefixListIngress, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return _without_empty(
+            handler(self), frozenset({"prefix_list_ingress", "prefixListIngress"})
+        )
+
+
+class GeoLocation(OmitNone):
+    """Where a geolocation record set answers: a continent, or a country (and subdivision)."""
+
+    continent_code: str | None = None
+    country_code: str | None = None
+    subdivision_code: str | None = None
+
+
+# DnsRecord fields left out of its JSON when None, so a stack whose records have no routing
+# policy keeps the plan (and the digest) it had before they existed.
+_DNS_UNSET_WHEN_NONE = frozenset(
+    {
+        "set_identifier",
+        "setIdentifier",
+        "weight",
+        "region",
+        "failover",
+        "geo_location",
+        "geoLocation",
+        "evaluate_target_health",
+        "evaluateTargetHealth",
+    }
+)
 
 
 class DnsRecord(ModelObject):
@@ -347,6 +511,48 @@ class DnsRecord(ModelObject):
     type: Literal["A", "AAAA"]
     # `ns/name` of the Ingress that declares the host: written into the ownership record.
     ingress: str = ""
+    # Route 53 routing policy (the `dns-*` annotations): a SetIdentifier and exactly one of
+    # weight, region (latency), failover or geoLocation; none of them: a simple record.
+    set_identifier: str | None = None
+    weight: int | None = None
+    region: str | None = None
+    failover: Literal["PRIMARY", "SECONDARY"] | None = None
+    geo_location: GeoLocation | None = None
+    # The alias's EvaluateTargetHealth; None: true, the default.
+    evaluate_target_health: bool | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None or key not in _DNS_UNSET_WHEN_NONE
+        }
+
+    @model_validator(mode="after")
+    def _one_policy_per_set_identifier(self) -> DnsRecord:
+        # Route 53's rule; the builder reports it on the annotations first, this guards
+        # stacks made elsewhere.
+        policies = self.routing_policies()
+        if self.set_identifier is not None and len(policies) != 1:
+            raise ValueError(
+                f"a record with a set identifier needs exactly one routing policy, has "
+                f"{', '.join(policies) or 'none'}"
+            )
+        if self.set_identifier is None and policies:
+            raise ValueError(f"routing policy {', '.join(policies)} needs a set identifier")
+        return self
+
+    def routing_policies(self) -> list[str]:
+        """The routing policies set: weighted, latency, failover, geolocation."""
+        found = {
+            "weighted": self.weight is not None,
+            "latency": self.region is not None,
+            "failover": self.failover is not None,
+            "geolocation": self.geo_location is not None,
+        }
+        return [name for name, present in found.items() if present]
 
 
 # --- stack and plan ------------------------------------------------------------------------

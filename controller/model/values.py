@@ -23,14 +23,24 @@ from pydantic import (
 )
 
 from controller.limits import (
+    COIP_POOL_PATTERN,
+    IPAM_POOL_ID_PATTERN,
+    LISTENER_ATTRIBUTE_KEY_PATTERN,
+    MAX_COIP_POOL_LENGTH,
     MAX_CONDITION_VALUE_LENGTH,
     MAX_HEADER_NAME_LENGTH,
+    MAX_IPAM_POOL_ID_LENGTH,
+    MAX_LISTENER_ATTRIBUTE_KEY_LENGTH,
     MAX_METHOD_LENGTH,
     MAX_REDIRECT_PART_LENGTH,
+    MAX_REGEX_VALUE_LENGTH,
     MAX_TAG_KEY_LENGTH,
     MAX_TAG_VALUE_LENGTH,
     MAX_TAGS_PER_RESOURCE,
+    MIN_RESERVED_CAPACITY_UNITS,
+    PREFIX_LIST_ID_PATTERN,
 )
+from controller.model.regexes import check_regex
 from controller.model.stack import TAG_CLUSTER, TAG_RESOURCE, TAG_STACK
 
 OWN_TAGS = len((TAG_CLUSTER, TAG_STACK, TAG_RESOURCE))  # on every resource we make
@@ -195,6 +205,85 @@ WafClassicAclId = Annotated[
     AfterValidator(_blank_is_absent),
     _matching(_WAF_CLASSIC_ID, "a WAF Classic web ACL ID (letters, digits and '-')"),
 ]
+
+# --- load balancer placement, capacity and listener attributes (LBC v3.5) ----------------
+
+
+def _listener_attribute_keys(attributes: dict[str, str]) -> dict[str, str]:
+    for key in attributes:
+        if len(key) > MAX_LISTENER_ATTRIBUTE_KEY_LENGTH or not re.fullmatch(
+            LISTENER_ATTRIBUTE_KEY_PATTERN, key
+        ):
+            raise ValueError(
+                f"attribute {key[:40]!r} is not a listener attribute key (letters, digits, "
+                f"'.' and '_', at most {MAX_LISTENER_ATTRIBUTE_KEY_LENGTH} characters)"
+            )
+    return attributes
+
+
+# `listener-attributes.<Protocol>-<Port>`: k=v pairs (routing.http.response.server.enabled=false).
+ListenerAttributes = Annotated[
+    dict[str, str], BeforeValidator(parse_key_values), AfterValidator(_listener_attribute_keys)
+]
+CAPACITY_UNITS = "CapacityUnits"
+
+
+def _capacity_units(value: dict[str, str]) -> int | None:
+    """`CapacityUnits=N` -> N (0 resets the reservation, as in LBC); blank -> None (absent)."""
+    if not value:
+        return None
+    unknown = sorted(set(value) - {CAPACITY_UNITS})
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}: the only key is {CAPACITY_UNITS}")
+    raw = value[CAPACITY_UNITS]
+    if not raw.isdigit():
+        raise ValueError(f"{CAPACITY_UNITS} must be a whole number, got {raw!r}")
+    units = int(raw)
+    if 0 < units < MIN_RESERVED_CAPACITY_UNITS:
+        raise ValueError(
+            f"{CAPACITY_UNITS} must be 0 (no reservation) or at least "
+            f"{MIN_RESERVED_CAPACITY_UNITS}, AWS's minimum for an ALB"
+        )
+    return units
+
+
+CapacityReservation = Annotated[
+    dict[str, str], BeforeValidator(parse_key_values), AfterValidator(_capacity_units)
+]
+
+
+def _pattern(pattern: str, longest: int, what: str) -> Any:
+    def check(value: str | None) -> str | None:
+        if value is not None and (len(value) > longest or not re.fullmatch(pattern, value)):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+# LBC refuses an empty customer-owned-ipv4-pool; an empty ipam-ipv4-pool-id is as if absent.
+CoipPool = Annotated[
+    str,
+    AfterValidator(_strip_non_empty),
+    _pattern(
+        COIP_POOL_PATTERN, MAX_COIP_POOL_LENGTH, "a customer-owned IPv4 pool ID (ipv4pool-coip-...)"
+    ),
+]
+IpamPoolId = Annotated[
+    str,
+    AfterValidator(_blank_is_absent),
+    _pattern(IPAM_POOL_ID_PATTERN, MAX_IPAM_POOL_ID_LENGTH, "an IPAM pool ID (ipam-pool-...)"),
+]
+
+
+def _prefix_list_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    for value in ids:
+        if not re.fullmatch(PREFIX_LIST_ID_PATTERN, value):
+            raise ValueError(f"{value!r} is not a managed prefix list ID (pl-<hex digits>)")
+    return ids
+
+
+PrefixListIds = Annotated[CommaSet, AfterValidator(_prefix_list_ids)]
 
 _GROUP_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
 
@@ -400,8 +489,31 @@ class ActionValue(GoJson):
         return self
 
 
+# A regexValues entry: a regular expression ALB can run, at most 128 characters.
+RegexValue = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_REGEX_VALUE_LENGTH),
+    AfterValidator(check_regex),
+]
+
+
+def _values_or_regex(config: Any) -> None:
+    """AWS matches a host-header, path-pattern or http-header condition by value or by
+    regular expression, not both (LBC makes the same check on the merged rule)."""
+    if config.values is None and config.regex_values is None:
+        raise ValueError("give values or regexValues")
+    if config.values is not None and config.regex_values is not None:
+        raise ValueError("give values or regexValues, not both")
+
+
 class ValuesConfig(GoJson):
-    values: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    values: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    regex_values: list[RegexValue] | None = Field(default=None, alias="regexValues", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ValuesConfig:
+        _values_or_regex(self)
+        return self
 
 
 def _method(value: str) -> str:
@@ -426,9 +538,15 @@ class HttpHeaderConfig(GoJson):
         pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
         max_length=MAX_HEADER_NAME_LENGTH,
     )
-    values: list[Annotated[str, Field(min_length=1, max_length=MAX_CONDITION_VALUE_LENGTH)]] = (
-        Field(min_length=1)
-    )
+    values: (
+        list[Annotated[str, Field(min_length=1, max_length=MAX_CONDITION_VALUE_LENGTH)]] | None
+    ) = Field(default=None, min_length=1)
+    regex_values: list[RegexValue] | None = Field(default=None, alias="regexValues", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HttpHeaderConfig:
+        _values_or_regex(self)
+        return self
 
 
 class QueryStringKeyValue(GoJson):

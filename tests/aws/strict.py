@@ -12,11 +12,24 @@ Installed by the `aws` fixture around moto's backend methods:
   -> `DependencyViolation`; and, to exercise the retry, the groups of a deleted load
   balancer stay "in use" for `linger` more delete attempts (its ENIs on AWS);
 - `DescribeTargetGroups` reports each group's current load balancers (moto never forgets one);
-- an authenticate-oidc or authenticate-cognito action on a listener that is not HTTPS ->
-  `InvalidLoadBalancerAction`;
+- an authenticate-oidc, authenticate-cognito or jwt-validation action on a listener that is
+  not HTTPS -> `InvalidLoadBalancerAction`;
+- regex conditions, jwt-validation actions, rule transforms and target control ports as AWS
+  takes and answers them (`sandbox.motofixes.RULE_FEATURES`), RegexValues counting against
+  the 5 condition values like Values;
 - authenticate-oidc's client secret as AWS keeps it (`sandbox.motofixes`): never answered,
   kept by `UseExistingClientSecret`, required on create;
-- one WAFv2 web ACL per resource, and Shield's GetSubscriptionState (`sandbox.motofixes`).
+- one WAFv2 web ACL per resource, and Shield's GetSubscriptionState (`sandbox.motofixes`);
+- CreateLoadBalancer's customer-owned and IPAM pools kept, ModifyIpPools and the LCU
+  reservation (`sandbox.motofixes`), with AWS's checks: a reservation below 100 units ->
+  `ValidationError`, one on a load balancer still provisioning -> `OperationNotPermitted`
+  (AWS takes it once the load balancer is active; the exact code is our guess);
+- ModifyListenerAttributes with a key that is no ALB listener attribute (not
+  `routing.http.*`) -> `ValidationError`;
+- AuthorizeSecurityGroupIngress naming a prefix list that does not exist ->
+  `InvalidPrefixListID.NotFound`, and one whose rules would pass the quota (60 per address
+  family, a prefix list counting as its MaxEntries) -> `RulesPerSecurityGroupLimitExceeded`
+  (moto counts neither prefix lists nor families).
 One fidelity fix the other way: AWS's SetRulePriorities checks the final state (swaps work),
 while moto rejects any priority some rule holds before the call.
 """
@@ -28,7 +41,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.exceptions import (
+    DependencyViolationError,
+    EC2ClientError,
+    RulesPerSecurityGroupLimitExceededError,
+)
 from moto.ec2.models import EC2Backend
 from moto.elbv2.exceptions import ELBClientError
 from moto.elbv2.models import ELBv2Backend, FakeAction, elbv2_backends
@@ -41,6 +58,7 @@ from sandbox import motofixes
 @dataclass
 class Strict:
     max_rules_per_load_balancer: int = 100
+    rules_per_security_group: int = 60  # AWS's default quota, per address family
     linger: int = 0  # delete attempts a deleted LB's security groups stay busy
     _lingering: dict[str, int] = field(default_factory=dict)
 
@@ -95,6 +113,25 @@ class Strict:
                 self._strict_delete_sg(EC2Backend.delete_security_group),
             ),
         ]
+        for owner, name, replacement in (*motofixes.POOLS_AND_CAPACITY, *motofixes.RULE_FEATURES):
+            monkeypatch.setattr(owner, name, replacement, raising=False)
+        patches += [
+            (
+                ELBv2Backend,
+                "modify_capacity_reservation",
+                _strict_capacity(motofixes.modify_capacity_reservation),
+            ),
+            (
+                ELBv2Backend,
+                "modify_listener_attributes",
+                _strict_listener_attributes(ELBv2Backend.modify_listener_attributes),
+            ),
+            (
+                EC2Backend,
+                "authorize_security_group_ingress",
+                self._strict_authorize(EC2Backend.authorize_security_group_ingress),
+            ),
+        ]
         for backend, name, method in patches:
             monkeypatch.setattr(backend, name, method)
         monkeypatch.setattr(WAFV2Backend, "associate_web_acl", motofixes.associate_web_acl)
@@ -133,6 +170,34 @@ class Strict:
             return create_rule(self, listener_arn, conditions, priority, actions, tags)
 
         return strict_create_rule
+
+    def _strict_authorize(self, authorize: Callable[..., Any]) -> Callable[..., Any]:
+        """AuthorizeSecurityGroupIngress, refusing unknown prefix lists and rules over the
+        quota once prefix lists weigh their MaxEntries."""
+        strict = self
+
+        def strict_authorize(self: EC2Backend, *args: Any, **kwargs: Any) -> Any:
+            added = [p["PrefixListId"] for p in kwargs.get("prefix_list_ids") or ()]
+            for prefix_list in added:
+                if prefix_list not in self.managed_prefix_lists:
+                    raise EC2ClientError(
+                        "InvalidPrefixListID.NotFound",
+                        f"The prefix list ID '{prefix_list}' does not exist",
+                    )
+            name = str(kwargs.get("group_name_or_id", args[0] if args else ""))
+            group = self.get_security_group_by_name_or_id(name, kwargs.get("vpc_id"))
+            if group is not None and (added or _has_prefix_lists(group)):
+                counts = _rule_counts(self, group.ingress_rules)
+                for cidr in kwargs.get("ip_ranges") or ():
+                    counts["IPv6" if "CidrIpv6" in cidr else "IPv4"] += 1
+                for prefix_list in added:
+                    family, weight = _weight(self, prefix_list)
+                    counts[family] += weight
+                if max(counts.values()) > strict.rules_per_security_group:
+                    raise RulesPerSecurityGroupLimitExceededError()
+            return authorize(self, *args, **kwargs)
+
+        return strict_authorize
 
     def _strict_delete_lb(self, delete_lb: Callable[..., Any]) -> Callable[..., Any]:
         """DeleteLoadBalancer, leaving its security groups busy for `linger` attempts."""
@@ -245,9 +310,10 @@ def _check_conditions(conditions: Iterable[dict[str, Any]]) -> None:
     count = 0
     for condition in conditions:
         for key, value in condition.items():
-            if key == "Values" or (key.endswith("Config") and isinstance(value, dict)):
-                values = value if key == "Values" else value.get("Values", [])
-                count += len(values)
+            if key == "Values":
+                count += len(value)
+            elif key.endswith("Config") and isinstance(value, dict):
+                count += len(value.get("Values", [])) + len(value.get("RegexValues", []))
     if count > 5:
         raise ELBClientError(
             "ValidationError", f"A rule can have at most 5 condition values, got {count}"
@@ -255,10 +321,12 @@ def _check_conditions(conditions: Iterable[dict[str, Any]]) -> None:
 
 
 def _check_authenticate(listener: Any, actions: Iterable[Any]) -> None:
-    """AWS authenticates only on HTTPS listeners."""
+    """AWS authenticates users and validates JWTs only on HTTPS listeners."""
     for action in actions:
         data = action.data if hasattr(action, "data") else action
-        if str(data.get("Type", "")).startswith("authenticate-") and listener.protocol != "HTTPS":
+        kind = str(data.get("Type", ""))
+        first = kind.startswith("authenticate-") or kind == "jwt-validation"
+        if first and listener.protocol != "HTTPS":
             raise ELBClientError(
                 "InvalidLoadBalancerAction",
                 f"{data['Type']} actions are only supported on HTTPS listeners",
@@ -295,3 +363,57 @@ def _check_association(backend: ELBv2Backend, lb_arn: str, actions: Iterable[Any
                 "The following target groups cannot be associated with more than one load "
                 f"balancer: {tg_arn}",
             )
+
+
+def _weight(ec2: EC2Backend, prefix_list: str) -> tuple[str, int]:
+    found = ec2.managed_prefix_lists.get(prefix_list)
+    if found is None:
+        return "IPv4", 1
+    return str(found.address_family or "IPv4"), int(found.max_entries or 1)
+
+
+def _has_prefix_lists(group: Any) -> bool:
+    return any(rule.prefix_list_id for rule in group.ingress_rules)
+
+
+def _rule_counts(ec2: EC2Backend, rules: Iterable[Any]) -> dict[str, int]:
+    counts = {"IPv4": 0, "IPv6": 0}
+    for rule in rules:
+        if rule.prefix_list_id:
+            family, weight = _weight(ec2, rule.prefix_list_id)
+            counts[family] += weight
+        else:
+            counts["IPv6" if "CidrIpv6" in rule.ip_range else "IPv4"] += 1
+    return counts
+
+
+def _strict_capacity(modify: Callable[..., Any]) -> Callable[..., Any]:
+    """ModifyCapacityReservation as AWS checks it: at least 100 units, an active ALB."""
+
+    def strict_capacity(self: ELBv2Backend, arn: str, units: int | None) -> Any:
+        lb = self.load_balancers.get(arn)
+        if lb is not None and lb.state == "provisioning":
+            raise ELBClientError(
+                "OperationNotPermitted", "The load balancer is not in the active state"
+            )
+        if units is not None and units < 100:
+            raise ELBClientError("ValidationError", "The minimum capacity is 100 LCUs")
+        return modify(self, arn, units)
+
+    return strict_capacity
+
+
+def _strict_listener_attributes(modify: Callable[..., Any]) -> Callable[..., Any]:
+    """ModifyListenerAttributes, refusing keys that are not an ALB listener's."""
+
+    def strict_listener_attributes(
+        self: ELBv2Backend, listener_arn: str, attrs: list[dict[str, str]]
+    ) -> Any:
+        for attribute in attrs:
+            if not attribute["Key"].startswith("routing.http."):
+                raise ELBClientError(
+                    "ValidationError", f"Listener attribute '{attribute['Key']}' is not valid"
+                )
+        return modify(self, listener_arn=listener_arn, attrs=attrs)
+
+    return strict_listener_attributes

@@ -211,6 +211,19 @@ def annotation_values(world: World) -> dict[str, tuple[tuple[str, ...], tuple[st
             ("10.0.0.0/8", "10.0.0.0/8, 192.168.0.0/16", "0.0.0.0/0,::/0"),
             ("10.0.0.0/33", "10.0.0.1", "nope", ""),
         ),
+        # Syntactically valid IDs of no prefix list: the deploy refuses them (AWS would).
+        "security-group-prefix-lists": (("pl-0123456789abcdef0",), ("sg-0123", "")),
+        "customer-owned-ipv4-pool": (("ipv4pool-coip-0abc",), ("coip-1", " ")),
+        "ipam-ipv4-pool-id": (("ipam-pool-0abc", ""), ("pool-1",)),
+        "minimum-load-balancer-capacity": (
+            ("CapacityUnits=100", "CapacityUnits=0"),
+            ("100", "CapacityUnits=50", "Units=100"),
+        ),
+        # Drawn as listener-attributes.HTTP-80 (`_draw_annotations`).
+        "listener-attributes.${Protocol}-${Port}": (
+            ("routing.http.response.server.enabled=false",),
+            ("routing.http.response.server.enabled", "bad key!=1"),
+        ),
         "listen-ports": (
             (
                 _json([{"HTTP": 80}]),
@@ -282,6 +295,81 @@ def annotation_values(world: World) -> dict[str, tuple[tuple[str, ...], tuple[st
         "auth-scope": (("openid", "openid email"), ("  ",)),
         "auth-session-cookie": (("AWSELBAuthSessionCookie",), ("",)),
         "auth-session-timeout": (("604800", "60"), ("0", "604801", "week")),
+        # Read on HTTPS listeners only; with an auth-type (all drawn ones are invalid) an error.
+        "jwt-validation": (
+            (
+                _json(
+                    {
+                        "jwksEndpoint": "https://idp.example.com/jwks",
+                        "issuer": "https://idp.example.com",
+                        "additionalClaims": [
+                            {
+                                "name": "scope",
+                                "format": "space-separated-values",
+                                "values": ["read"],
+                            }
+                        ],
+                    }
+                ),
+            ),
+            (_json({"issuer": "https://idp.example.com"}), _json({"jwksEndpoint": "http://x"})),
+        ),
+        "use-regex-path-match": (("false", "true"), ("yes please",)),
+        # The sandbox has no web ACL: an ARN or a name is refused by AWS
+        # (WAFNonexistentItemException, provoked on purpose); `none` reads and changes
+        # nothing. A blank value is as if absent.
+        "wafv2-acl-arn": (
+            (
+                "none",
+                "",
+                "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/fuzz/0b7e7a4e-0000",
+            ),
+            ("frontline", "arn:aws:wafv2:us-east-1:123456789012:global/webacl/cdn/1"),
+        ),
+        "wafv2-acl-name": (("none", "no-such-acl"), ("front line",)),
+        # moto has no WAF Classic at all: only the blank value (no call) is drawn valid.
+        "waf-acl-id": (("",), ("acl/1", "acl 1")),
+        "web-acl-id": (("",), ("acl/1",)),
+        # No Shield subscription in the sandbox: true is a ShieldNotSubscribed warning.
+        "shield-advanced-protection": (("true", "false"), ("yes please",)),
+        # Route 53 routing policies: a policy without dns-set-identifier (or the reverse)
+        # is the builder's error naming the field.
+        "dns-set-identifier": (("blue", "green"), ("", "x" * 129)),
+        "dns-weight": (("10", "0"), ("256", "heavy")),
+        "dns-region": (("us-east-1",), ("US EAST",)),
+        "dns-failover": (("PRIMARY", "SECONDARY"), ("TERTIARY",)),
+        "dns-geolocation-continent-code": (("EU",), ("XX",)),
+        "dns-geolocation-country-code": (("DE", "*"), ("Germany",)),
+        "dns-geolocation-subdivision-code": (("WA",), ("Washington state",)),
+        "dns-evaluate-target-health": (("true", "false"), ("maybe",)),
+        # Drawn as target-control-port.web.80 (`_draw_annotations`): an error for instance
+        # targets, a replacement of the target group when it changes.
+        "target-control-port.${serviceName}.${servicePort}": (("3000", "4000"), ("0", "agent")),
+        "transforms.${name}": (
+            (
+                _json(
+                    [
+                        {
+                            "type": "url-rewrite",
+                            "urlRewriteConfig": {
+                                "rewrites": [{"regex": "^/api/(.*)$", "replace": "/$1"}]
+                            },
+                        }
+                    ]
+                ),
+                _json(
+                    [
+                        {
+                            "type": "host-header-rewrite",
+                            "hostHeaderRewriteConfig": {
+                                "rewrites": [{"regex": "^(.+)$", "replace": "internal.$1"}]
+                            },
+                        }
+                    ]
+                ),
+            ),
+            (_json([{"type": "url-rewrite"}]), _json({"type": "url-rewrite"})),
+        ),
         "group.name": (GROUPS, ("Fuzz_A", "-fuzz", "g" * 64)),
         "group.order": (("0", "-5", "10"), ("1001", "first")),
         "actions.${name}": (
@@ -549,7 +637,7 @@ def _break_for_builder(
     """Make an otherwise valid Ingress one the builder refuses, in one place."""
     how = draw(st.sampled_from(("annotation", "backend", "default-backend", "wildcard")))
     if how == "annotation":
-        name = draw(st.sampled_from(sorted(n for n in pools if "${name}" not in n)))
+        name = draw(st.sampled_from(sorted(n for n in pools if "${" not in n)))
         annotations[PREFIX + name] = draw(st.sampled_from(pools[name][1]))
     elif how == "default-backend":
         spec["defaultBackend"] = copy.deepcopy(draw(st.sampled_from(BAD_BACKENDS)))
@@ -613,7 +701,7 @@ def _draw_annotations(
     bad: int, annotations: dict[str, str],
 ) -> tuple[str, ...]:  # fmt: skip
     """Up to 4 plain annotations, up to 2 actions and 1 condition; returns the actions."""
-    plain = sorted(n for n in pools if "${name}" not in n and n != "group.name")
+    plain = sorted(n for n in pools if "${" not in n and n != "group.name")
     for name in draw(st.lists(st.sampled_from(plain), max_size=4, unique=True)):
         annotations[PREFIX + name] = draw(_pick(pools[name], bad))
     actions = tuple(draw(st.lists(st.sampled_from(ACTION_NAMES[:3]), max_size=2, unique=True)))
@@ -621,7 +709,25 @@ def _draw_annotations(
         annotations[f"{PREFIX}actions.{name}"] = draw(_pick(pools["actions.${name}"], bad))
     for name in draw(st.lists(st.sampled_from(("web", "redir")), max_size=1, unique=True)):
         annotations[f"{PREFIX}conditions.{name}"] = draw(_pick(pools["conditions.${name}"], bad))
+    if draw(st.integers(0, 4)) == 1:  # not 0: the simplest example stays as it was
+        template = "listener-attributes.${Protocol}-${Port}"
+        annotations[f"{PREFIX}listener-attributes.HTTP-80"] = draw(_pick(pools[template], bad))
+    _draw_rule_features(draw, pools, bad, annotations)
     return actions
+
+
+def _draw_rule_features(
+    draw: st.DrawFn, pools: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    bad: int, annotations: dict[str, str],
+) -> None:  # fmt: skip
+    """One time in 5 each (not 0: the simplest example stays as it was), transforms for a
+    backend and a target control port for web:80."""
+    if draw(st.integers(0, 4)) == 1:
+        name = draw(st.sampled_from(("web", "redir")))
+        annotations[f"{PREFIX}transforms.{name}"] = draw(_pick(pools["transforms.${name}"], bad))
+    if draw(st.integers(0, 4)) == 1:
+        template = "target-control-port.${serviceName}.${servicePort}"
+        annotations[f"{PREFIX}target-control-port.web.80"] = draw(_pick(pools[template], bad))
 
 
 def _draw_backends(draw: st.DrawFn, allowed: tuple[str, ...] | None, spec: dict[str, Any]) -> None:

@@ -92,6 +92,8 @@ PROVOKED = {
     "SubnetNotFound": "subnets naming one that does not exist",
     "InvalidGroup.NotFound": "security-groups naming one that does not exist",
     "CertificateNotFound": "an HTTPS listener for hosts no certificate covers",
+    "WAFNonexistentItemException": "a WAFv2 web ACL (ARN or name) the sandbox does not have",
+    "InvalidPrefixListID.NotFound": "security-group-prefix-lists naming a list that does not exist",
 }
 # Deploy warnings that are not about DNS but share its Event reason (README, Events).
 DNS_REASONS = {DNS_RECORD_SKIPPED, DNS_RECORD_NOT_OWNED}

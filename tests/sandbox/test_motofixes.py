@@ -150,3 +150,69 @@ def _listener_named(elbv2: Any, name: str, second: int) -> str:
         DefaultActions=[{"Type": "fixed-response",
                          "FixedResponseConfig": {"StatusCode": "404"}}],
     )["Listeners"][0]["ListenerArn"])  # fmt: skip
+
+
+def test_regex_conditions_jwt_transforms_and_control_ports_are_kept(elbv2: Any) -> None:
+    """AWS takes and answers RegexValues, jwt-validation, Transforms (ResetTransforms
+    removes them, a ModifyRule with neither keeps them) and TargetControlPort; moto failed
+    on RegexValues (a KeyError), refused jwt-validation and dropped the other two."""
+    listener = _listener_named(elbv2, "features", 5)
+    rewrite = [
+        {
+            "Type": "url-rewrite",
+            "UrlRewriteConfig": {"Rewrites": [{"Regex": "^/a/(.*)$", "Replace": "/$1"}]},
+        }
+    ]
+    regex = [{"Field": "path-pattern", "PathPatternConfig": {"RegexValues": ["^/a/(.*)$"]}}]
+    jwt = {
+        "Type": "jwt-validation",
+        "Order": 1,
+        "JwtValidationConfig": {"JwksEndpoint": "https://i/jwks", "Issuer": "https://i"},
+    }
+    fixed = {"Type": "fixed-response", "Order": 2, "FixedResponseConfig": {"StatusCode": "200"}}
+    arn = elbv2.create_rule(
+        ListenerArn=listener, Priority=1, Conditions=regex, Actions=[jwt, fixed], Transforms=rewrite
+    )["Rules"][0]["RuleArn"]
+
+    def answered() -> dict[str, Any]:
+        [rule] = elbv2.describe_rules(RuleArns=[arn])["Rules"]
+        return dict(rule)
+
+    rule = answered()
+    assert rule["Conditions"] == regex and rule["Transforms"] == rewrite
+    assert rule["Actions"][0]["JwtValidationConfig"]["Issuer"] == "https://i"
+    elbv2.modify_rule(RuleArn=arn, Conditions=regex, Actions=[jwt, fixed])
+    assert answered()["Transforms"] == rewrite
+    with pytest.raises(ClientError, match="cannot be specified together"):
+        elbv2.modify_rule(RuleArn=arn, Actions=[fixed], Transforms=rewrite, ResetTransforms=True)
+    elbv2.modify_rule(RuleArn=arn, Actions=[{**fixed, "Order": 1}], ResetTransforms=True)
+    assert not answered().get("Transforms")
+    both = [
+        {
+            "Field": "host-header",
+            "HostHeaderConfig": {"Values": ["a.example.com"], "RegexValues": ["^a"]},
+        }
+    ]
+    with pytest.raises(ClientError, match="exactly one of Values and RegexValues"):
+        elbv2.create_rule(ListenerArn=listener, Priority=2, Conditions=both, Actions=[fixed])
+    with pytest.raises(ClientError, match="only one 'url-rewrite'"):
+        elbv2.create_rule(
+            ListenerArn=listener,
+            Priority=2,
+            Conditions=regex,
+            Actions=[fixed],
+            Transforms=rewrite * 2,
+        )
+
+    ec2 = aws_client("ec2", elbv2.meta.endpoint_url)
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    tg = elbv2.create_target_group(
+        Name="optimized",
+        Protocol="HTTP",
+        Port=80,
+        VpcId=vpc,
+        TargetType="ip",
+        TargetControlPort=3000,
+    )["TargetGroups"][0]
+    [found] = elbv2.describe_target_groups(TargetGroupArns=[tg["TargetGroupArn"]])["TargetGroups"]
+    assert found["TargetControlPort"] == 3000

@@ -58,3 +58,54 @@ def test_creating_a_record_that_exists_is_refused(route53: Any) -> None:
     with pytest.raises(ClientError, match="already exists"):
         _change(route53, zone, "CREATE", "a.twice.example.com", '"two"')
     assert _names(route53, zone) == ["a.twice.example.com."]
+
+
+def _weighted(name: str, identifier: str, rtype: str = "TXT") -> dict[str, Any]:
+    record: dict[str, Any] = {"Name": name, "Type": rtype, "SetIdentifier": identifier, "Weight": 1}
+    if rtype == "TXT":
+        return {**record, "TTL": 300, "ResourceRecords": [{"Value": '"x"'}]}
+    return {**record, "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.1"}]}
+
+
+def _batch(route53: Any, zone: str, *changes: tuple[str, dict[str, Any]]) -> None:
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": a, "ResourceRecordSet": r} for a, r in changes]},
+    )
+
+
+def _sets(route53: Any, zone: str) -> list[tuple[str, str, str]]:
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    return sorted(
+        (r["Name"], r["Type"], r["SetIdentifier"]) for r in records if "SetIdentifier" in r
+    )
+
+
+def test_deleting_a_weighted_record_set_deletes_only_that_one(route53: Any) -> None:
+    zone = _zone(route53, "weighted.example.com")
+    _batch(
+        route53, zone,
+        ("CREATE", _weighted("a.weighted.example.com", "blue", "A")),
+        ("CREATE", _weighted("_alb-a.a.weighted.example.com", "blue")),
+        ("CREATE", _weighted("b.weighted.example.com", "blue", "A")),
+    )  # fmt: skip
+    _batch(route53, zone, ("DELETE", _weighted("a.weighted.example.com", "blue", "A")))
+    assert _sets(route53, zone) == [
+        ("_alb-a.a.weighted.example.com.", "TXT", "blue"),
+        ("b.weighted.example.com.", "A", "blue"),
+    ]
+    with pytest.raises(ClientError, match="not found"):
+        _batch(route53, zone, ("DELETE", _weighted("a.weighted.example.com", "blue", "A")))
+
+
+def test_a_delete_makes_room_for_a_create_in_the_same_batch(route53: Any) -> None:
+    zone = _zone(route53, "replace.example.com")
+    record = _weighted("a.replace.example.com", "blue")
+    _batch(route53, zone, ("CREATE", record))
+    _batch(route53, zone, ("DELETE", record), ("CREATE", {**record, "Weight": 9}))
+    [found] = [
+        r
+        for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        if r["Type"] == "TXT"
+    ]
+    assert found["Weight"] == 9

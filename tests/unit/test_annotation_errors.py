@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from controller.model import ANNOTATIONS, Location, Scope
-from controller.model.annotations import PREFIX
+from controller.model.annotations import PREFIX, TEMPLATED
 
 from .factories import ingress, plan, service
 
@@ -30,6 +30,20 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("load-balancer-attributes", "a=b,c", "expected key=value pairs"),
     ("inbound-cidrs", "10.0.0.0/33", "is not a CIDR"),
     ("inbound-cidrs", "10.0.0.1", "needs a /prefix length"),
+    ("security-group-prefix-lists", "", "at least one value"),
+    ("security-group-prefix-lists", "pl-1234abcd, sg-1234abcd", "not a managed prefix list ID"),
+    ("security-group-prefix-lists", "pl-XYZ", "not a managed prefix list ID"),
+    ("customer-owned-ipv4-pool", " ", "must not be empty"),
+    ("customer-owned-ipv4-pool", "coip-123", "a customer-owned IPv4 pool ID"),
+    ("ipam-ipv4-pool-id", "pool-123", "an IPAM pool ID"),
+    ("ipam-ipv4-pool-id", "ipam-pool-" + "a" * 991, "an IPAM pool ID"),
+    ("minimum-load-balancer-capacity", "100", "expected key=value pairs"),
+    ("minimum-load-balancer-capacity", "Units=100", "the only key is CapacityUnits"),
+    ("minimum-load-balancer-capacity", "CapacityUnits=lots", "must be a whole number"),
+    ("minimum-load-balancer-capacity", "CapacityUnits=-5", "must be a whole number"),
+    ("minimum-load-balancer-capacity", "CapacityUnits=99", "at least 100"),
+    ("listener-attributes.HTTP-80", "routing.http.response.server.enabled", "key=value"),
+    ("listener-attributes.HTTP-80", "bad key!=1", "is not a listener attribute key"),
     ("listen-ports", '{"HTTP": 80}', "valid array"),
     ("listen-ports", '[{"HTTP": 80', "Invalid JSON"),
     ("listen-ports", '[{"FTP": 21}]', "'HTTP' or 'HTTPS'"),
@@ -105,6 +119,17 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("waf-acl-id", "acl/1", "a WAF Classic web ACL ID"),
     ("web-acl-id", "acl 1", "a WAF Classic web ACL ID"),
     ("shield-advanced-protection", "yes please", "valid boolean"),
+    ("dns-set-identifier", " ", "at least 1 character"),
+    ("dns-set-identifier", "s" * 129, "at most 128 characters"),
+    ("dns-weight", "256", "less than or equal to 255"),
+    ("dns-weight", "-1", "greater than or equal to 0"),
+    ("dns-weight", "half", "valid integer"),
+    ("dns-region", "Frankfurt", "is not an AWS region name"),
+    ("dns-failover", "TERTIARY", "'PRIMARY' or 'SECONDARY'"),
+    ("dns-geolocation-continent-code", "EUROPE", "is not a continent code"),
+    ("dns-geolocation-country-code", "DEU", "is not a country code"),
+    ("dns-geolocation-subdivision-code", "WASH", "is not a subdivision code"),
+    ("dns-evaluate-target-health", "sometimes", "valid boolean"),
     ("group.name", "Upper", "lower-case letters"),
     ("group.name", "a" * 64, "at most 63 characters"),
     ("group.order", "1001", "less than or equal to 1000"),
@@ -191,12 +216,139 @@ BAD_VALUES: list[tuple[str, str, str]] = [
         '[{"field": "path-pattern", "pathPatternConfig": {"values": []}}]',
         "at least 1 item",
     ),
+    # regexValues (LBC v3.5): one of values and regexValues, and only what ALB's regexes do
+    (
+        "conditions.svc",
+        '[{"field": "path-pattern", "pathPatternConfig": {"values": ["/a"], '
+        '"regexValues": ["^/a$"]}}]',
+        "give values or regexValues, not both",
+    ),
+    ("conditions.svc", '[{"field": "host-header", "hostHeaderConfig": {}}]', "give values or"),
+    (
+        "conditions.svc",
+        '[{"field": "path-pattern", "pathPatternConfig": {"regexValues": ["^/(?=api)"]}}]',
+        "uses a lookahead",
+    ),
+    (
+        "conditions.svc",
+        '[{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Id", '
+        '"regexValues": ["(a)\\\\1"]}}]',
+        "uses a backreference",
+    ),
+    (
+        "conditions.svc",
+        '[{"field": "host-header", "hostHeaderConfig": {"regexValues": ["' + "a" * 129 + '"]}}]',
+        "at most 128 characters",
+    ),
+    ("use-regex-path-match", "sometimes", "valid boolean"),
+    ("transforms.svc", '{"type": "url-rewrite"}', "valid array"),
+    ("transforms.svc", '[{"type": "header-rewrite"}]', "'host-header-rewrite' or 'url-rewrite'"),
+    ("transforms.svc", '[{"type": "url-rewrite"}]', "needs urlRewriteConfig"),
+    (
+        "transforms.svc",
+        '[{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": []}}]',
+        "at least 1 item",
+    ),
+    (
+        "transforms.svc",
+        '[{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": [{"regex": "^/a"}]}}]',
+        "replace: Field required",
+    ),
+    (
+        "transforms.svc",
+        '[{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": '
+        '[{"regex": "^/(?<=a)", "replace": "/"}]}}]',
+        "uses a lookbehind",
+    ),
+    (
+        "transforms.svc",
+        '[{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": '
+        '[{"regex": "' + "a" * 1025 + '", "replace": "/"}]}}]',
+        "at most 1024 characters",
+    ),
+    (
+        "transforms.svc",
+        '[{"type": "host-header-rewrite", "hostHeaderRewriteConfig": {"rewrites": '
+        '[{"regex": "a", "replace": "b"}]}, "urlRewriteConfig": {"rewrites": '
+        '[{"regex": "a", "replace": "b"}]}}]',
+        "takes only hostHeaderRewriteConfig",
+    ),
+    (
+        "transforms.svc",
+        '[{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": [{"regex": "a", '
+        '"replace": "b"}]}}, {"type": "url-rewrite", "urlRewriteConfig": {"rewrites": '
+        '[{"regex": "c", "replace": "d"}]}}]',
+        "two url-rewrite transforms",
+    ),
+    ("target-control-port.svc.80", "0", "greater than or equal to 1"),
+    ("target-control-port.svc.http", "agent", "valid integer"),
+    ("jwt-validation", '{"issuer": "https://idp"}', "jwksEndpoint: Field required"),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "http://idp/jwks", "issuer": "https://idp"}',
+        "must be a full https:// URL",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/' + "k" * 250 + '", "issuer": "https://idp"}',
+        "at most 256 characters",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/jwks", "issuer": ""}',
+        "at least 1 character",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/jwks", "issuer": "https://idp", "additionalClaims": '
+        '[{"name": "exp", "format": "single-string", "values": ["1"]}]}',
+        "always validated by AWS",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/jwks", "issuer": "https://idp", "additionalClaims": '
+        '[{"name": "scope", "format": "space-separated-values", "values": ["read write"]}]}',
+        "may not hold spaces",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/jwks", "issuer": "https://idp", "additionalClaims": '
+        '[{"name": "role", "format": "list", "values": ["a"]}]}',
+        "'single-string', 'string-array' or 'space-separated-values'",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/jwks", "issuer": "https://idp", "additionalClaims": '
+        '[{"name": "role", "format": "string-array", "values": '
+        + str([f"r{i}" for i in range(11)]).replace("'", '"')
+        + "}]}",
+        "at most 10 items",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/jwks", "issuer": "https://idp", "additionalClaims": '
+        + str(
+            [{"name": f"c{i}", "format": "single-string", "values": ["x"]} for i in range(11)]
+        ).replace("'", '"')
+        + "}",
+        "at most 10 items",
+    ),
+    (
+        "jwt-validation",
+        '{"jwksEndpoint": "https://idp/jwks", "issuer": "https://idp", "additionalClaims": '
+        '[{"name": "role", "format": "single-string", "values": ["a"]}, '
+        '{"name": "role", "format": "single-string", "values": ["b"]}]}',
+        "claim 'role' is given twice",
+    ),
 ]
 
 
 def _template_name(annotation: str) -> str:
-    head, dot, _ = annotation.partition(".")
-    return f"{head}.${{name}}" if head in ("actions", "conditions") and dot else annotation
+    """`actions.act` -> `actions.${name}`, `listener-attributes.HTTP-80` -> its template."""
+    for spec in TEMPLATED:
+        if annotation.startswith(spec.template_prefix):
+            return spec.name
+    return annotation
 
 
 @pytest.mark.parametrize(("annotation", "value", "fragment"), BAD_VALUES)
@@ -252,7 +404,7 @@ def test_annotation_values_must_be_strings() -> None:
 
 
 def test_unknown_annotations_are_ignored() -> None:
-    result = plan(ingress(annotations={PREFIX + "jwt-validation": "{}", "other/x": "y"}), service())
+    result = plan(ingress(annotations={PREFIX + "dry-run-plan": "{}", "other/x": "y"}), service())
     assert result.errors == ()
     assert len(result.stacks) == 1
 

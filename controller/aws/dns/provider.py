@@ -5,7 +5,8 @@ zone and hosts. Reads pick the cheaper of two ways to see the names a plan needs
 whole zone (one call per 300 record sets) or read each name on its own (one call per name,
 starting at that name: Route 53 returns a name's record sets together, from
 `StartRecordName`). A small zone is listed; a big one is read name by name, so a host in a
-200,000-record zone costs a few calls, not hundreds. Nothing here waits for INSYNC.
+200,000-record zone costs a few calls, not hundreds. Nothing here waits for INSYNC. Zone tags
+(for a tag filter) are read ten zones a call, the most ListTagsForResources takes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from controller.aws.dns.errors import from_exception
 from controller.aws.dns.plan import Change, LiveRecords, RRSet, split_batches
 from controller.aws.dns.zones import HostedZone, normalize_name, zone_from_api
+from controller.limits import ZONE_TAGS_CHUNK
 
 LIST_PAGE_SIZE = 300  # the most ListResourceRecordSets returns per call
 NAME_PAGE_SIZE = 20  # enough for every record set of one name in one call, as a rule
@@ -47,6 +49,23 @@ class Route53Provider:
             return [zone_from_api(item) for page in pages for item in page["HostedZones"]]
 
         return self._call("listing hosted zones", "", (), run)
+
+    def zone_tags(self, zone_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The tags of these hosted zones, by zone ID."""
+
+        def run() -> dict[str, dict[str, str]]:
+            found: dict[str, dict[str, str]] = {}
+            for start in range(0, len(zone_ids), ZONE_TAGS_CHUNK):
+                chunk = list(zone_ids[start : start + ZONE_TAGS_CHUNK])
+                reply = self._client.list_tags_for_resources(
+                    ResourceType="hostedzone", ResourceIds=chunk
+                )
+                for tag_set in reply["ResourceTagSets"]:
+                    zone_id = str(tag_set["ResourceId"]).rsplit("/", 1)[-1]
+                    found[zone_id] = {t["Key"]: t["Value"] for t in tag_set.get("Tags", [])}
+            return found
+
+        return self._call("reading hosted zone tags", "", (), run)
 
     def list_zone(self, zone: HostedZone) -> list[RRSet]:
         """Every record set of a zone."""

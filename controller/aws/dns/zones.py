@@ -6,16 +6,23 @@ records go to the private zone and an `internet-facing` one's to the public zone
 list changes rarely, so it is listed once and kept for a while (external-dns's
 `--aws-zones-cache-duration`), which keeps no-op reconciles off Route 53's account-wide
 request budget.
+
+`ZoneFilters` are external-dns's filters: `--zone-id-filter`, `--aws-zone-type`,
+`--aws-zone-tags` and `--domain-filter`/`--exclude-domains` choose the zones this controller
+sees at all (a zone outside them is never listed for records, scanned or written, so the
+most specific zone is the most specific one they keep), and the domain filters also choose
+the hosts that get records.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 Scheme = Literal["internal", "internet-facing"]
+ZoneType = Literal["public", "private", "both"]
 
 _ESCAPE = re.compile(r"\\(\d{3})")
 
@@ -80,6 +87,57 @@ def pick_zone(host: str, scheme: Scheme, zones: Sequence[HostedZone]) -> ZoneCho
             f"cannot tell which should hold {host}",
         )
     return ZoneChoice(pool[0])
+
+
+def under(host: str, domain: str) -> bool:
+    """Whether `host` is in `domain`, external-dns's way: `example.com` holds itself and its
+    subdomains, `.example.com` (a leading dot) only its subdomains."""
+    if domain.startswith("."):
+        return host.endswith(domain)
+    return _is_suffix(domain, host)
+
+
+@dataclass(frozen=True)
+class ZoneFilters:
+    """Which zones and hosts the controller may touch (empty: all)."""
+
+    domains: tuple[str, ...] = ()  # DOMAIN_FILTER: only hosts in these domains
+    exclude_domains: tuple[str, ...] = ()  # EXCLUDE_DOMAINS: never hosts in these
+    zone_ids: tuple[str, ...] = ()  # ZONE_ID_FILTER: only these zones
+    zone_type: ZoneType = "both"  # AWS_ZONE_TYPE
+    # AWS_ZONE_TAGS: a zone must have every one (key, value); a None value: any value.
+    zone_tags: tuple[tuple[str, str | None], ...] = ()
+
+    def host_problem(self, host: str) -> str | None:
+        """Why the filters keep `host` from having records, if they do."""
+        if self.domains and not any(under(host, domain) for domain in self.domains):
+            return f"not in the domain filter (DOMAIN_FILTER: {', '.join(self.domains)})"
+        excluded = [domain for domain in self.exclude_domains if under(host, domain)]
+        if excluded:
+            return f"in an excluded domain (EXCLUDE_DOMAINS: {excluded[0]})"
+        return None
+
+    def keeps(self, zone: HostedZone) -> bool:
+        """Whether a zone passes the ID, type and domain filters (tags are apart: they take
+        a call)."""
+        if self.zone_ids and zone.id not in self.zone_ids:
+            return False
+        if self.zone_type != "both" and zone.private != (self.zone_type == "private"):
+            return False
+        # A zone may hold a filtered domain's hosts when it is in that domain or the domain is
+        # in it (hosts of team.example.com may live in example.com); one inside an excluded
+        # domain holds none.
+        name = zone.name
+        if self.domains and not any(
+            under(name, d) or under(d.lstrip("."), name) for d in self.domains
+        ):
+            return False
+        return not any(under(name, domain) for domain in self.exclude_domains)
+
+    def tags_match(self, tags: Mapping[str, str]) -> bool:
+        return all(
+            key in tags and (value is None or tags[key] == value) for key, value in self.zone_tags
+        )
 
 
 class ZoneCache:

@@ -6,18 +6,31 @@ the one with the wanted name first. A scheme change is make-before-break: the ne
 balancer gets its listeners, rules and target groups, DNS moves, and the old one goes in
 cleanup. A fixed `load-balancer-name` held by our old load balancer of the other scheme
 cannot wait for that: the old one goes first, with a warning.
+
+The LCU reservation (`minimum-load-balancer-capacity`) is read and changed only when the
+stack asks for one. AWS takes it only once the load balancer is active, so for a load
+balancer still provisioning (one made in this deploy) it waits: the deploy is marked
+incomplete and the next reconcile makes the reservation, as LBC requeues for it.
 """
 
 from __future__ import annotations
 
+import logging
+
 from controller.aws.clients import AwsClients
 from controller.aws.errors import AwsError
 from controller.aws.live import LiveLoadBalancer, LiveStack
-from controller.aws.load_balancers import LoadBalancers
+from controller.aws.load_balancers import CapacityReservations, LoadBalancers
 from controller.aws.steps.run import DeployRun
 from controller.aws.tags import carries_stack_tags
-from controller.aws.warnings import LOAD_BALANCER_REPLACED
+from controller.aws.warnings import (
+    CAPACITY_RESERVATION_FAILED,
+    CUSTOMER_OWNED_IPV4_POOL_UNCHANGED,
+    LOAD_BALANCER_REPLACED,
+)
 from controller.model.stack import LOAD_BALANCER_RESOURCE_ID, TAG_RESOURCE
+
+log = logging.getLogger(__name__)
 
 
 class LoadBalancerStep:
@@ -27,6 +40,7 @@ class LoadBalancerStep:
 
     def __init__(self, clients: AwsClients, cluster: str) -> None:
         self._api = LoadBalancers(clients)
+        self._capacity = CapacityReservations(clients)
         self._cluster = cluster
 
     def choose(self, run: DeployRun) -> None:
@@ -50,6 +64,49 @@ class LoadBalancerStep:
             self._api.update(
                 stack.load_balancer, run.load_balancer, subnets, run.security_groups, tags
             )
+            self._check_customer_owned_pool(run, run.load_balancer)
+        if stack.load_balancer.minimum_load_balancer_capacity is not None:
+            self._reserve(run, stack.load_balancer.minimum_load_balancer_capacity.capacity_units)
+
+    def _check_customer_owned_pool(self, run: DeployRun, live: LiveLoadBalancer) -> None:
+        """AWS fixes the pool when the load balancer is made; like LBC, we do not replace the
+        load balancer for a different one, but say so."""
+        wanted = run.stack.load_balancer.customer_owned_ipv4_pool
+        have = live.data.get("CustomerOwnedIpv4Pool") or None
+        if wanted != have:
+            run.warn(
+                CUSTOMER_OWNED_IPV4_POOL_UNCHANGED,
+                f"load balancer {run.stack.load_balancer.name} keeps customer-owned IPv4 pool "
+                f"{have or 'none'} (customer-owned-ipv4-pool: {wanted or 'not set'}): the pool "
+                "is fixed when a load balancer is made; re-create the Ingress to change it",
+            )
+
+    def _reserve(self, run: DeployRun, units: int) -> None:
+        """Make the LCU reservation `units` (0: none), once the load balancer is active."""
+        balancer = run.balancer
+        name = run.stack.load_balancer.name
+        state = (balancer.data.get("State") or {}).get("Code")
+        if run.created_load_balancer or state == "provisioning":
+            if units:
+                log.info("load balancer %s is provisioning: its LCU reservation waits", name)
+                run.complete = False
+            return
+        current = self._capacity.current(balancer.arn)
+        for failure in current.failed:
+            run.warn(
+                CAPACITY_RESERVATION_FAILED,
+                f"load balancer {name}: the LCU reservation of {current.units} failed in {failure}",
+            )
+        if current.units == (units or None):
+            return
+        if current.pending:
+            # AWS refuses a change while the last one provisions (CapacityReservationPending).
+            log.info("load balancer %s: LCU reservation pending; changed later", name)
+            run.complete = False
+        elif units:
+            self._capacity.reserve(balancer.arn, units)
+        else:
+            self._capacity.reset(balancer.arn)
 
     def cleanup(self, run: DeployRun) -> None:
         for old in run.replaced:

@@ -17,7 +17,7 @@ from controller.aws.errors import AwsError
 from controller.aws.listeners import Listeners
 from controller.aws.live import LiveStack, describe_tags, listeners, rules
 from controller.aws.rules import DesiredRule, LiveRule, Rules, plan_rules
-from controller.aws.shapes import actions_to_aws, condition_to_aws
+from controller.aws.shapes import actions_to_aws, condition_to_aws, transforms_to_aws
 from controller.aws.steps.run import DeployRun
 from controller.aws.target_groups import arn_by_name
 from controller.model.stack import Listener, Stack, TargetGroupTuple
@@ -71,6 +71,7 @@ class ListenersStep:
                     tags=run.tags(rule.resource_id(listener.port)),
                     ingress=rule.ingress,
                     secret=secret_ref(rule.actions),
+                    transforms=transforms_to_aws(rule.transforms),
                 )
                 for rule in listener.rules
             ]
@@ -101,7 +102,7 @@ class ListenersStep:
         default_actions = actions_to_aws(listener.default_actions, resolve)
         tags = run.tags(listener.resource_id)
         if existing is None:
-            return self._listeners.create(
+            arn = self._listeners.create(
                 run.balancer.arn,
                 listener,
                 certificates=certificates,
@@ -109,16 +110,19 @@ class ListenersStep:
                 tags=tags,
                 secret=secret_ref(listener.default_actions),
             )
-        arn = str(existing["ListenerArn"])
-        self._listeners.update(
-            existing,
-            live_tags.get(arn, {}),
-            listener=listener,
-            certificates=certificates,
-            default_actions=default_actions,
-            tags=tags,
-            secret=secret_ref(listener.default_actions),
-        )
+        else:
+            arn = str(existing["ListenerArn"])
+            self._listeners.update(
+                existing,
+                live_tags.get(arn, {}),
+                listener=listener,
+                certificates=certificates,
+                default_actions=default_actions,
+                tags=tags,
+                secret=secret_ref(listener.default_actions),
+            )
+        # A new listener is read too: AWS's defaults may already be what is wanted.
+        self._listeners.sync_attributes(arn, listener.port, dict(listener.attributes))
         return arn
 
 

@@ -9,7 +9,15 @@ the live records (so it applies entirely or not at all), a DELETE must carry the
 values exactly, a CREATE must not find the record set, CNAMEs may not share a name, names
 must be inside the zone, TXT strings must be quoted and at most 255 characters, the batch
 must be within 1000 records / 32000 characters (UPSERT counted twice), and (when told the
-load balancers that exist) an alias must point to one of them.
+load balancers that exist) an alias must point to one of them. Routing policies as Route 53
+has them: a SetIdentifier (1..128 characters) goes with exactly one of Weight (0..255),
+Region, Failover, GeoLocation, and none of them without one; the record sets of one name and
+type are one without a SetIdentifier, or any number with the same kind of policy (one per
+region, failover role or location); an UPSERT does not turn a record set into another kind.
+ListTagsForResources takes at most 10 resources.
+
+moto itself gets the sandbox's corrections (`sandbox.motofixes`, installed by the fixture):
+its DELETE of a record set with a SetIdentifier removed every record set of that identifier.
 
 It also injects failures for the interrupt tests: before the change is applied (Route 53
 refused it) or after (the change applied but the answer was lost).
@@ -20,6 +28,7 @@ under test.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -121,6 +130,13 @@ class StrictRoute53:
             raise error
         return response
 
+    def list_tags_for_resources(self, **kwargs: Any) -> Any:
+        if len(kwargs.get("ResourceIds", [])) > 10:
+            raise client_error(
+                "InvalidInput", "ResourceIds: at most 10 items", "ListTagsForResources"
+            )
+        return self.client.list_tags_for_resources(**kwargs)
+
     def live(self, zone_id: str) -> list[dict[str, Any]]:
         pages = self.checker.get_paginator("list_resource_record_sets").paginate(
             HostedZoneId=zone_id
@@ -134,7 +150,9 @@ class StrictRoute53:
         for change in changes:
             action, rrset = change["Action"], change["ResourceRecordSet"]
             self._check_record(zone_name, action, rrset)
+            _check_routing(rrset)
             _apply(state, action, rrset)
+        _check_policies(state)
 
     def _check_record(self, zone_name: str, action: str, rrset: dict[str, Any]) -> None:
         """Refuse a record set outside the zone, an unquoted or long TXT string, or an alias
@@ -166,6 +184,49 @@ def _check_batch_size(changes: list[dict[str, Any]]) -> None:
         _refuse(f"batch too big: {records} records, {chars} characters")
 
 
+POLICY_KEYS = ("Weight", "Region", "Failover", "GeoLocation", "MultiValueAnswer")
+
+
+def _kind(rrset: dict[str, Any]) -> str:
+    return next((key for key in POLICY_KEYS if key in rrset), "simple")
+
+
+def _check_routing(rrset: dict[str, Any]) -> None:
+    """A SetIdentifier with exactly one routing policy, none without; AWS's ranges."""
+    where = f"[Name={rrset['Name']}, Type={rrset['Type']}]"
+    policies = [key for key in POLICY_KEYS if key in rrset]
+    identifier = rrset.get("SetIdentifier")
+    if identifier is None and policies:
+        _refuse(f"Invalid request: Missing field 'SetIdentifier' in Change with {where}")
+    if identifier is not None and len(policies) != 1:
+        _refuse(
+            "Invalid request: Expected exactly one of [Weight, Region, Failover, GeoLocation, "
+            f"MultiValueAnswer, ...], but found {len(policies)} in Change with {where}"
+        )
+    if identifier is not None and not 1 <= len(str(identifier)) <= 128:
+        _refuse(f"Invalid request: SetIdentifier of length {len(str(identifier))} in {where}")
+    if "Weight" in rrset and not 0 <= int(rrset["Weight"]) <= 255:
+        _refuse(f"Invalid request: Weight {rrset['Weight']} in {where}")
+
+
+def _check_policies(state: dict[tuple[str, str, str], dict[str, Any]]) -> None:
+    """The record sets of each name and type after the batch: Route 53's combinations."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (name, rtype, _), rrset in state.items():
+        groups.setdefault((name, rtype), []).append(rrset)
+    for (name, rtype), rrsets in groups.items():
+        kinds = {_kind(r) for r in rrsets}
+        if len(kinds) > 1:
+            _refuse(
+                f"RRSet with DNS name {name}, type {rtype} cannot be created: record sets "
+                f"with different routing policies ({', '.join(sorted(kinds))}) have that name"
+            )
+        for key in ("Region", "Failover", "GeoLocation"):
+            values = [json.dumps(r[key], sort_keys=True) for r in rrsets if key in r]
+            if len(values) != len(set(values)):
+                _refuse(f"RRSet with DNS name {name}, type {rtype}: duplicate {key}")
+
+
 def _apply(
     state: dict[tuple[str, str, str], dict[str, Any]], action: str, rrset: dict[str, Any]
 ) -> None:
@@ -185,6 +246,11 @@ def _apply(
         return
     if action == "CREATE" and key in state:
         _refuse(f"Tried to create resource record set {key} but it already exists")
+    if action == "UPSERT" and key in state and _kind(state[key]) != _kind(rrset):
+        _refuse(
+            f"RRSet {key} cannot be converted from {_kind(state[key])} to {_kind(rrset)} "
+            "routing; delete it and create it again"
+        )
     types_here = Counter(k[1] for k in state if k[0] == name and k != key)
     if (rrset["Type"] == "CNAME" and types_here) or (
         rrset["Type"] != "CNAME" and types_here["CNAME"]

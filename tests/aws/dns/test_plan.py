@@ -44,7 +44,7 @@ def _txt(name: str, value: str = MINE) -> dict[str, Any]:
 def _plan(
     live: list[dict[str, Any]],
     desired: list[tuple[str, str]] = [(HOST, "A")],  # noqa: B006
-    owned: set[tuple[str, str]] | None = None,
+    owned: set[tuple[str, str, str]] | None = None,
 ) -> ZonePlan:
     return plan_zone(
         "example.com",
@@ -66,14 +66,14 @@ def test_a_new_host_gets_its_alias_and_owner() -> None:
     assert _actions(plan) == [("CREATE", "A", HOST), ("CREATE", "TXT", f"_alb-a.{HOST}")]
     assert plan.changes[0].rrset["AliasTarget"] == ALIAS.to_api()
     assert plan.changes[1].rrset["ResourceRecords"] == [{"Value": MINE}]
-    assert plan.owned == {(HOST, "A")}
+    assert plan.owned == {(HOST, "A", "")}
     assert plan.warnings == []
 
 
 def test_our_record_as_desired_needs_nothing() -> None:
     plan = _plan([_alias(), _txt(f"_alb-a.{HOST}")])
     assert plan.changes == []
-    assert plan.owned == {(HOST, "A")}
+    assert plan.owned == {(HOST, "A", "")}
 
 
 def test_our_record_gone_missing_is_created_again() -> None:
@@ -149,7 +149,7 @@ def test_no_aaaa_is_added_next_to_someone_elses_a() -> None:
 def test_a_record_no_longer_desired_is_deleted_with_its_live_values() -> None:
     live_record = {**_alias(dns="LB-1.us-east-1.elb.amazonaws.com."), "Name": "app.example.com."}
     live_owner = _txt(f"_alb-a.{HOST}")
-    plan = _plan([live_record, live_owner], desired=[], owned={(HOST, "A")})
+    plan = _plan([live_record, live_owner], desired=[], owned={(HOST, "A", "")})
     assert [(c.action, c.rrset) for c in plan.changes] == [
         ("DELETE", live_record),
         ("DELETE", live_owner),
@@ -159,12 +159,12 @@ def test_a_record_no_longer_desired_is_deleted_with_its_live_values() -> None:
 
 def test_a_record_no_longer_ours_is_not_deleted() -> None:
     other = _txt(f"_alb-a.{HOST}", txt_value(Owner("prod", "api")))
-    plan = _plan([_alias(), other], desired=[], owned={(HOST, "A")})
+    plan = _plan([_alias(), other], desired=[], owned={(HOST, "A", "")})
     assert plan.changes == []
 
 
 def test_an_owner_record_alone_is_deleted_alone() -> None:
-    plan = _plan([_txt(f"_alb-a.{HOST}")], desired=[], owned={(HOST, "A")})
+    plan = _plan([_txt(f"_alb-a.{HOST}")], desired=[], owned={(HOST, "A", "")})
     assert _actions(plan) == [("DELETE", "TXT", f"_alb-a.{HOST}")]
 
 
