@@ -166,7 +166,7 @@ def test_annotations_not_read_are_reported(scenario: Scenario, running: object) 
     ns = scenario.namespace("unknown")
     scenario.app(ns, "web")
     annotations = {
-        PREFIX + "minimum-load-balancer-capacity": "CapacityUnits=100",
+        PREFIX + "mutual-authentication": '[{"port": 443, "mode": "off"}]',
         PREFIX + "shceme": "internet-facing",  # a typo of scheme
     }
     scenario.ingress(ns, "app", [("app.example.com", "/", "web")], annotations)
@@ -175,10 +175,7 @@ def test_annotations_not_read_are_reported(scenario: Scenario, running: object) 
         lambda: _warnings(scenario, ns, "app", "UnsupportedAnnotation"),
         "an UnsupportedAnnotation Warning",
     )
-    assert (
-        f"[{PREFIX}minimum-load-balancer-capacity]: ignored: an aws-load-balancer-controller"
-        in message
-    )
+    assert f"[{PREFIX}mutual-authentication]: ignored: an aws-load-balancer-controller" in message
     assert f"[{PREFIX}shceme]: ignored: not an annotation this controller knows" in message
     scenario.finish()
 
