@@ -143,7 +143,9 @@ class Deployer:
             cluster=self._cluster,
             live=find_stack(self._clients, self._cluster, stack.id),
             placement=self._discovery.subnets(
-                stack.load_balancer.scheme, stack.load_balancer.subnets
+                stack.load_balancer.scheme,
+                stack.load_balancer.subnets,
+                stack.load_balancer.subnet_tags,
             ),
             certificates=listener_certificates(self._discovery, stack),
         )

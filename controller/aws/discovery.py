@@ -89,25 +89,42 @@ class Discovery:
 
     # --- subnets -------------------------------------------------------------------------
 
-    def subnets(self, scheme: str, given: Sequence[str] | None) -> SubnetChoice:
-        """The load balancer's subnets: the given IDs/Name tags, or discovered by tags."""
+    def subnets(
+        self,
+        scheme: str,
+        given: Sequence[str] | None,
+        tags: Mapping[str, Sequence[str]] | None = None,
+    ) -> SubnetChoice:
+        """The load balancer's subnets: the given IDs/Name tags, or discovered among those
+        with the `tags` (IngressClassParams spec.subnets.tags), else by the role tag."""
         if given:
             found = self._subnets_by_id_or_name(given)
-            return self._choose(found, given=True, scheme=scheme)
+            return self._choose(found, what="the given subnets")
         role = ROLE_TAG[scheme]
-        with about(f"subnet discovery (tag {role})"):
-            pages = self._ec2.get_paginator("describe_subnets").paginate(
-                Filters=[{"Name": "tag-key", "Values": [role]}]
-            )
+        if tags:
+            filters = [
+                {"Name": f"tag:{key}", "Values": list(values)}
+                if values
+                else {"Name": "tag-key", "Values": [key]}
+                for key, values in sorted(tags.items())
+            ]
+            shown = ", ".join(f"{k}={'|'.join(v) or '*'}" for k, v in sorted(tags.items()))
+            what = f"subnets tagged {shown} (IngressClassParams spec.subnets.tags)"
+        else:
+            filters = [{"Name": "tag-key", "Values": [role]}]
+            what = f"subnets tagged {role} (value 1 or empty)"
+        with about(f"subnet discovery ({what})"):
+            pages = self._ec2.get_paginator("describe_subnets").paginate(Filters=filters)
             candidates = [s for page in pages for s in page["Subnets"]]
         eligible = [
             s
             for s in candidates
-            if _tags(s).get(role) in ("", "1")
+            if (tags or _tags(s).get(role) in ("", "1"))
             and not self._tagged_for_other_cluster(s)
             and int(s.get("AvailableIpAddressCount", MIN_FREE_IPS)) >= MIN_FREE_IPS
         ]
-        return self._choose(eligible, given=False, scheme=scheme)
+        what += f" and not tagged {CLUSTER_TAG_PREFIX}<another cluster> (cluster {self._cluster!r})"
+        return self._choose(eligible, what=what)
 
     def _tagged_for_other_cluster(self, subnet: dict[str, Any]) -> bool:
         keys = [k for k in _tags(subnet) if k.startswith(CLUSTER_TAG_PREFIX)]
@@ -139,14 +156,7 @@ class Discovery:
             )
         return found
 
-    def _choose(self, subnets: list[dict[str, Any]], *, given: bool, scheme: str) -> SubnetChoice:
-        role = ROLE_TAG[scheme]
-        what = (
-            "the given subnets"
-            if given
-            else f"subnets tagged {role} (value 1 or empty) and not tagged "
-            f"{CLUSTER_TAG_PREFIX}<another cluster> (cluster {self._cluster!r})"
-        )
+    def _choose(self, subnets: list[dict[str, Any]], *, what: str) -> SubnetChoice:
         vpcs = sorted({str(s["VpcId"]) for s in subnets})
         if len(vpcs) > 1:
             # Prefer the VPC of the subnets that carry our cluster tag, as LBC's VPC setting.

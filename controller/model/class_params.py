@@ -12,7 +12,7 @@ with another value is reported (`IngressClassParamsOverride`), never silently dr
 `group.name` puts every Ingress of the class in that group. A bad value is an error on every
 Ingress of the class naming the params object and the field (`IngressClassParams/web
 spec.scheme`), checked with the annotation's own syntax; the fields this controller cannot
-honour yet are parsed, checked and reported as unsupported, not ignored in silence.
+honour are parsed, checked and reported as unsupported, not ignored in silence.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from controller.model.annotation_reader import AnnotationValues, annotation_field
-from controller.model.annotations import SPECS
+from controller.model.annotation_reader import (
+    LISTENER_ATTRIBUTES,
+    AnnotationValues,
+    annotation_field,
+)
+from controller.model.annotations import PREFIX, SPECS, TEMPLATED
 from controller.model.inputs import (
     IngressClassParameters,
     IngressClassParamsSpec,
@@ -36,6 +40,7 @@ from controller.model.inputs import (
     spec_of,
 )
 from controller.model.stack import UNSUPPORTED_ANNOTATION, BuildWarning
+from controller.model.values import SubnetTagFilter
 
 API_GROUP = "elbv2.k8s.aws"
 KIND = "IngressClassParams"
@@ -48,6 +53,7 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # The WAFv2 pair: params that set either replace both annotations (LBC reads the params'
 # ARN, else their name, and no annotation then).
 WAFV2 = ("wafv2-acl-arn", "wafv2-acl-name")
+PREFIX_LISTS = "security-group-prefix-lists"
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,10 @@ FIELDS: tuple[ParamsField, ...] = (
     ParamsField("spec.subnets.ids", "subnets", "Replaces the annotation."),
     ParamsField(
         "spec.subnets.tags",
-        None,
-        "Not supported yet: an error on the class's Ingresses (give spec.subnets.ids); with "
-        "ids it is ignored, as in LBC.",
+        "subnets",
+        "Replaces the annotation: the subnets are discovered among those with each tag key "
+        "and one of its values (an empty list: any value), not by the role tag; with ids it "
+        "is ignored, as in LBC.",
     ),
     ParamsField("spec.ipAddressType", "ip-address-type", "Replaces the annotation."),
     ParamsField(
@@ -111,19 +118,24 @@ FIELDS: tuple[ParamsField, ...] = (
     ParamsField("spec.wafv2AclName", "wafv2-acl-name", "Replaces both wafv2 annotations."),
     ParamsField(
         "spec.listeners",
-        None,
-        "Not supported yet (listener attributes): checked, reported, ignored.",
+        "listener-attributes.${Protocol}-${Port}",
+        "listenerAttributes of each protocol and port: merged with the Ingresses' "
+        "listener-attributes annotation of that listener, the params' keys winning.",
     ),
     ParamsField(
         "spec.minimumLoadBalancerCapacity",
-        None,
-        "Not supported yet: checked, reported, ignored.",
+        "minimum-load-balancer-capacity",
+        "Replaces the annotation (capacityUnits: N).",
     ),
-    ParamsField("spec.ipamConfiguration", None, "Not supported yet: checked, reported, ignored."),
+    ParamsField(
+        "spec.ipamConfiguration",
+        "ipam-ipv4-pool-id",
+        "ipv4IPAMPoolId replaces the annotation.",
+    ),
     ParamsField(
         "spec.prefixListsIDs",
-        None,
-        "Not supported yet (also spelt PrefixListsIDs): checked, reported, ignored.",
+        "security-group-prefix-lists",
+        "Replaces the annotation (the older spelling PrefixListsIDs too; prefixListsIDs wins).",
     ),
 )
 
@@ -150,7 +162,7 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {}
 def _adapter(setting: str) -> TypeAdapter[Any] | None:
     """The annotation's value type, to check a params value with the annotation's syntax
     (None if the annotation is not in the table: the field is then unsupported)."""
-    spec = SPECS.get(setting)
+    spec = SPECS.get(setting) or next((t for t in TEMPLATED if t.name == setting), None)
     if spec is None:
         return None
     if setting not in _ADAPTERS:
@@ -167,6 +179,8 @@ class ClassParams:
     values: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)  # merged under the annotation's
     attributes: Mapping[str, str] = field(default_factory=dict)  # load-balancer-attributes
+    # spec.listeners: listenerAttributes by (protocol, port)
+    listener_attributes: Mapping[tuple[str, int], Mapping[str, str]] = field(default_factory=dict)
     group_name: str | None = None
     selector: LabelSelector | None = None
     errors: tuple[tuple[str, str], ...] = ()  # (field, message)
@@ -284,12 +298,13 @@ def parse_params(obj: Mapping[str, Any]) -> ClassParams:
     if isinstance(group_name, tuple):
         reader.errors.append(group_name)
         group_name = None
-    reader.unsupported_fields(spec)
+    reader.capacity_ipam_prefix_lists(spec)
     return ClassParams(
         name=name,
         values=reader.values,
         tags=tags,
         attributes=attributes,
+        listener_attributes=reader.listeners(spec),
         group_name=group_name,
         selector=spec.namespace_selector,
         errors=tuple(reader.errors),
@@ -343,29 +358,53 @@ class _Reader:
                     (self.where("spec.subnets.tags"), "ignored: spec.subnets.ids win, as in LBC")
                 )
         elif spec.subnets.tags:
-            # An error, not a warning: discovering other subnets instead would move the ALB.
-            self.errors.append(
-                (
-                    self.where("spec.subnets.tags"),
-                    "choosing subnets by tag filters is not supported yet; list them in "
-                    "spec.subnets.ids (nothing is changed in AWS until then)",
-                )
+            tags = spec.subnets.tags
+            blank = [key for key in tags if not key.strip()]
+            if blank:
+                self.errors.append((self.where("spec.subnets.tags"), "a tag key is empty"))
+                return
+            found = SubnetTagFilter(
+                tuple((key, tuple(sorted(set(tags[key])))) for key in sorted(tags))
+            )
+            self.values["subnets"] = ("spec.subnets.tags", found)
+
+    def capacity_ipam_prefix_lists(self, spec: IngressClassParamsSpec) -> None:
+        """The fields whose value is shaped unlike their annotation's: given that shape."""
+        if spec.minimum_load_balancer_capacity is not None:
+            units = spec.minimum_load_balancer_capacity.capacity_units
+            self.replace(
+                "minimum-load-balancer-capacity",
+                "spec.minimumLoadBalancerCapacity.capacityUnits",
+                f"CapacityUnits={units}",
+            )
+        if spec.ipam_configuration is not None and spec.ipam_configuration.ipv4_ipam_pool_id:
+            self.replace(
+                "ipam-ipv4-pool-id",
+                "spec.ipamConfiguration.ipv4IPAMPoolId",
+                spec.ipam_configuration.ipv4_ipam_pool_id,
+            )
+        if spec.prefix_lists_ids:
+            self.replace(
+                "security-group-prefix-lists", "spec.prefixListsIDs", spec.prefix_lists_ids
+            )
+        elif spec.prefix_lists_ids_legacy:
+            self.replace(
+                "security-group-prefix-lists", "spec.PrefixListsIDs", spec.prefix_lists_ids_legacy
             )
 
-    def unsupported_fields(self, spec: IngressClassParamsSpec) -> None:
-        """The fields with no counterpart here yet: checked (by the spec's types), reported."""
-        if spec.listeners:
-            self.not_yet("spec.listeners", "listener attributes")
-        if spec.minimum_load_balancer_capacity is not None:
-            self.not_yet("spec.minimumLoadBalancerCapacity", "capacity reservations")
-        if spec.ipam_configuration is not None and spec.ipam_configuration.ipv4_ipam_pool_id:
-            self.not_yet("spec.ipamConfiguration", "IPAM pools")
-        for path, ids in (
-            ("spec.prefixListsIDs", spec.prefix_lists_ids),
-            ("spec.PrefixListsIDs", spec.prefix_lists_ids_legacy),
-        ):
-            if ids:
-                self.not_yet(path, "security group prefix lists")
+    def listeners(self, spec: IngressClassParamsSpec) -> dict[tuple[str, int], dict[str, str]]:
+        """spec.listeners' attributes by (protocol, port), each checked like the annotation."""
+        found: dict[tuple[str, int], dict[str, str]] = {}
+        for index, listener in enumerate(spec.listeners or ()):
+            path = f"spec.listeners[{index}].listenerAttributes"
+            merged = {item.key: item.value for item in listener.listener_attributes or ()}
+            if not merged:
+                continue
+            checked = self.check(LISTENER_ATTRIBUTES, path, merged)
+            if checked is not None:
+                held = found.setdefault((listener.protocol, listener.port), {})
+                held.update(checked)  # a listener listed twice: the later entry's keys win
+        return found
 
     def not_yet(self, path: str, what: str) -> None:
         self.unsupported.append(
@@ -495,7 +534,13 @@ def impose(
     imposer.replace(replaced)
     imposer.merge("tags", "spec.tags", params.tags)
     imposer.merge("load-balancer-attributes", "spec.loadBalancerAttributes", params.attributes)
-    imposed = replace(annotations, values=imposer.values, errors=errors)
+    listener_attributes = imposer.merge_listeners(dict(annotations.listener_attributes))
+    imposed = replace(
+        annotations,
+        values=imposer.values,
+        errors=errors,
+        listener_attributes=listener_attributes,
+    )
     return imposed, tuple(imposer.warnings)
 
 
@@ -568,6 +613,29 @@ class _Imposer:
                     f"{path} ({key}={imposed[key]}): the class's value wins",
                 )
         self.values[setting] = {**own, **imposed}
+
+    def merge_listeners(
+        self, own: dict[tuple[str, int], dict[str, str]]
+    ) -> dict[tuple[str, int], dict[str, str]]:
+        """spec.listeners over the Ingress's listener-attributes, by listener and key."""
+        for (protocol, port), imposed in sorted(self.params.listener_attributes.items()):
+            held = own.get((protocol, port), {})
+            for key, value in sorted(held.items()):
+                if key in imposed and imposed[key] != value:
+                    self.warnings.append(
+                        BuildWarning(
+                            ingress=self.key,
+                            field=annotation_field(
+                                f"{PREFIX}listener-attributes.{protocol}-{port}"
+                            ),
+                            message=f"{key}={value} is overridden by IngressClassParams "
+                            f"{self.params.name} spec.listeners ({key}={imposed[key]}): the "
+                            "class's value wins",
+                            reason=INGRESS_CLASS_PARAMS_OVERRIDE,
+                        )
+                    )
+            own[(protocol, port)] = {**held, **imposed}
+        return own
 
 
 def unsupported_warnings(ingress_key: str, params: ClassParams) -> tuple[BuildWarning, ...]:

@@ -45,7 +45,7 @@ from controller.model.stack import (
     WafClassicAssociation,
     WebAclAssociation,
 )
-from controller.model.values import NONE
+from controller.model.values import NONE, SubnetTagFilter
 
 MANAGED_SG_DESCRIPTION = "[k8s] Managed SecurityGroup for LoadBalancer"
 NOT_FOUND = FixedResponseAction(
@@ -95,6 +95,8 @@ def group_stack(
     ip_type: str = settings.get("ip-address-type", defaults.ip_address_type)
     user_tags = {tag: value for tag, (value, _) in settings.tags.items()}
     security_groups: tuple[str, ...] | None = settings.get("security-groups")
+    subnets = settings.get("subnets")
+    by_tags = subnets if isinstance(subnets, SubnetTagFilter) else None
     try:
         return Stack(
             id=stack_id,
@@ -104,7 +106,8 @@ def group_stack(
                 or load_balancer_name(defaults.cluster_name, stack_id, explicit, scheme),
                 scheme=scheme,
                 ip_address_type=ip_type,
-                subnets=settings.get("subnets"),
+                subnets=None if by_tags else subnets,
+                subnet_tags=by_tags.as_dict() if by_tags else None,
                 security_groups=security_groups,
                 attributes=settings.get("load-balancer-attributes", {}),
                 tags=stack_tags(defaults, stack_id, LOAD_BALANCER_RESOURCE_ID, user_tags),

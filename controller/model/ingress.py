@@ -143,9 +143,10 @@ def parse_ingress(
     imposed = imposed or Imposed()
     # The class's errors first: they say why the Ingress may not use its class at all.
     errors = [BuildError(ingress=key, field=f, message=m) for f, m in imposed.errors]
-    overridden: tuple[BuildWarning, ...] = ()
-    if imposed.params is not None:
-        annotations, overridden = impose(key, annotations, imposed.params)
+    # Only the Ingress's own listener-attributes are reported when it lacks that listener;
+    # the class's apply to whichever of its Ingresses listen there.
+    own_listeners = frozenset(annotations.listener_attributes)
+    annotations, overridden = _impose(key, annotations, imposed)
     errors += [BuildError(ingress=key, field=f, message=m) for f, m in annotations.errors]
     errors += [
         BuildError(ingress=key, field=f, message=m)
@@ -197,7 +198,9 @@ def parse_ingress(
     )
     if errors:
         return errors
-    attributes, attribute_warnings = _listener_attributes(key, annotations, listen_ports)
+    attributes, attribute_warnings = _listener_attributes(
+        key, annotations, listen_ports, own_listeners
+    )
     dns_hosts, skipped_hosts = external_dns_hosts(meta.annotations)
     return ParsedIngress(
         key=key,
@@ -233,17 +236,31 @@ def parse_ingress(
     )
 
 
+def _impose(
+    key: str, annotations: AnnotationValues, imposed: Imposed
+) -> tuple[AnnotationValues, tuple[BuildWarning, ...]]:
+    """The annotations with the class's params applied, and the overrides to report."""
+    if imposed.params is None:
+        return annotations, ()
+    return impose(key, annotations, imposed.params)
+
+
 def _listener_attributes(
-    key: str, annotations: AnnotationValues, listen_ports: Sequence[tuple[str, int]]
+    key: str,
+    annotations: AnnotationValues,
+    listen_ports: Sequence[tuple[str, int]],
+    own: frozenset[tuple[str, int]],
 ) -> tuple[dict[int, dict[str, str]], tuple[BuildWarning, ...]]:
-    """The Ingress's listener attributes by port, for the listeners it is on; those for a
-    protocol and port it does not listen on are ignored with a warning (LBC reads them only
-    for the Ingresses of that listener)."""
+    """The Ingress's listener attributes by port, for the listeners it is on; those of its
+    `own` annotations for a protocol and port it does not listen on are ignored with a
+    warning (LBC reads them only for the Ingresses of that listener)."""
     found: dict[int, dict[str, str]] = {}
     ignored: list[BuildWarning] = []
     for (protocol, port), attributes in sorted(annotations.listener_attributes.items()):
         if (protocol, port) in listen_ports:
             found[port] = attributes
+            continue
+        if (protocol, port) not in own:
             continue
         name = f"{SPECS_LISTENER_ATTRIBUTES_PREFIX}{protocol}-{port}"
         ignored.append(

@@ -408,6 +408,8 @@ _UNMANAGED_WHEN_NONE = frozenset(
         "ipamPools",
         "minimum_load_balancer_capacity",
         "minimumLoadBalancerCapacity",
+        "subnet_tags",
+        "subnetTags",
     }
 )
 
@@ -418,6 +420,9 @@ class LoadBalancer(ModelObject):
     ip_address_type: Literal["ipv4", "dualstack", "dualstack-without-public-ipv4"]
     # IDs (`subnet-...`) or Name tags; None means discovery by role and cluster tags.
     subnets: tuple[str, ...] | None = None
+    # IngressClassParams spec.subnets.tags: discovery's candidates are the subnets with each
+    # key and one of its values (any value when none is listed), instead of the role tag.
+    subnet_tags: dict[str, tuple[str, ...]] | None = None
     # IDs (`sg-...`) or Name tags; None means a managed frontend group plus the shared
     # backend group.
     security_groups: tuple[str, ...] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -661,3 +662,18 @@ class AuthIdpCognito(GoJson):
     authentication_request_extra_params: ExtraParams | None = Field(
         default=None, alias="authenticationRequestExtraParams"
     )
+
+
+@dataclass(frozen=True)
+class SubnetTagFilter:
+    """IngressClassParams `spec.subnets.tags`, standing in for the subnets annotation: the
+    load balancer's subnets are discovered among those carrying these tags."""
+
+    tags: tuple[tuple[str, tuple[str, ...]], ...]  # (key, values), sorted
+
+    def as_dict(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.tags)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={'|'.join(v) or '*'}" for k, v in self.tags)
+        return f"tags {shown}"

@@ -52,6 +52,31 @@ def test_too_few_zones_is_an_error_naming_the_tags(world: World, clients: AwsCli
     assert "at least 2 availability zones" in message and not raised.value.retryable
 
 
+def _tag(world: World, subnet: str, key: str, value: str) -> None:
+    world.ec2.create_tags(Resources=[subnet], Tags=[{"Key": key, "Value": value}])
+
+
+def test_subnet_tags_choose_among_the_subnets_that_carry_them(
+    world: World, clients: AwsClients
+) -> None:
+    """IngressClassParams spec.subnets.tags: the role tag is not needed, each key must be
+    there with one of its values (any value when none is listed)."""
+    for subnet in world.private:
+        _tag(world, subnet, "tier", "edge")
+        _tag(world, subnet, "team", "shop")
+    _tag(world, world.public[0], "tier", "edge")  # no team tag: not a candidate
+    _tag(world, world.decoy_subnet, "tier", "edge")  # another cluster's
+    _tag(world, world.decoy_subnet, "team", "shop")
+    discovery = Discovery(clients, CLUSTER)
+    # An internet-facing ALB, yet private (untagged for the role) subnets: the filter wins.
+    choice = discovery.subnets("internet-facing", None, {"tier": ("edge", "web"), "team": ()})
+    assert set(choice.subnet_ids) == set(world.private)
+    with pytest.raises(AwsError) as raised:
+        discovery.subnets("internal", None, {"tier": ("web",)})
+    assert "tier=web (IngressClassParams spec.subnets.tags)" in str(raised.value)
+    assert "at least 2 availability zones" in str(raised.value)
+
+
 def test_names_resolve_to_ids_and_missing_ones_are_named(world: World, clients: AwsClients) -> None:
     discovery = Discovery(clients, CLUSTER)
     choice = discovery.subnets("internal", ("public-a", world.public[1]))

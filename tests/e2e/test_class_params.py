@@ -1,7 +1,9 @@
 """IngressClassParams on the real control plane: an IngressClass naming params (scheme
 internet-facing, a tag, a namespaceSelector) with an Ingress in a selected namespace (its ALB
 has the scheme and the tag) and one outside (a Warning naming namespaceSelector, nothing
-made); editing the params' scheme replaces the ALB."""
+made); editing the params' scheme replaces the ALB. Params with subnet tag filters and
+listener attributes place an internet-facing ALB in the subnets the tags pick and set the
+listener's attribute over the Ingress's own."""
 
 from __future__ import annotations
 
@@ -109,4 +111,55 @@ def test_class_params_set_scheme_and_tags_and_refuse_other_namespaces(
         == [scenario.load_balancer(new_hostname)["LoadBalancerArn"]],
         "the internet-facing ALB to be deleted",
     )  # fmt: skip
+    scenario.finish()
+
+
+SERVER_HEADER = "routing.http.response.server.enabled"
+
+
+def test_class_params_choose_subnets_by_tags_and_set_listener_attributes(
+    scenario: Scenario, running: object, names: str
+) -> None:
+    namespace = scenario.namespace("params-tags")
+    custom = client.CustomObjectsApi(scenario.target.api)
+    # The private subnets' role tag, on an internet-facing ALB: only the filter picks them.
+    internal_role = "kubernetes.io/role/internal-elb"
+    spec = {
+        "scheme": "internet-facing",
+        "subnets": {"tags": {internal_role: ["1"]}},
+        "listeners": [{"protocol": "HTTP", "port": 80, "listenerAttributes": [
+            {"key": SERVER_HEADER, "value": "false"}]}],
+    }  # fmt: skip
+    custom.create_cluster_custom_object(
+        GROUP, VERSION, PLURAL, objects.ingress_class_params(names, spec)
+    )
+    scenario.net.create_ingress_class(objects.ingress_class(names, params=names))
+    scenario.app(namespace, "web")
+    body = _ingress(namespace, f"tags-{scenario.suffix}.example.com", names)
+    body["metadata"]["annotations"] = {
+        "alb.ingress.kubernetes.io/listener-attributes.HTTP-80": f"{SERVER_HEADER}=true"
+    }
+    scenario.create([body])
+
+    lb = scenario.load_balancer(scenario.hostname(namespace, "web"))
+    ec2 = scenario.aws("ec2")
+    private = {
+        s["SubnetId"]
+        for s in ec2.describe_subnets(
+            Filters=[{"Name": f"tag:{internal_role}", "Values": ["1"]},
+                     {"Name": "vpc-id", "Values": [lb["VpcId"]]}]
+        )["Subnets"]
+    }  # fmt: skip
+    assert {z["SubnetId"] for z in lb["AvailabilityZones"]} == private
+    assert lb["Scheme"] == "internet-facing"
+    elbv2 = scenario.aws("elbv2")
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    attributes = elbv2.describe_listener_attributes(ListenerArn=listener["ListenerArn"])
+    assert {a["Key"]: a["Value"] for a in attributes["Attributes"]}[SERVER_HEADER] == "false"
+    overridden = wait_until(
+        lambda: [e for e in scenario.events(namespace, "web")
+                 if e.reason == "IngressClassParamsOverride"],
+        "an IngressClassParamsOverride Warning naming the listener attribute",
+    )  # fmt: skip
+    assert "listener-attributes.HTTP-80" in overridden[0].message
     scenario.finish()

@@ -21,7 +21,7 @@ from controller.model.class_params import (
     parse_params,
 )
 from controller.model.inputs import IngressClassParamsSpec
-from controller.model.stack import UNSUPPORTED_ANNOTATION, Stack
+from controller.model.stack import Stack
 from sandbox.objects import ingress_class, ingress_class_params, namespace
 from tests.unit.factories import DEFAULTS, ann, ingress, path, rule, service
 
@@ -97,6 +97,14 @@ def _lb(stack: Stack) -> Any:
     return stack.load_balancer
 
 
+PL_A, PL_B = "pl-0123456789abcdef0", "pl-0fedcba9876543210"
+
+
+def _prefix_lists(stack: Stack) -> list[str]:
+    assert stack.security_group is not None
+    return [r.prefix_list_id for r in stack.security_group.prefix_list_ingress]
+
+
 @pytest.mark.parametrize(
     ("params", "annotations", "read", "expected", "overridden"),
     [
@@ -123,6 +131,18 @@ def _lb(stack: Stack) -> Any:
          lambda s: _lb(s).wafv2.arn, WEB_ACL, "wafv2-acl-arn"),
         ({"wafv2AclName": "web"}, {"wafv2-acl-name": "other"},
          lambda s: _lb(s).wafv2.name, "web", "wafv2-acl-name"),
+        ({"minimumLoadBalancerCapacity": {"capacityUnits": 200}},
+         {"minimum-load-balancer-capacity": "CapacityUnits=100"},
+         lambda s: _lb(s).minimum_load_balancer_capacity.capacity_units, 200,
+         "minimum-load-balancer-capacity"),
+        ({"ipamConfiguration": {"ipv4IPAMPoolId": "ipam-pool-0123456789abcdef0"}},
+         {"ipam-ipv4-pool-id": "ipam-pool-0fedcba9876543210"},
+         lambda s: _lb(s).ipam_pools.ipv4_ipam_pool_id, "ipam-pool-0123456789abcdef0",
+         "ipam-ipv4-pool-id"),
+        ({"prefixListsIDs": [PL_A]}, {"security-group-prefix-lists": PL_B},
+         _prefix_lists, [PL_A], "security-group-prefix-lists"),
+        ({"PrefixListsIDs": [PL_A]}, {"security-group-prefix-lists": PL_B},
+         _prefix_lists, [PL_A], "security-group-prefix-lists"),
     ],
 )  # fmt: skip
 def test_each_field_replaces_its_annotation(
@@ -361,8 +381,7 @@ def test_an_invalid_group_name_in_the_params_is_an_error_on_each_ingress() -> No
         ({"targetType": "lambda"}, "spec.targetType", "invalid value 'lambda'"),
         ({"wafv2AclArn": "arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1"},
          "spec.wafv2AclArn", "regional"),
-        ({"subnets": {"tags": {"kubernetes.io/role/elb": ["1"]}}}, "spec.subnets.tags",
-         "not supported yet"),
+        ({"subnets": {"tags": {" ": ["1"]}}}, "spec.subnets.tags", "a tag key is empty"),
         ({"listeners": [{"protocol": "TCP", "port": 80}]}, "spec.listeners[0].protocol", "HTTP"),
         ({"PrefixListsIDs": "pl-1"}, "spec.PrefixListsIDs", "valid list"),
     ],
@@ -398,25 +417,64 @@ def test_a_class_naming_another_kind_of_parameters_is_refused() -> None:
     assert "reads only IngressClassParams of elbv2.k8s.aws" in error.message
 
 
-def test_unsupported_fields_are_reported_and_ignored() -> None:
-    params = {
-        "scheme": "internet-facing",
-        "listeners": [{"protocol": "HTTPS", "port": 443, "listenerAttributes": [
-            {"key": "routing.http.response.server.enabled", "value": "false"}]}],
-        "minimumLoadBalancerCapacity": {"capacityUnits": 100},
-        "ipamConfiguration": {"ipv4IPAMPoolId": "ipam-pool-0123"},
-        "prefixListsIDs": ["pl-0123"],
-    }  # fmt: skip
-    plan = plan_of(cluster(params, ingress()))
-    assert only_stack(plan).load_balancer.scheme == "internet-facing"
-    unsupported = [w for w in plan.warnings if w.reason == UNSUPPORTED_ANNOTATION]
-    assert [w.field for w in unsupported] == [
-        "IngressClassParams/web spec.listeners",
-        "IngressClassParams/web spec.minimumLoadBalancerCapacity",
-        "IngressClassParams/web spec.ipamConfiguration",
-        "IngressClassParams/web spec.prefixListsIDs",
-    ]
-    assert "IngressClassParams field spec.listeners is not supported yet" in unsupported[0].message
+def test_subnet_tags_replace_the_subnets_annotation_with_a_tag_filter() -> None:
+    app = ingress(annotations=ann(subnets="subnet-0c,subnet-0d"))
+    params = {"subnets": {"tags": {"tier": ["edge", "web", "edge"], "team": []}}}
+    plan = plan_of(cluster(params, app))
+    balancer = only_stack(plan).load_balancer
+    assert balancer.subnets is None
+    assert balancer.subnet_tags == {"team": (), "tier": ("edge", "web")}
+    assert plan.model_dump(by_alias=True, mode="json")["stacks"][0]["loadBalancer"][
+        "subnetTags"
+    ] == {"team": [], "tier": ["edge", "web"]}
+    assert overrides(plan) == [("default/app", field_of("subnets"))]
+
+
+def test_without_subnet_tags_the_plan_has_no_subnet_tags_field() -> None:
+    plan = plan_of(cluster({"scheme": "internal"}, ingress()))
+    dumped = plan.model_dump(by_alias=True, mode="json")
+    assert "subnetTags" not in dumped["stacks"][0]["loadBalancer"]
+
+
+SERVER_HEADER = "routing.http.response.server.enabled"
+LISTENERS = [{"protocol": "HTTPS", "port": 443, "listenerAttributes": [
+    {"key": SERVER_HEADER, "value": "false"}]}]  # fmt: skip
+
+
+def test_listener_attributes_merge_with_the_params_keys_winning() -> None:
+    own = {**HTTPS, "listener-attributes.HTTPS-443":
+           f"{SERVER_HEADER}=true,routing.http.xff_header_processing.mode=remove"}  # fmt: skip
+    app = ingress(annotations={PREFIX + k: v for k, v in own.items()})
+    plan = plan_of(cluster({"listeners": LISTENERS}, app))
+    [listener] = only_stack(plan).listeners
+    assert listener.attributes == {
+        SERVER_HEADER: "false",  # the class's value
+        "routing.http.xff_header_processing.mode": "remove",  # the Ingress's other key stays
+    }
+    assert overrides(plan) == [("default/app", field_of("listener-attributes.HTTPS-443"))]
+
+
+def test_params_listener_attributes_for_a_port_an_ingress_lacks_are_not_reported() -> None:
+    # The class names an HTTPS listener; this Ingress has only HTTP: nothing to warn about.
+    plan = plan_of(cluster({"listeners": LISTENERS}, ingress()))
+    [listener] = only_stack(plan).listeners
+    assert listener.port == 80 and listener.attributes == {}
+    assert plan.warnings == ()
+
+
+def test_bad_listener_attributes_in_the_params_name_the_field() -> None:
+    listeners = [{"protocol": "HTTP", "port": 80, "listenerAttributes": [
+        {"key": "no such-attribute!", "value": "1"}]}]  # fmt: skip
+    plan = plan_of(cluster({"listeners": listeners}, ingress()))
+    (error,) = plan.errors
+    assert error.field == "IngressClassParams/web spec.listeners[0].listenerAttributes"
+    assert "not a listener attribute key" in error.message
+
+
+def test_bad_capacity_in_the_params_names_the_field() -> None:
+    plan = plan_of(cluster({"minimumLoadBalancerCapacity": {"capacityUnits": 5}}, ingress()))
+    (error,) = plan.errors
+    assert error.field == "IngressClassParams/web spec.minimumLoadBalancerCapacity.capacityUnits"
 
 
 # --- what params do not touch -----------------------------------------------------------------

@@ -7,6 +7,7 @@ was deployed without the members using them, deleting their live rules and targe
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from controller.config import Settings
@@ -85,7 +86,7 @@ async def test_no_group_is_reconciled_before_the_cache_is_synced() -> None:
     assert deployer.deployed == [] and not starting.done()
     runtime.observe("Service", None, service())
     await asyncio.wait_for(starting, 2)
-    await asyncio.sleep(0.5)  # the scheduler's debounce, then the reconcile
+    await _until(lambda: bool(deployer.deployed))  # the scheduler's debounce, then the reconcile
     await runtime.scheduler.stop()
     [stack] = deployer.deployed
     assert [tg.name for tg in stack.target_groups], "deployed without the member's backend"
@@ -130,7 +131,7 @@ async def test_a_replayed_kind_is_audited_once_the_replay_settles() -> None:
         await asyncio.sleep(0.2)
         assert lister.calls == [], "audited before anything was replayed"
         audit.replayed("Service")
-        await asyncio.sleep(0.4)
+        await _until(lambda: bool(gone))
         assert lister.calls == ["Service"], "the replayed kind alone, once"
         assert gone == ["shop/gone"]
     finally:
@@ -156,12 +157,25 @@ async def test_a_service_deleted_during_a_watch_gap_leaves_the_cache_and_redeplo
     runtime.observe("Ingress", None, ingress())
     starting = asyncio.create_task(_start_when_leading(runtime))
     await asyncio.wait_for(starting, 2)
-    await asyncio.sleep(0.5)
-    assert runtime.audit is not None and deployer.deployed
+    await _until(lambda: bool(deployer.deployed))
+    assert runtime.audit is not None
     lister.answers["Service"] = set()  # deleted while the watch was down
     assert await runtime.audit.audit("Service") == 1
     assert runtime.cache.get("Service", "shop/web") is None
-    await asyncio.sleep(0.5)
+
+    def warned() -> bool:
+        warnings = [message for _, type_, _, message in cluster.events if type_ == "Warning"]
+        return any("service 'web' not found" in m for m in warnings)
+
+    # A bounded wait, not a fixed sleep: a loaded CI machine took longer than 0.5 s.
+    await _until(warned)
     await runtime.scheduler.stop()
-    warnings = [message for _, type_, _, message in cluster.events if type_ == "Warning"]
-    assert any("service 'web' not found" in m for m in warnings), cluster.events
+    assert warned(), cluster.events
+
+
+async def _until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Return once `check()` holds; give up after `timeout` so the assert that follows fails."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check() and loop.time() < deadline:
+        await asyncio.sleep(0.02)
