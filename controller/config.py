@@ -49,6 +49,8 @@ class ModelDefaults(BaseModel):
     disable_ingress_class_annotation: bool = False
     disable_ingress_group_name_annotation: bool = False
     manage_dns: bool = True
+    # ip targets: endpoints on Nodes whose status is Unknown stay targets when none is ready.
+    endpoints_fail_open: bool = True
     # AWS's adjustable per-ALB quotas, as this account has them.
     rules_per_alb: int = DEFAULT_RULES_PER_ALB
     target_groups_per_alb: int = DEFAULT_TARGET_GROUPS_PER_ALB
@@ -108,6 +110,7 @@ class Settings(BaseSettings):
     enable_wafv2: bool = True
     enable_shield: bool = True
     max_targets_per_target_group: int = Field(default=0, ge=0)
+    endpoints_fail_open: bool = True
     backend_security_group: str | None = Field(default=None, pattern=r"^sg-[0-9a-f]+$")
     enable_backend_security_group: bool = True
     disable_ingress_class_annotation: bool = False
@@ -162,6 +165,7 @@ class Settings(BaseSettings):
             disable_ingress_class_annotation=self.disable_ingress_class_annotation,
             disable_ingress_group_name_annotation=self.disable_ingress_group_name_annotation,
             manage_dns=self.manage_dns,
+            endpoints_fail_open=self.endpoints_fail_open,
             rules_per_alb=self.rules_per_alb_limit,
             target_groups_per_alb=self.target_groups_per_alb_limit,
             listeners_per_alb=self.listeners_per_alb_limit,

@@ -90,6 +90,9 @@ SETTING_DOCS: dict[str, str] = {
     "leaves them to another tool (LBC's `--enable-wafv2`).",
     "enable_shield": "Manage Shield Advanced protections (`shield-advanced-protection`); "
     "false leaves them to another tool (LBC's `--enable-shield`).",
+    "endpoints_fail_open": "ip targets: when none of a Service's endpoints is ready, keep "
+    "those that are not ready only because their Node's status is Unknown (LBC's "
+    "EndpointsFailOpen feature gate).",
     "max_targets_per_target_group": "At most this many targets in each target group "
     "(0: no limit); the ones registered already are kept first (LBC's flag of that name).",
     "backend_security_group": "Your security group (`sg-...`) to use as the shared backend "

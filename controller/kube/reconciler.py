@@ -229,7 +229,9 @@ class GroupReconciler:
                 self._teardown(group, bodies, inactive)
                 self.settled(group_id)
             else:
-                targets = build_targets(result.stack, state)
+                targets = build_targets(
+                    result.stack, state, fail_open=self.defaults.endpoints_fail_open
+                )
                 fresh = self.last_good.fresh(result, refused.keys())
                 self._deploy(
                     group, result.stack, targets, mode, bodies=bodies, active=active, fresh=fresh

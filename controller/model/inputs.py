@@ -177,12 +177,18 @@ class ServiceSpec(KubeModel):
 
 
 class EndpointConditions(KubeModel):
+    """discovery/v1: `ready` unset means ready; a terminating endpoint may still be
+    `serving` (draining), and with publishNotReadyAddresses even `ready`."""
+
     ready: bool | None = None
+    serving: bool | None = None
+    terminating: bool | None = None
 
 
 class Endpoint(KubeModel):
     addresses: list[str] = Field(default_factory=list)
     conditions: EndpointConditions | None = None
+    node_name: str | None = None
 
 
 class EndpointPort(KubeModel):

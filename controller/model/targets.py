@@ -5,17 +5,29 @@ than Ingresses. Instance targets are the Ready nodes that may take load-balancer
 the Service's NodePort; ip targets are the ready endpoints of the Service's EndpointSlices,
 on the port the slice gives for the Service port. Malformed objects are skipped: there is
 no one to report them to, and a bad Node must not stop traffic to the good ones.
+
+Rollouts lose no requests because of how endpoints are read: a terminating endpoint is
+never a target, even while it is still `serving` (or `ready`, with publishNotReadyAddresses),
+so its pod is deregistered, and starts draining for the target group's deregistration delay,
+the moment it is deleted rather than when it stops; a new endpoint is a target as soon as it
+is ready (`ready` unset counts as ready, as the API defines it). Fail-open (LBC's
+EndpointsFailOpen): when none of a Service's endpoints is ready, those that are not ready
+only because their Node's status is Unknown (its kubelet stopped reporting, as in a network
+partition) stay targets, so the ALB's own health checks decide instead of a blank group.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from typing import Any
 
 from pydantic import ValidationError
 
 from controller.model.inputs import (
     ClusterState,
+    Endpoint,
+    EndpointConditions,
     EndpointSlice,
     NodeSpec,
     NodeStatus,
@@ -35,10 +47,12 @@ EXCLUDED_NODE_LABELS = (
 FARGATE_LABEL = ("eks.amazonaws.com/compute-type", "fargate")
 
 
-def build_targets(stack: Stack, state: ClusterState) -> DesiredTargets:
-    """Desired targets per `TargetGroup.id`. Pure and deterministic."""
+def build_targets(stack: Stack, state: ClusterState, *, fail_open: bool = True) -> DesiredTargets:
+    """Desired targets per `TargetGroup.id`. Pure and deterministic. `fail_open`: keep the
+    endpoints on Nodes whose status is Unknown when no endpoint is ready (module doc)."""
     services = {(metadata_of(s).namespace, metadata_of(s).name): s for s in state.services}
     nodes = _eligible_nodes(state.nodes)
+    unknown_nodes = _unknown_nodes(state.nodes) if fail_open else frozenset()
     result: DesiredTargets = {}
     for tg in stack.target_groups:
         namespace, _, name = tg.service.partition("/")
@@ -48,7 +62,9 @@ def build_targets(stack: Stack, state: ClusterState) -> DesiredTargets:
         elif tg.target_type == "instance":
             result[tg.id] = _instance_targets(tg, port, nodes)
         else:
-            result[tg.id] = _ip_targets(tg, port, namespace, name, state.endpoint_slices)
+            result[tg.id] = _ip_targets(
+                tg, port, namespace, name, state.endpoint_slices, unknown_nodes=unknown_nodes
+            )
     return result
 
 
@@ -86,6 +102,19 @@ def _eligible_nodes(nodes: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[
     return eligible
 
 
+def _unknown_nodes(nodes: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """Names of the Nodes whose Ready condition is Unknown (not heard from lately)."""
+    found: set[str] = set()
+    for node in nodes:
+        try:
+            status = NodeStatus.model_validate(node.get("status") or {})
+        except ValidationError:
+            continue
+        if any(c.type == "Ready" and c.status == "Unknown" for c in status.conditions or ()):
+            found.add(metadata_of(node).name)
+    return frozenset(found)
+
+
 def _instance_id(provider_id: str | None) -> str | None:
     """`aws:///us-east-1a/i-0123` -> `i-0123`; anything else is not an EC2 node."""
     if not provider_id or not provider_id.startswith("aws://"):
@@ -112,9 +141,12 @@ def _ip_targets(
     namespace: str,
     service_name: str,
     slices: Sequence[Mapping[str, Any]],
+    *,
+    unknown_nodes: frozenset[str] = frozenset(),
 ) -> frozenset[Target]:
     address_type = "IPv6" if tg.ip_address_type == "ipv6" else "IPv4"
-    targets: set[Target] = set()
+    ready: set[Target] = set()
+    on_unknown_nodes: set[Target] = set()
     for raw in slices:
         meta = metadata_of(raw)
         if meta.namespace != namespace or (meta.labels or {}).get(SERVICE_NAME_LABEL) != (
@@ -131,10 +163,32 @@ def _ip_targets(
         if number is None:
             continue
         for endpoint in endpoint_slice.endpoints or ():
-            if endpoint.conditions is not None and endpoint.conditions.ready is False:
-                continue
-            targets.update(Target(id=address, port=number) for address in endpoint.addresses)
-    return frozenset(targets)
+            targets = {Target(id=address, port=number) for address in endpoint.addresses}
+            readiness = endpoint_readiness(endpoint, unknown_nodes)
+            if readiness is Readiness.READY:
+                ready.update(targets)
+            elif readiness is Readiness.ON_UNKNOWN_NODE:
+                on_unknown_nodes.update(targets)
+    return frozenset(ready or on_unknown_nodes)
+
+
+class Readiness(Enum):
+    """Whether an endpoint is a target."""
+
+    READY = "ready"
+    NOT_READY = "not ready"  # terminating (whatever its other conditions say), or not ready
+    ON_UNKNOWN_NODE = "on an Unknown node"  # not ready, its Node Unknown: fail-open only
+
+
+def endpoint_readiness(endpoint: Endpoint, unknown_nodes: frozenset[str]) -> Readiness:
+    conditions = endpoint.conditions or EndpointConditions()
+    if conditions.terminating:
+        return Readiness.NOT_READY
+    if conditions.ready is not False:
+        return Readiness.READY
+    if endpoint.node_name is not None and endpoint.node_name in unknown_nodes:
+        return Readiness.ON_UNKNOWN_NODE
+    return Readiness.NOT_READY
 
 
 def _slice_port(endpoint_slice: EndpointSlice, port: ServicePort) -> int | None:

@@ -149,3 +149,64 @@ def test_targets_are_deterministic() -> None:
     second = build_targets(stack, state(*objects, *reversed(nodes)))
     assert first == second
     assert len(first["default/app-svc:80"]) == 20
+
+
+# --- rollouts: terminating endpoints, and fail-open -----------------------------------------
+
+IP_OBJECTS = [
+    ingress(annotations={PREFIX + "target-type": "ip"}),
+    service(ports=[{"name": "http", "port": 80, "targetPort": 8080}], type_="ClusterIP"),
+]
+
+
+def conditioned_slice(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
+    """A slice of `svc` on port 8080 whose endpoints are given as the API has them."""
+    body = endpoint_slice("svc", [], [{"name": "http", "port": 8080}])
+    body["endpoints"] = endpoints
+    return body
+
+
+def ip_targets(*objects: dict[str, Any], fail_open: bool = True) -> set[str]:
+    stack = _stack(*IP_OBJECTS)
+    found = build_targets(stack, state(*IP_OBJECTS, *objects), fail_open=fail_open)
+    return {t.id for t in found["default/app-svc:80"]}
+
+
+def test_a_terminating_endpoint_is_deregistered_while_it_still_serves() -> None:
+    slices = conditioned_slice([
+        {"addresses": ["10.0.0.1"], "conditions": {"ready": True}},
+        # Deleted, draining its connections: no longer a target, so the ALB stops sending
+        # it new requests before the pod stops.
+        {"addresses": ["10.0.0.2"],
+         "conditions": {"ready": False, "serving": True, "terminating": True}},
+        # publishNotReadyAddresses keeps ready true on a terminating endpoint.
+        {"addresses": ["10.0.0.3"],
+         "conditions": {"ready": True, "serving": True, "terminating": True}},
+        {"addresses": ["10.0.0.4"], "conditions": {"ready": False}},
+    ])  # fmt: skip
+    assert ip_targets(slices) == {"10.0.0.1"}
+
+
+def test_ready_unset_counts_as_ready() -> None:
+    slices = conditioned_slice([{"addresses": ["10.0.0.1"]}, {"addresses": ["10.0.0.2"],
+                                "conditions": {}}])  # fmt: skip
+    assert ip_targets(slices) == {"10.0.0.1", "10.0.0.2"}
+
+
+def test_fail_open_keeps_endpoints_of_unknown_nodes_when_none_is_ready() -> None:
+    unknown = node("lost", "i-lost", ready="Unknown")
+    down = node("down", "i-down", ready="False")
+    only_unready = conditioned_slice([
+        {"addresses": ["10.0.0.1"], "conditions": {"ready": False}, "nodeName": "lost"},
+        {"addresses": ["10.0.0.2"], "conditions": {"ready": False}, "nodeName": "down"},
+        {"addresses": ["10.0.0.3"],
+         "conditions": {"ready": False, "terminating": True}, "nodeName": "lost"},
+    ])  # fmt: skip
+    # Only the endpoint that is unready because its Node went Unknown stays.
+    assert ip_targets(only_unready, unknown, down) == {"10.0.0.1"}
+    assert ip_targets(only_unready, unknown, down, fail_open=False) == set()
+    with_a_ready_one = conditioned_slice([
+        {"addresses": ["10.0.0.1"], "conditions": {"ready": False}, "nodeName": "lost"},
+        {"addresses": ["10.0.0.9"], "conditions": {"ready": True}, "nodeName": "down"},
+    ])  # fmt: skip
+    assert ip_targets(with_a_ready_one, unknown, down) == {"10.0.0.9"}
