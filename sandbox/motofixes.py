@@ -80,6 +80,14 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
 - CreateTargetGroup's TargetControlPort: moto dropped it. Here it is kept (1..65535) and
   answered by DescribeTargetGroups; like AWS, nothing modifies it afterwards.
 
+- Trust stores and listener mTLS (`MutualAuthentication`): moto has no trust stores and
+  dropped the listener's MutualAuthentication. Here CreateTrustStore (the CA bundle's S3
+  object is not read), DescribeTrustStores (by name or ARN; TrustStoreNotFound when one asked
+  for does not exist) and DeleteTrustStore keep them on the backend, and CreateListener and
+  ModifyListener keep the listener's MutualAuthentication with AWS's checks: a mode of off,
+  passthrough or verify, verify with a trust store that exists, a trust store and
+  IgnoreClientCertificateExpiry with verify only, HTTPS listeners only.
+
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
 
@@ -581,6 +589,117 @@ RULE_FEATURES: tuple[tuple[type, str, Any], ...] = (
 )
 
 
+# --- trust stores and listener mTLS ---------------------------------------------------------
+
+_create_listener_response = ELBV2Response.create_listener
+_modify_listener_response = ELBV2Response.modify_listener
+
+
+def _trust_stores(backend: ELBv2Backend) -> dict[str, dict[str, Any]]:
+    """The backend's trust stores by ARN (made on first use: moto has none)."""
+    stores: dict[str, dict[str, Any]] | None = getattr(backend, "trust_stores", None)
+    if stores is None:
+        stores = {}
+        setattr(backend, "trust_stores", stores)  # noqa: B010
+    return stores
+
+
+def create_trust_store_response(self: ELBV2Response) -> ActionResult:
+    name = str(self._get_param("Name"))
+    stores = _trust_stores(self.elbv2_backend)
+    if any(s["Name"] == name for s in stores.values()):
+        raise ELBClientError("DuplicateTrustStoreName", f"A trust store named {name} exists")
+    backend = self.elbv2_backend
+    arn = (
+        f"arn:aws:elasticloadbalancing:{backend.region_name}:{backend.account_id}:"
+        f"truststore/{name}/{len(stores) + 1:016x}"
+    )
+    stores[arn] = {"Name": name, "TrustStoreArn": arn, "Status": "ACTIVE",
+                   "NumberOfCaCertificates": 1, "TotalRevokedEntries": 0}  # fmt: skip
+    return ActionResult({"TrustStores": [stores[arn]]})
+
+
+def describe_trust_stores_response(self: ELBV2Response) -> ActionResult:
+    stores = _trust_stores(self.elbv2_backend)
+    names = self._get_param("Names", [])
+    arns = self._get_param("TrustStoreArns", [])
+    found = [s for s in stores.values() if (not names or s["Name"] in names)
+             and (not arns or s["TrustStoreArn"] in arns)]  # fmt: skip
+    if (names or arns) and len(found) < len(names) + len(arns):
+        raise ELBClientError("TrustStoreNotFound", "One or more trust stores not found")
+    return ActionResult({"TrustStores": found})
+
+
+def delete_trust_store_response(self: ELBV2Response) -> ActionResult:
+    arn = str(self._get_param("TrustStoreArn"))
+    if _trust_stores(self.elbv2_backend).pop(arn, None) is None:
+        raise ELBClientError("TrustStoreNotFound", f"Trust store {arn} not found")
+    return ActionResult({})
+
+
+def _checked_mtls(backend: ELBv2Backend, wanted: Any, protocol: str | None) -> dict[str, Any]:
+    """MutualAuthentication as AWS checks it; what the listener keeps."""
+    mode = str(wanted.get("Mode") or "off")
+    if mode not in ("off", "passthrough", "verify"):
+        raise _invalid(f"Mutual authentication mode '{mode}' is not valid")
+    if (protocol or "").upper() != "HTTPS" and mode != "off":
+        raise _invalid("Mutual authentication is supported on HTTPS listeners only")
+    store = wanted.get("TrustStoreArn")
+    ignore = wanted.get("IgnoreClientCertificateExpiry")
+    if mode != "verify" and (store or ignore is not None):
+        raise _invalid(f"A trust store cannot be used with mutual authentication mode {mode}")
+    kept: dict[str, Any] = {"Mode": mode}
+    if mode == "verify":
+        if not store or store not in _trust_stores(backend):
+            raise ELBClientError("TrustStoreNotFound", f"Trust store '{store}' not found")
+        kept.update(TrustStoreArn=store,
+                    IgnoreClientCertificateExpiry=str(ignore).lower() == "true",
+                    TrustStoreAssociationStatus="active")  # fmt: skip
+        if wanted.get("AdvertiseTrustStoreCaNames"):
+            kept["AdvertiseTrustStoreCaNames"] = wanted["AdvertiseTrustStoreCaNames"]
+    return kept
+
+
+def create_listener_response(self: ELBV2Response) -> ActionResult:
+    wanted = self._get_params().get("MutualAuthentication")
+    kept = None
+    if wanted:
+        kept = _checked_mtls(self.elbv2_backend, wanted, self._get_param("Protocol"))
+    result = _create_listener_response(self)
+    balancer = self.elbv2_backend.load_balancers.get(self._get_param("LoadBalancerArn"))
+    port = str(self._get_param("Port"))
+    for listener in balancer.listeners.values() if balancer and kept else ():
+        if str(listener.port) == port:
+            setattr(listener, "mutual_authentication", kept)  # noqa: B010
+    return result
+
+
+def modify_listener_response(self: ELBV2Response) -> ActionResult:
+    wanted = self._get_params().get("MutualAuthentication")
+    listener = next(
+        (li for lb in self.elbv2_backend.load_balancers.values()
+         for li in lb.listeners.values() if li.arn == self._get_param("ListenerArn")),
+        None,
+    )  # fmt: skip
+    kept = None
+    if wanted and listener is not None:
+        protocol = self._get_param("Protocol") or listener.protocol
+        kept = _checked_mtls(self.elbv2_backend, wanted, protocol)
+    result = _modify_listener_response(self)
+    if kept is not None and listener is not None:
+        setattr(listener, "mutual_authentication", kept)  # noqa: B010
+    return result
+
+
+MUTUAL_TLS: tuple[tuple[type, str, Any], ...] = (
+    (ELBV2Response, "create_trust_store", create_trust_store_response),
+    (ELBV2Response, "describe_trust_stores", describe_trust_stores_response),
+    (ELBV2Response, "delete_trust_store", delete_trust_store_response),
+    (ELBV2Response, "create_listener", create_listener_response),
+    (ELBV2Response, "modify_listener", modify_listener_response),
+)
+
+
 def apply() -> None:
     """Correct moto in this process (its in-process server shares the backends)."""
     ELBv2Backend.set_rule_priorities = set_rule_priorities  # type: ignore[method-assign]
@@ -595,7 +714,7 @@ def apply() -> None:
     ChangeList.__contains__ = _journal_never_matches  # type: ignore[method-assign]
     WAFV2Backend.associate_web_acl = associate_web_acl  # type: ignore[method-assign]
     ShieldResponse.get_subscription_state = get_subscription_state  # type: ignore[attr-defined]
-    for owner, name, replacement in (*POOLS_AND_CAPACITY, *RULE_FEATURES):
+    for owner, name, replacement in (*POOLS_AND_CAPACITY, *RULE_FEATURES, *MUTUAL_TLS):
         setattr(owner, name, replacement)
 
 

@@ -148,6 +148,13 @@ class Deployer:
                 stack.load_balancer.subnet_tags,
             ),
             certificates=listener_certificates(self._discovery, stack),
+            trust_stores=self._discovery.trust_store_arns(
+                listener.mutual_authentication.trust_store
+                for listener in stack.listeners
+                if listener.mutual_authentication is not None
+                and listener.mutual_authentication.trust_store
+                and not listener.mutual_authentication.trust_store.startswith("arn:")
+            ),
         )
         self._balancer.choose(run)
         return run

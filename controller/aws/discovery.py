@@ -5,7 +5,8 @@ Rules follow aws-load-balancer-controller, so a cluster tagged for it works unch
   `kubernetes.io/role/internal-elb` for internal) and the `kubernetes.io/cluster/<name>` tag:
   subnets tagged for another cluster are excluded; one subnet per AZ, preferring
   cluster-tagged ones, then the lowest ID; at least two AZs;
-- subnets and security groups given by Name tag are resolved to IDs;
+- subnets and security groups given by Name tag are resolved to IDs, trust stores given by
+  name (`mutual-authentication`) to ARNs;
 - ACM certificates by host: ISSUED certificates whose domain or SANs match the host exactly
   or by a single-label `*.` wildcard. The certificate list is cached for a TTL; a
   certificate's names never change once issued, so those are cached for longer.
@@ -20,8 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from controller.aws.clients import AwsClients
-from controller.aws.errors import AwsError, about
+from controller.aws.errors import AwsError, about, has_code
 from controller.aws.live import chunks
 from controller.limits import FILTER_VALUES
 
@@ -192,6 +195,37 @@ class Discovery:
             )
         chosen = sorted(str(s["SubnetId"]) for s in by_zone.values())
         return SubnetChoice(tuple(chosen), str(next(iter(by_zone.values()))["VpcId"]))
+
+    # --- trust stores --------------------------------------------------------------------
+
+    def trust_store_arns(self, names: Iterable[str]) -> dict[str, str]:
+        """The ARN of each trust store named (DescribeTrustStores, one call for all)."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        with about(f"trust stores {', '.join(wanted)}"):
+            try:
+                pages = self._clients.elbv2.get_paginator("describe_trust_stores").paginate(
+                    Names=wanted
+                )
+                found = {
+                    str(t["Name"]): str(t["TrustStoreArn"])
+                    for page in pages
+                    for t in page["TrustStores"]
+                }
+            except ClientError as error:
+                if not has_code(error, "TrustStoreNotFound"):
+                    raise
+                found = {}
+        missing = [name for name in wanted if name not in found]
+        if missing:
+            raise AwsError(
+                "mutual-authentication",
+                "TrustStoreNotFound",
+                f"no trust store named {', '.join(missing)} (create it, or give its ARN)",
+                retryable=False,
+            )
+        return found
 
     # --- security groups -----------------------------------------------------------------
 

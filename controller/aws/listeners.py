@@ -2,11 +2,14 @@
 while it provisions), modified in place only when protocol, SSL policy, default certificate
 or default actions differ, and SNI certificates added/removed in one call each per listener.
 Listener attributes (`listener-attributes.*`) are read only for a listener that has some
-wanted, and only the keys wanted that differ are modified (LBC's map diff).
+wanted, and only the keys wanted that differ are modified (LBC's map diff). mTLS
+(`mutual-authentication`) is compared only for a listener the annotation names: a live
+listener without it is mode off, as AWS describes one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,7 +19,33 @@ from controller.aws.clients import AwsClients
 from controller.aws.errors import about, has_code
 from controller.aws.shapes import canonical_actions
 from controller.aws.tags import changed_attributes, sync_elbv2_tags, to_aws
-from controller.model.stack import ClientSecretRef, Listener
+from controller.model.stack import ClientSecretRef, Listener, MutualAuthentication
+
+
+def mutual_authentication_to_aws(
+    wanted: MutualAuthentication | None, trust_stores: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """ModifyListener's MutualAuthentication for `wanted` (None: leave it), a trust store
+    name replaced by its ARN (`trust_stores`, resolved before the deploy began)."""
+    if wanted is None:
+        return None
+    shape: dict[str, Any] = {"Mode": wanted.mode}
+    if wanted.mode == "verify" and wanted.trust_store is not None:
+        store = wanted.trust_store
+        shape["TrustStoreArn"] = store if store.startswith("arn:") else trust_stores[store]
+        shape["IgnoreClientCertificateExpiry"] = bool(wanted.ignore_client_certificate_expiry)
+        if wanted.advertise_trust_store_ca_names is not None:
+            shape["AdvertiseTrustStoreCaNames"] = wanted.advertise_trust_store_ca_names
+    return shape
+
+
+def _mtls_differs(live: Mapping[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether the live listener's mTLS differs from `wanted` in a key `wanted` sets."""
+    have = dict(live or {"Mode": "off"})
+    have.setdefault("Mode", "off")
+    if wanted["Mode"] == "verify":
+        have.setdefault("IgnoreClientCertificateExpiry", False)
+    return any(have.get(key) != value for key, value in wanted.items())
 
 
 def _certificate_list(arns: list[str] | tuple[str, ...] | set[str]) -> list[dict[str, str]]:
@@ -41,6 +70,7 @@ class Listeners:
         default_actions: list[dict[str, Any]],
         tags: dict[str, str],
         secret: ClientSecretRef | None = None,
+        mutual_authentication: dict[str, Any] | None = None,
     ) -> str:
         default_actions, digest = self._secrets.prepare(default_actions, secret, None)
         tags, _ = tags_with_digest(tags, secret, digest)
@@ -55,6 +85,8 @@ class Listeners:
             if listener.ssl_policy:
                 params["SslPolicy"] = listener.ssl_policy
             params["Certificates"] = [{"CertificateArn": certificates[0]}]
+            if mutual_authentication is not None:
+                params["MutualAuthentication"] = mutual_authentication
         with about(f"listener {listener.port} of {lb_arn}"):
             try:
                 arn = str(self._elbv2.create_listener(**params)["Listeners"][0]["ListenerArn"])
@@ -91,6 +123,7 @@ class Listeners:
         default_actions: list[dict[str, Any]],
         tags: dict[str, str],
         secret: ClientSecretRef | None = None,
+        mutual_authentication: dict[str, Any] | None = None,
     ) -> None:
         arn = str(live["ListenerArn"])
         https = listener.protocol == "HTTPS"
@@ -102,6 +135,12 @@ class Listeners:
         live_default = [c["CertificateArn"] for c in live.get("Certificates") or ()]
         if https and live_default[:1] != list(certificates[:1]):
             changes["Certificates"] = [{"CertificateArn": certificates[0]}]
+        if (
+            https
+            and mutual_authentication is not None
+            and _mtls_differs(live.get("MutualAuthentication"), mutual_authentication)
+        ):
+            changes["MutualAuthentication"] = mutual_authentication
         live_actions = live.get("DefaultActions") or ()
         have = live_digest(live_actions, live_tags)
         sent: str | None = None

@@ -25,6 +25,7 @@ from controller.model.dns_values import (
     SubdivisionCode,
 )
 from controller.model.inputs import describe_validation_error
+from controller.model.mtls import MutualAuthenticationValue
 from controller.model.rule_values import JwtValidationValue, Transforms
 from controller.model.stack import (
     DEFAULT_AUTH_SCOPE,
@@ -320,6 +321,18 @@ ANNOTATIONS: tuple[AnnotationSpec, ...] = (
         Port,
         None,
         "HTTPS port to redirect to: every HTTP listener only answers 301 to it.",
+    ),
+    AnnotationSpec(
+        "mutual-authentication",
+        ING,
+        Scope.EXCLUSIVE,
+        MutualAuthenticationValue,
+        None,
+        'mTLS of HTTPS listeners, JSON: [{"port": 443, "mode": "verify", "trustStore": '
+        '"<name or ARN>"}]; mode off, passthrough or verify (trustStore, optional '
+        "ignoreClientCertificateExpiry and advertiseTrustStoreCaNames with verify only). A "
+        "listener not listed is left as it is.",
+        json=True,
     ),
     AnnotationSpec(
         "listener-attributes.${Protocol}-${Port}",
@@ -663,7 +676,6 @@ LBC_NOT_SUPPORTED: tuple[str, ...] = (
     "enable-frontend-nlb",
     "frontend-nlb-*",
     "multi-cluster-target-group",
-    "mutual-authentication",
 )
 
 

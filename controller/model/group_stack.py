@@ -18,6 +18,7 @@ from controller.config import ModelDefaults
 from controller.model.backends import stack_tags
 from controller.model.dns import group_dns_records
 from controller.model.ingress import ParsedIngress, RouteRule
+from controller.model.mtls import MutualAuthEntry
 from controller.model.names import load_balancer_name, security_group_name
 from controller.model.redirects import omit_pointless_rules
 from controller.model.stack import (
@@ -34,6 +35,7 @@ from controller.model.stack import (
     ManagedSecurityGroup,
     MinimumLoadBalancerCapacity,
     ModelError,
+    MutualAuthentication,
     RedirectAction,
     RedirectConfig,
     Rule,
@@ -281,9 +283,23 @@ def _listeners(
                 default_actions=default_actions,
                 rules=tuple(rules),
                 attributes=attributes,
+                mutual_authentication=_mutual_authentication(settings, port) if https else None,
             )
         )
     return tuple(listeners)
+
+
+def _mutual_authentication(settings: GroupSettings, port: int) -> MutualAuthentication | None:
+    """The listener's mTLS when the group's mutual-authentication names its port."""
+    entry: MutualAuthEntry | None = (settings.get("mutual-authentication") or {}).get(port)
+    if entry is None:
+        return None
+    return MutualAuthentication(
+        mode=entry.mode,
+        trust_store=entry.trust_store,
+        ignore_client_certificate_expiry=entry.ignore_client_certificate_expiry,
+        advertise_trust_store_ca_names=entry.advertise_trust_store_ca_names,
+    )
 
 
 def _dns_records(accepted: list[ParsedIngress], ip_type: str) -> tuple[DnsRecord, ...]:

@@ -225,6 +225,7 @@ def parse_ingress(
             *_warnings(key, annotations, builder),
             *(unsupported_warnings(key, imposed.params) if imposed.params is not None else ()),
             *attribute_warnings,
+            *_mtls_ignored(key, annotations, listen_ports),
             *(
                 BuildWarning(ingress=key, field=f, message=m, reason=DNS_RECORD_SKIPPED)
                 for f, m in skipped_hosts
@@ -233,6 +234,26 @@ def parse_ingress(
         listener_attributes=attributes,
         dns=dns,
         dns_hosts=dns_hosts,
+    )
+
+
+def _mtls_ignored(
+    key: str, annotations: AnnotationValues, listen_ports: Sequence[tuple[str, int]]
+) -> tuple[BuildWarning, ...]:
+    """mutual-authentication entries for a port this Ingress has no HTTPS listener on:
+    ignored, as LBC ignores them, but said."""
+    entries = annotations.get("mutual-authentication") or {}
+    https = {port for protocol, port in listen_ports if protocol == "HTTPS"}
+    return tuple(
+        BuildWarning(
+            ingress=key,
+            field=annotation_field(SPECS["mutual-authentication"].key),
+            message=f"port {port} ignored: this Ingress has no HTTPS listener on it "
+            "(listen-ports); mTLS is for HTTPS listeners only",
+            reason=UNSUPPORTED_ANNOTATION,
+        )
+        for port in sorted(entries)
+        if port not in https
     )
 
 

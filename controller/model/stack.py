@@ -285,6 +285,20 @@ class Rule(ModelObject):
         return f"{port}:{self.priority}"
 
 
+class MutualAuthentication(ModelObject):
+    """A listener's mTLS (`mutual-authentication`); the trust store by name or ARN."""
+
+    mode: Literal["off", "passthrough", "verify"]
+    trust_store: str | None = None
+    ignore_client_certificate_expiry: bool | None = None  # verify: None means false
+    advertise_trust_store_ca_names: Literal["on", "off"] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        data: dict[str, object] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
 class Listener(ModelObject):
     port: int
     protocol: Literal["HTTP", "HTTPS"]
@@ -301,10 +315,12 @@ class Listener(ModelObject):
     # `listener-attributes.<Protocol>-<Port>`: only these keys are managed (a key dropped
     # from the annotation keeps its value in AWS, as in LBC); left out of the JSON when empty.
     attributes: dict[str, str] = Field(default_factory=dict)
+    # HTTPS: None leaves the listener's mTLS as it is (no annotation names the port).
+    mutual_authentication: MutualAuthentication | None = None
 
     @model_serializer(mode="wrap")
     def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
-        return _without_empty(handler(self), frozenset({"attributes"}))
+        return _without_empty(handler(self), frozenset({"attributes", "mutualAuthentication"}))
 
     @property
     def resource_id(self) -> str:

@@ -24,6 +24,7 @@ Installed by the `aws` fixture around moto's backend methods:
   reservation (`sandbox.motofixes`), with AWS's checks: a reservation below 100 units ->
   `ValidationError`, one on a load balancer still provisioning -> `OperationNotPermitted`
   (AWS takes it once the load balancer is active; the exact code is our guess);
+- trust stores and listener mTLS as AWS keeps and checks them (`sandbox.motofixes.MUTUAL_TLS`);
 - ModifyListenerAttributes with a key that is no ALB listener attribute (not
   `routing.http.*`) -> `ValidationError`;
 - AuthorizeSecurityGroupIngress naming a prefix list that does not exist ->
@@ -113,7 +114,11 @@ class Strict:
                 self._strict_delete_sg(EC2Backend.delete_security_group),
             ),
         ]
-        for owner, name, replacement in (*motofixes.POOLS_AND_CAPACITY, *motofixes.RULE_FEATURES):
+        for owner, name, replacement in (
+            *motofixes.POOLS_AND_CAPACITY,
+            *motofixes.RULE_FEATURES,
+            *motofixes.MUTUAL_TLS,
+        ):
             monkeypatch.setattr(owner, name, replacement, raising=False)
         patches += [
             (

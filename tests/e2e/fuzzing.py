@@ -315,6 +315,16 @@ def annotation_values(world: World) -> dict[str, tuple[tuple[str, ...], tuple[st
             (_json({"issuer": "https://idp.example.com"}), _json({"jwksEndpoint": "http://x"})),
         ),
         "use-regex-path-match": (("false", "true"), ("yes please",)),
+        # The sandbox has no trust store: verify (by name) is refused by AWS
+        # (TrustStoreNotFound, provoked on purpose); passthrough and off need none.
+        "mutual-authentication": (
+            (
+                _json([{"port": 443, "mode": "passthrough"}]),
+                _json([{"port": 443, "mode": "off"}]),
+                _json([{"port": 443, "mode": "verify", "trustStore": "no-such-store"}]),
+            ),
+            (_json([{"port": 443, "mode": "verify"}]), _json([{"port": 443, "mode": "strict"}])),
+        ),
         # The sandbox has no web ACL: an ARN or a name is refused by AWS
         # (WAFNonexistentItemException, provoked on purpose); `none` reads and changes
         # nothing. A blank value is as if absent.

@@ -94,6 +94,7 @@ PROVOKED = {
     "CertificateNotFound": "an HTTPS listener for hosts no certificate covers",
     "WAFNonexistentItemException": "a WAFv2 web ACL (ARN or name) the sandbox does not have",
     "InvalidPrefixListID.NotFound": "security-group-prefix-lists naming a list that does not exist",
+    "TrustStoreNotFound": "mutual-authentication verifying against a trust store not there",
 }
 # Deploy warnings that are not about DNS but share its Event reason (README, Events).
 DNS_REASONS = {DNS_RECORD_SKIPPED, DNS_RECORD_NOT_OWNED}

@@ -1,10 +1,14 @@
-"""Listener attributes and prefix lists on the real control plane: an Ingress with
+"""Listener attributes, prefix lists and mTLS on the real control plane: an Ingress with
 `listener-attributes.HTTP-80` gets its listener's attribute set, and one with
 `security-group-prefix-lists` gets a managed security group that opens its port to the prefix
-list and to no CIDR (LBC's rule); dropping the prefix lists opens 0.0.0.0/0 again."""
+list and to no CIDR (LBC's rule); dropping the prefix lists opens 0.0.0.0/0 again. An HTTPS
+Ingress with `mutual-authentication` naming a trust store by name gets a listener verifying
+client certificates against it (the name resolved to its ARN); switching it to passthrough
+modifies the listener in place."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.e2e.harness import Scenario, wait_until
@@ -89,3 +93,53 @@ def test_listener_attributes_and_prefix_lists(scenario: Scenario, running: objec
         scenario.finish()
     finally:
         ec2.delete_managed_prefix_list(PrefixListId=office)
+
+
+def _https_mtls(scenario: Scenario, hostname: str) -> dict[str, Any]:
+    elbv2 = scenario.aws("elbv2")
+    lb = scenario.load_balancer(hostname)["LoadBalancerArn"]
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=lb)["Listeners"]
+    found: dict[str, Any] = listener.get("MutualAuthentication") or {"Mode": "off"}
+    return found
+
+
+def test_mutual_authentication_verifies_against_a_trust_store_by_name(
+    scenario: Scenario, running: object
+) -> None:
+    elbv2 = scenario.aws("elbv2")
+    name = f"clients-{scenario.suffix}"[:32]
+    store = elbv2.create_trust_store(
+        Name=name, CaCertificatesBundleS3Bucket="ca", CaCertificatesBundleS3Key="ca.pem"
+    )["TrustStores"][0]["TrustStoreArn"]
+    try:
+        ns = scenario.namespace("mtls")
+        scenario.app(ns, "web")
+        verify = json.dumps([{"port": 443, "mode": "verify", "trustStore": name}])
+        scenario.ingress(
+            ns,
+            "app",
+            [(f"mtls-{scenario.suffix}.example.com", "/", "web")],
+            {PREFIX + "listen-ports": '[{"HTTPS": 443}]', PREFIX + "mutual-authentication": verify},
+        )
+        hostname = scenario.hostname(ns, "app")
+
+        def verifying() -> dict[str, Any] | None:
+            found = _https_mtls(scenario, hostname)
+            return found if found["Mode"] == "verify" else None
+
+        mtls = wait_until(verifying, "the HTTPS listener verifying client certificates")
+        assert mtls["TrustStoreArn"] == store  # the name, resolved
+        assert mtls["IgnoreClientCertificateExpiry"] is False
+        passthrough = json.dumps([{"port": 443, "mode": "passthrough"}])
+        scenario.net.patch_namespaced_ingress(
+            "app",
+            ns,
+            {"metadata": {"annotations": {PREFIX + "mutual-authentication": passthrough}}},
+        )
+        wait_until(
+            lambda: _https_mtls(scenario, hostname) == {"Mode": "passthrough"},
+            "the listener passing client certificates through",
+        )
+        scenario.finish()
+    finally:
+        elbv2.delete_trust_store(TrustStoreArn=store)

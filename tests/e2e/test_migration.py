@@ -166,7 +166,7 @@ def test_annotations_not_read_are_reported(scenario: Scenario, running: object) 
     ns = scenario.namespace("unknown")
     scenario.app(ns, "web")
     annotations = {
-        PREFIX + "mutual-authentication": '[{"port": 443, "mode": "off"}]',
+        PREFIX + "multi-cluster-target-group": "true",
         PREFIX + "shceme": "internet-facing",  # a typo of scheme
     }
     scenario.ingress(ns, "app", [("app.example.com", "/", "web")], annotations)
@@ -175,7 +175,9 @@ def test_annotations_not_read_are_reported(scenario: Scenario, running: object) 
         lambda: _warnings(scenario, ns, "app", "UnsupportedAnnotation"),
         "an UnsupportedAnnotation Warning",
     )
-    assert f"[{PREFIX}mutual-authentication]: ignored: an aws-load-balancer-controller" in message
+    assert (
+        f"[{PREFIX}multi-cluster-target-group]: ignored: an aws-load-balancer-controller" in message
+    )
     assert f"[{PREFIX}shceme]: ignored: not an annotation this controller knows" in message
     scenario.finish()
 

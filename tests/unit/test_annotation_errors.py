@@ -38,6 +38,38 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("ipam-ipv4-pool-id", "pool-123", "an IPAM pool ID"),
     ("ipam-ipv4-pool-id", "ipam-pool-" + "a" * 991, "an IPAM pool ID"),
     ("minimum-load-balancer-capacity", "100", "expected key=value pairs"),
+    ("mutual-authentication", "[]", "at least one port"),
+    (
+        "mutual-authentication",
+        '[{"port": 443, "mode": "strict"}]',
+        "'off', 'passthrough' or 'verify'",
+    ),
+    (
+        "mutual-authentication",
+        '[{"port": 443, "mode": "verify"}]',
+        "mode verify needs a trustStore",
+    ),
+    (
+        "mutual-authentication",
+        '[{"port": 443, "mode": "passthrough", "trustStore": "ca"}]',
+        "trustStore only go with mode verify",
+    ),
+    (
+        "mutual-authentication",
+        '[{"port": 443, "mode": "off"}, {"port": 443, "mode": "passthrough"}]',
+        "port 443 is listed twice",
+    ),
+    (
+        "mutual-authentication",
+        '[{"port": 443, "mode": "verify", "trustStore": "-bad-"}]',
+        "is not a trust store name",
+    ),
+    (
+        "mutual-authentication",
+        '[{"port": 443, "mode": "verify", "trustStore": "arn:aws:acm:us-east-1:1:certificate/x"}]',
+        "is not a trust store ARN",
+    ),
+    ("mutual-authentication", '[{"port": "443", "mode": "off"}]', "valid integer"),
     ("minimum-load-balancer-capacity", "Units=100", "the only key is CapacityUnits"),
     ("minimum-load-balancer-capacity", "CapacityUnits=lots", "must be a whole number"),
     ("minimum-load-balancer-capacity", "CapacityUnits=-5", "must be a whole number"),

@@ -64,7 +64,7 @@ def test_a_missing_service_is_a_503_with_a_warning_not_an_error() -> None:
 
 def test_unknown_and_unsupported_annotations_are_warnings() -> None:
     annotations = {
-        PREFIX + "mutual-authentication": "[]",  # LBC has it, we do not yet
+        PREFIX + "multi-cluster-target-group": "true",  # LBC has it, we do not yet
         PREFIX + "sheme": "internal",  # a typo
         PREFIX + "scheme": "internal",
     }
@@ -73,11 +73,12 @@ def test_unknown_and_unsupported_annotations_are_warnings() -> None:
     assert len(result.stacks) == 1
     by_field = {w.field: w.message for w in result.warnings}
     assert set(by_field) == {
-        f"metadata.annotations[{PREFIX}mutual-authentication]",
+        f"metadata.annotations[{PREFIX}multi-cluster-target-group]",
         f"metadata.annotations[{PREFIX}sheme]",
     }
     assert (
-        "does not support yet" in by_field[f"metadata.annotations[{PREFIX}mutual-authentication]"]
+        "does not support yet"
+        in by_field[f"metadata.annotations[{PREFIX}multi-cluster-target-group]"]
     )
     assert "a typo?" in by_field[f"metadata.annotations[{PREFIX}sheme]"]
     assert {w.reason for w in result.warnings} == {"UnsupportedAnnotation"}

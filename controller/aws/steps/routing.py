@@ -14,7 +14,7 @@ from controller.aws.client_secrets import ClientSecrets, ClientSecretSource, sec
 from controller.aws.clients import AwsClients
 from controller.aws.discovery import Discovery
 from controller.aws.errors import AwsError
-from controller.aws.listeners import Listeners
+from controller.aws.listeners import Listeners, mutual_authentication_to_aws
 from controller.aws.live import LiveStack, describe_tags, listeners, rules
 from controller.aws.rules import DesiredRule, LiveRule, Rules, plan_rules
 from controller.aws.shapes import actions_to_aws, condition_to_aws, transforms_to_aws
@@ -101,6 +101,7 @@ class ListenersStep:
         certificates = run.certificates.get(listener.port, ())
         default_actions = actions_to_aws(listener.default_actions, resolve)
         tags = run.tags(listener.resource_id)
+        mtls = mutual_authentication_to_aws(listener.mutual_authentication, run.trust_stores)
         if existing is None:
             arn = self._listeners.create(
                 run.balancer.arn,
@@ -109,6 +110,7 @@ class ListenersStep:
                 default_actions=default_actions,
                 tags=tags,
                 secret=secret_ref(listener.default_actions),
+                mutual_authentication=mtls,
             )
         else:
             arn = str(existing["ListenerArn"])
@@ -120,6 +122,7 @@ class ListenersStep:
                 default_actions=default_actions,
                 tags=tags,
                 secret=secret_ref(listener.default_actions),
+                mutual_authentication=mtls,
             )
         # A new listener is read too: AWS's defaults may already be what is wanted.
         self._listeners.sync_attributes(arn, listener.port, dict(listener.attributes))

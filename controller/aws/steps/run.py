@@ -29,6 +29,8 @@ class DeployRun:
     placement: SubnetChoice
     # Each HTTPS listener's certificates by port, given and discovered, found before any step.
     certificates: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    # Trust stores named (not by ARN) in the listeners' mTLS: name -> ARN, found before too.
+    trust_stores: Mapping[str, str] = field(default_factory=dict)
     # The live load balancer the stack keeps (None: one is made), and those that go once
     # DNS has moved (a replaced scheme, leftovers).
     load_balancer: LiveLoadBalancer | None = None
