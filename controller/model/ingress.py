@@ -226,6 +226,7 @@ def parse_ingress(
             *(unsupported_warnings(key, imposed.params) if imposed.params is not None else ()),
             *attribute_warnings,
             *_mtls_ignored(key, annotations, listen_ports),
+            *_auth_ignored(key, annotations, listen_ports),
             *(
                 BuildWarning(ingress=key, field=f, message=m, reason=DNS_RECORD_SKIPPED)
                 for f, m in skipped_hosts
@@ -254,6 +255,25 @@ def _mtls_ignored(
         )
         for port in sorted(entries)
         if port not in https
+    )
+
+
+def _auth_ignored(
+    key: str, annotations: AnnotationValues, listen_ports: Sequence[tuple[str, int]]
+) -> tuple[BuildWarning, ...]:
+    """An auth-type on an Ingress with no HTTPS listener: LBC reads it on HTTPS only and
+    ignores it in silence; said here, since the app is then served unauthenticated."""
+    auth_type = annotations.get("auth-type")
+    if auth_type in (None, "none") or any(protocol == "HTTPS" for protocol, _ in listen_ports):
+        return ()
+    return (
+        BuildWarning(
+            ingress=key,
+            field=annotation_field(SPECS["auth-type"].key),
+            message=f"auth-type {auth_type} ignored: authentication needs an HTTPS listener "
+            "(listen-ports); this Ingress's rules are served without it",
+            reason=UNSUPPORTED_ANNOTATION,
+        ),
     )
 
 

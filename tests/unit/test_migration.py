@@ -129,3 +129,13 @@ def test_a_member_without_certificate_arn_has_its_hosts_discovered_beside_one_wi
     [listener] = stack.listeners
     assert listener.certificates == (arn,)
     assert listener.certificate_hosts == ("b.example.com",)  # only the member that gave none
+
+
+def test_auth_type_on_an_http_only_ingress_is_a_warning() -> None:
+    app = ingress(annotations={PREFIX + "auth-type": "cognito", PREFIX + "auth-idp-cognito": (
+        '{"userPoolARN": "arn:aws:cognito-idp:us-east-1:111122223333:userpool/p", '
+        '"userPoolClientID": "c", "userPoolDomain": "d"}')})  # fmt: skip
+    result = plan(app, service())
+    assert result.errors == ()
+    [warning] = [w for w in result.warnings if "auth-type" in w.field]
+    assert "needs an HTTPS listener" in warning.message
