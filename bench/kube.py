@@ -137,11 +137,13 @@ def create_all(api: Any, objects: list[Obj], workers: int = CREATE_WORKERS) -> N
 
 
 def ready_addresses(slice_: Obj) -> frozenset[str]:
-    """The addresses of an EndpointSlice's ready endpoints (no condition: ready)."""
+    """The addresses of an EndpointSlice's ready endpoints (no condition: ready), as the
+    controller reads them: a terminating endpoint is not ready, even while it serves."""
     return frozenset(
         a
         for e in slice_.get("endpoints") or ()
         if (e.get("conditions") or {}).get("ready", True) is not False
+        and not (e.get("conditions") or {}).get("terminating")
         for a in e.get("addresses") or ()
     )
 

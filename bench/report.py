@@ -34,6 +34,11 @@ TARGETS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("restart", "mutating_calls"): ("restart: mutating calls", "0", "-"),
     ("targets", "p50_seconds"): ("targets: change -> call p50 (s)", "<= 1", "minutes (#2287)"),
     ("targets", "p99_seconds"): ("targets: change -> call p99 (s)", "<= 1", "10 min (#1974)"),
+    ("targets", "deregister_p50_seconds"): (
+        "targets: address lost (terminating) -> DeregisterTargets p50 (s)",
+        "<= 1",
+        "-",
+    ),
     ("targets", "calls_per_change"): ("targets: calls per change", "1 per TG", "-"),
     ("rss_mib", "peak"): ("controller peak RSS during 3+4 (MiB)", "<= 150", "-"),
     ("rss_mib", "sandbox_harness_peak"): ("sandbox: proxy+harness RSS (MiB)", "-", "-"),

@@ -44,7 +44,8 @@ from sandbox.demo import EXAMPLE
 from sandbox.waiting import WaitTimeoutError, wait_until
 
 QUIET_SECONDS = 3.0
-REGISTRATION_OPS = ("RegisterTargets", "DeregisterTargets")
+DEREGISTER = "DeregisterTargets"
+REGISTRATION_OPS = ("RegisterTargets", DEREGISTER)
 PODS_PER_NODE = 200  # of the 254 addresses of a Node's pod CIDR; the rest for rolls
 NO_CHANGE_SECONDS = 10.0  # a step whose EndpointSlice addresses have not changed by then
 _SYNCED = re.compile(r"^group (\S+): targets synced")
@@ -341,19 +342,31 @@ def _churn_rounds(
 def _churn_summary(
     changes: list[tuple[float, frozenset[str]]], calls: list[TimedCall]
 ) -> dict[str, Any]:
-    """Latency from each address change to the next registration call, and the call counts."""
+    """Latency from each address change to the next registration call, and the call counts;
+    and from each change that lost an address (a pod terminating, or no longer ready) to the
+    next DeregisterTargets: how long a terminating pod still gets new requests."""
     latencies = []
-    for at, _ in changes:
+    removals = []
+    previous: frozenset[str] | None = None
+    for at, addresses in changes:
         following = next((c.at for c in calls if c.at >= at), None)
         if following is not None:
             latencies.append(following - at)
+        if previous is not None and previous - addresses:
+            gone = next((c.at for c in calls if c.at >= at and c.operation == DEREGISTER), None)
+            if gone is not None:
+                removals.append(gone - at)
+        previous = addresses
     if not latencies:
         raise BenchError("target churn: no Register/DeregisterTargets call followed a change")
     latencies.sort()
+    removals.sort()
     return {
         "p50_seconds": round(statistics.median(latencies), 3),
         "p99_seconds": round(_percentile(latencies, 0.99), 3),
         "max_seconds": round(latencies[-1], 3),
+        "deregister_p50_seconds": round(statistics.median(removals), 3) if removals else None,
+        "deregister_max_seconds": round(removals[-1], 3) if removals else None,
         "changes": len(changes),
         "calls": len(calls),
         "calls_per_change": round(len(calls) / len(changes), 2),

@@ -23,7 +23,7 @@ REQUIRED = {
     "create_2048": {"mutating_calls", "read_calls", "seconds_to_hostname", "seconds_to_dns"},
     "noop": {"mutating_calls", "read_calls_per_group"},
     "restart": {"ingresses", "seconds", "calls", "mutating_calls"},
-    "targets": {"p50_seconds", "p99_seconds", "calls_per_change"},
+    "targets": {"p50_seconds", "p99_seconds", "deregister_p50_seconds", "calls_per_change"},
     "rss_mib": {"peak"},
 }
 SCALE_KEYS = {"ingresses", "seconds", "calls", "throttled"}
