@@ -4,9 +4,9 @@ scenarios, print, save.
 A scenario that fails (a timeout, a controller that died) is recorded under `errors` with
 its message and the run goes on with the next one, so one failure still leaves the other
 figures; the exit status is then 1. `--only` runs some scenarios (`2048`: 1-2, `scale`: 3-6,
-`soak`: 7) and merges their figures into the results file instead of replacing it, so the
-other scenarios' figures stay. The soak runs at the sizes `bench.soak.SOAK_SIZES` names
-(not at `smoke`).
+`soak`: 7, `gates`: 8, pod readiness gates) and merges their figures into the results
+file instead of replacing it, so the other scenarios' figures stay. The soak runs at the
+sizes `bench.soak.SOAK_SIZES` names (not at `smoke`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
+from bench.gates import readiness_gates
 from bench.scenarios import create_2048_and_noop, scale_restart_churn
 from bench.sizes import SIZES, Size
 from bench.soak import SOAK_SIZES, describe, soak
@@ -28,7 +29,7 @@ from bench.soak import SOAK_SIZES, describe, soak
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-SCENARIOS = ("2048", "scale", "soak")
+SCENARIOS = ("2048", "scale", "soak", "gates")
 
 
 def run(
@@ -59,13 +60,25 @@ def run(
         except Exception as error:
             errors["soak"] = f"{type(error).__name__}: {error}"
             say(traceback.format_exc())
+    if "gates" in only:
+        try:
+            say("8: pod readiness gates (healthy in AWS -> pod condition True)")
+            results["gates"] = readiness_gates(size, say)
+        except Exception as error:
+            errors["gates"] = f"{type(error).__name__}: {error}"
+            say(traceback.format_exc())
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     if errors:
         results["errors"] = errors
     return results
 
 
-ERROR_KEYS = {"2048": "create_2048+noop", "scale": "scale+restart+targets", "soak": "soak"}
+ERROR_KEYS = {
+    "2048": "create_2048+noop",
+    "scale": "scale+restart+targets",
+    "soak": "soak",
+    "gates": "gates",
+}
 
 
 def merged(results: dict[str, Any], out: Path, only: Collection[str]) -> dict[str, Any]:

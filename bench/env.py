@@ -226,7 +226,12 @@ class BenchEnv:
     controller's drift-check period for this environment; `nodes` the kwok Nodes (each
     gives Pods the addresses of a /24)."""
 
-    def __init__(self, resync_seconds: float = 600.0, nodes: int = 2) -> None:
+    def __init__(
+        self, resync_seconds: float = 600.0, nodes: int = 2, *, webhook: bool = False
+    ) -> None:
+        """`webhook`: the controller serves the API server's pod readiness gate webhook
+        (`Sandbox.webhook_env`)."""
+        self.webhook = webhook
         self.workdir = Path(tempfile.mkdtemp(prefix="alb-bench-"))
         self.sandbox = BenchSandbox(nodes=nodes)
         self.resync_seconds = resync_seconds
@@ -243,6 +248,7 @@ class BenchEnv:
                 **self.sandbox.controller_env(),
                 "AWS_ENDPOINT_URL": self.proxy.url,
                 "RESYNC_SECONDS": str(self.resync_seconds),
+                **(self.sandbox.webhook_env() if self.webhook else {}),
             }
             self.controller = BenchController(env, self.workdir / "controller.log")
             self._route53 = aws_client("route53", self.sandbox.aws_endpoint_url)

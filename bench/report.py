@@ -41,6 +41,21 @@ TARGETS: dict[tuple[str, str], tuple[str, str, str]] = {
     ),
     ("targets", "calls_per_change"): ("targets: calls per change", "1 per TG", "-"),
     ("rss_mib", "peak"): ("controller peak RSS during 3+4 (MiB)", "<= 150", "-"),
+    ("gates", "healthy_to_condition_p50_seconds"): (
+        "readiness gates: healthy in AWS -> condition True p50 (s)",
+        "<= 2 (the poll)",
+        "up to 15 (a requeue every 15 s)",
+    ),
+    ("gates", "healthy_to_condition_max_seconds"): (
+        "readiness gates: healthy -> condition True max (s)",
+        "<= 2",
+        "-",
+    ),
+    ("gates", "describe_target_health_calls_idle"): (
+        "readiness gates: DescribeTargetHealth with no pod waiting",
+        "0",
+        "-",
+    ),
     ("rss_mib", "sandbox_harness_peak"): ("sandbox: proxy+harness RSS (MiB)", "-", "-"),
     ("rss_mib", "sandbox_moto_peak"): ("sandbox: moto RSS (MiB)", "-", "-"),
     ("rss_mib", "sandbox_apiserver_peak"): ("sandbox: kube-apiserver RSS (MiB)", "-", "-"),

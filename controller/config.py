@@ -115,6 +115,29 @@ class Settings(BaseSettings):
     enable_backend_security_group: bool = True
     disable_ingress_class_annotation: bool = False
     disable_ingress_group_name_annotation: bool = False
+    # Pod readiness gates (LBC's --enable-pod-readiness-gate-inject): a mutating webhook adds
+    # target-health.elbv2.k8s.aws/<target group> gates to new pods of labelled namespaces.
+    enable_pod_readiness_gate_inject: bool = True
+    # The webhook's HTTPS port (the webhook Service's targetPort).
+    webhook_port: int = Field(default=9443, ge=1, le=65535)
+    # A directory with tls.crt and tls.key to serve (a mounted cert-manager Secret): read,
+    # reloaded when it changes, never written. Unset: the controller makes its own CA and
+    # certificate, keeps them in WEBHOOK_SECRET_NAME (in POD_NAMESPACE), rotates them and
+    # writes the CA into WEBHOOK_CONFIGURATION_NAME's caBundle.
+    webhook_cert_dir: str | None = None
+    webhook_secret_name: str = "alb-ingress-controller-webhook-tls"
+    webhook_configuration_name: str = "alb-ingress-controller-webhook"
+    # The Service the API server calls the webhook through: the certificate's DNS names.
+    webhook_service_name: str = "alb-ingress-controller-webhook-service"
+    # More names (or IP addresses) for the certificate, e.g. 127.0.0.1 for a webhook URL.
+    webhook_cert_hosts: list[str] = Field(default_factory=list)
+    # Lifetime of the certificate made; a new one is made once less than a third is left.
+    webhook_cert_validity_days: int = Field(default=365, ge=1)
+    # How often every replica reads the certificate (and the leader renews it if due).
+    webhook_cert_check_seconds: float = Field(default=60.0, gt=0)
+    # DescribeTargetHealth of target groups with pods whose readiness gate is not True yet,
+    # this often; nothing is polled while no pod waits.
+    readiness_gate_poll_seconds: float = Field(default=2.0, gt=0)
 
     @field_validator("domain_filter", "exclude_domains")
     @classmethod

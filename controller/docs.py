@@ -106,6 +106,29 @@ SETTING_DOCS: dict[str, str] = {
     "enable_backend_security_group": "Load balancers reach the nodes through one shared "
     "backend group; false opens the nodes to each load balancer's managed group instead "
     "(LBC's `--enable-backend-security-group`).",
+    "enable_pod_readiness_gate_inject": "Serve the mutating webhook that adds a "
+    "`target-health.elbv2.k8s.aws/<target group>` readiness gate to new pods of namespaces "
+    "labelled `elbv2.k8s.aws/pod-readiness-gate-inject: enabled` (LBC's flag of that name); "
+    "conditions of pods that carry gates are set either way.",
+    "webhook_port": "HTTPS port of the pod readiness gate webhook (the webhook Service's "
+    "targetPort).",
+    "webhook_cert_dir": "Serve `tls.crt` and `tls.key` of this directory (a mounted "
+    "cert-manager Secret), reloaded when they change; unset: the controller makes, keeps and "
+    "rotates its own (below).",
+    "webhook_secret_name": "Secret in `POD_NAMESPACE` holding the webhook's own CA and "
+    "certificate (made and rotated by the leader, read by every replica).",
+    "webhook_configuration_name": "MutatingWebhookConfiguration whose `caBundle` the leader "
+    "keeps equal to its CA (without `WEBHOOK_CERT_DIR`).",
+    "webhook_service_name": "Service the API server reaches the webhook through: the "
+    "certificate is made for its DNS names in `POD_NAMESPACE`.",
+    "webhook_cert_hosts": "More DNS names or IP addresses for the certificate, JSON list "
+    '(`["127.0.0.1"]` for a webhook URL on loopback).',
+    "webhook_cert_validity_days": "Lifetime of the CA and certificate made; new ones are made "
+    "once less than a third of it is left.",
+    "webhook_cert_check_seconds": "How often each replica reads the webhook certificate (the "
+    "leader renews it when due, the others load what it wrote).",
+    "readiness_gate_poll_seconds": "DescribeTargetHealth of each target group that has pods "
+    "whose readiness gate is not True yet, this often; nothing is polled while none waits.",
 }
 
 

@@ -9,8 +9,9 @@ the cluster name) plus whatever the caller adds. `ControllerProcess` is that pro
   leaves the CLI's default, as the Deployment does), `--liveness=<url>` on a free port when
   `liveness` is set, then the caller's `args` (e.g. `--leader-elect`);
 - the environment: `os.environ` (unless `inherit_env` is false: the ship test runs it with
-  nothing but what it names), `METRICS_PORT` on a free port (never the default 8081: another
-  controller may run on this machine), then the caller's `env`, which wins;
+  nothing but what it names), `METRICS_PORT` and `WEBHOOK_PORT` on free ports (never the
+  defaults 8081 and 9443: another controller may run on this machine), then the caller's
+  `env`, which wins;
 - its stdout and stderr appended to `log_path`; `log_offset` is where the current run
   starts, `logs()` the whole file and `tail()` its last lines;
 - `start()`, `wait_ready()` (until the liveness endpoint answers; `ControllerExitedError`, with
@@ -77,7 +78,8 @@ class ControllerProcess:
         self.metrics_port = free_port()
         self.liveness_url = f"http://127.0.0.1:{free_port()}/healthz" if self.liveness else None
         base = dict(os.environ) if self.inherit_env else {}
-        env = {**base, "METRICS_PORT": str(self.metrics_port), **self.env}
+        ports = {"METRICS_PORT": str(self.metrics_port), "WEBHOOK_PORT": str(free_port())}
+        env = {**base, **ports, **self.env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.paused, self.returncode = False, None

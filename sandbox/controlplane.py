@@ -13,7 +13,10 @@ kubeconfig. What each does for the sandbox:
 - kube-scheduler binds Pods to Nodes;
 - kwok plays the kubelet for Nodes annotated `kwok.x-k8s.io/node=fake`: heartbeats and
   Leases for them, and Pods on them become Running and Ready with an IP from the Node's
-  `spec.podCIDR` (the stage manifests shipped in kwok's module say how).
+  `spec.podCIDR` (the stage manifests shipped in kwok's module say how, and the sandbox's
+  own in `sandbox/kwok-stages/`: a pod with readiness gates is Ready only once every gate's
+  condition is True, as the kubelet has it, and a deleted pod terminates for 3 s before it
+  goes, so its EndpointSlice endpoint is `terminating`, still `serving`, meanwhile).
 
 A component that exits or is not ready in time raises `ControlPlaneError` with the tail of
 its log. Children get SIGTERM when the thread that started them dies (PR_SET_PDEATHSIG), so
@@ -49,13 +52,20 @@ LOG_TAIL_LINES = 25
 SERVICE_CIDR = "10.96.0.0/16"
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 # The kwok stages the sandbox plays: Nodes come up and heartbeat through Leases; Pods become
-# ready at once, finish when their containers do, and go when deleted.
+# ready at once, finish when their containers do, and go when deleted. kwok's own ...
 KWOK_STAGES = (
     "node/fast/node-initialize.yaml",
     "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
-    "pod/fast/pod-ready.yaml",
     "pod/fast/pod-complete.yaml",
-    "pod/fast/pod-delete.yaml",
+)
+# ... and the sandbox's (in place of kwok's pod/fast/pod-ready.yaml, which sets every
+# readiness gate True itself, and pod/fast/pod-delete.yaml, which deletes at once).
+OWN_KWOK_STAGES_DIR = Path(__file__).resolve().parent / "kwok-stages"
+OWN_KWOK_STAGES = (
+    "pod-ready.yaml",
+    "pod-gates-ready.yaml",
+    "pod-gates-unready.yaml",
+    "pod-delete.yaml",
 )
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -360,9 +370,9 @@ class ControlPlane:
     def _kwok(self, pki: Pki) -> Component:
         assert self.bins is not None
         stages = self.workdir / "kwok-stages.yaml"
-        stages.write_text(
-            "\n---\n".join((self.bins.kwok_stages / s).read_text() for s in KWOK_STAGES)
-        )
+        paths = [self.bins.kwok_stages / s for s in KWOK_STAGES]
+        paths += [OWN_KWOK_STAGES_DIR / s for s in OWN_KWOK_STAGES]
+        stages.write_text("\n---\n".join(path.read_text() for path in paths))
         port = free_port()
         key, value = KWOK_NODE_ANNOTATION
         return Component(

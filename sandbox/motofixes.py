@@ -88,6 +88,15 @@ the AWS-layer tests' business (`tests/aws/strict.py`).
   passthrough or verify, verify with a trust store that exists, a trust store and
   IgnoreClientCertificateExpiry with verify only, HTTPS listeners only.
 
+- Target health: moto reports a target `healthy` the moment it is registered, and has no
+  way to fail one; AWS health-checks it first (`initial`, `Elb.InitialHealthChecking`, for
+  its healthy threshold times its interval) and reports failures (`unhealthy`). A target
+  group tagged `sandbox/initial-health-seconds=<s>` (the Ingress annotation
+  `alb.ingress.kubernetes.io/tags` can set it) answers `initial` for a target registered
+  less than <s> seconds ago, and one tagged `sandbox/failing-targets=<id> <id>...`
+  answers `unhealthy` (`Target.FailedHealthChecks`) for those; untagged groups answer as
+  moto does. Pod readiness gate tests need both (`TARGET_HEALTH`).
+
 `python -m sandbox.motofixes -H 127.0.0.1 -p PORT` is moto's server with the corrections.
 """
 
@@ -96,6 +105,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+import time
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -106,7 +116,13 @@ from moto.elbv2.exceptions import (
     LoadBalancerNotFoundError,
     RuleNotFoundError,
 )
-from moto.elbv2.models import ELBv2Backend, FakeAction, FakeLoadBalancer
+from moto.elbv2.models import (
+    ELBv2Backend,
+    FakeAction,
+    FakeHealthStatus,
+    FakeLoadBalancer,
+    FakeTargetGroup,
+)
 from moto.elbv2.responses import ELBV2Response
 from moto.route53.exceptions import ResourceRecordAlreadyExists, Route53ClientError
 from moto.route53.models import ChangeList, Route53Backend
@@ -700,6 +716,55 @@ MUTUAL_TLS: tuple[tuple[type, str, Any], ...] = (
 )
 
 
+INITIAL_HEALTH_TAG = "sandbox/initial-health-seconds"
+FAILING_TARGETS_TAG = "sandbox/failing-targets"
+_register_targets = FakeTargetGroup.register
+_describe_target_health = ELBv2Backend.describe_target_health
+
+
+def register_targets(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
+    """moto's, remembering when each target was registered (for `initial`)."""
+    _register_targets(self, targets)
+    registered = self.__dict__.setdefault("sandbox_registered_at", {})
+    now = time.monotonic()
+    for target in targets:
+        registered[target["Id"]] = now
+
+
+def describe_target_health(
+    self: ELBv2Backend, target_group_arn: str, targets: list[dict[str, Any]]
+) -> list[FakeHealthStatus]:
+    """moto's answer, with the health the target group's sandbox tags ask for."""
+    found = _describe_target_health(self, target_group_arn, targets)
+    tags = self.tagging_service.get_tag_dict_for_resource(target_group_arn)
+    try:
+        initial = float(tags.get(INITIAL_HEALTH_TAG) or 0)
+    except ValueError:
+        initial = 0.0
+    failing = set((tags.get(FAILING_TARGETS_TAG) or "").split())
+    if not initial and not failing:
+        return found
+    group = self.target_groups[target_group_arn]
+    registered = group.__dict__.get("sandbox_registered_at", {})
+    now = time.monotonic()
+    for status in found:
+        if status.status != "healthy":
+            continue
+        if status.instance_id in failing:
+            status.status, status.reason = "unhealthy", "Target.FailedHealthChecks"
+            status.description = "Health checks failed"
+        elif now - registered.get(status.instance_id, now - initial) < initial:
+            status.status, status.reason = "initial", "Elb.InitialHealthChecking"
+            status.description = "Initial health checks in progress"
+    return found
+
+
+TARGET_HEALTH: tuple[tuple[type, str, Any], ...] = (
+    (FakeTargetGroup, "register", register_targets),
+    (ELBv2Backend, "describe_target_health", describe_target_health),
+)
+
+
 def apply() -> None:
     """Correct moto in this process (its in-process server shares the backends)."""
     ELBv2Backend.set_rule_priorities = set_rule_priorities  # type: ignore[method-assign]
@@ -714,7 +779,12 @@ def apply() -> None:
     ChangeList.__contains__ = _journal_never_matches  # type: ignore[method-assign]
     WAFV2Backend.associate_web_acl = associate_web_acl  # type: ignore[method-assign]
     ShieldResponse.get_subscription_state = get_subscription_state  # type: ignore[attr-defined]
-    for owner, name, replacement in (*POOLS_AND_CAPACITY, *RULE_FEATURES, *MUTUAL_TLS):
+    for owner, name, replacement in (
+        *POOLS_AND_CAPACITY,
+        *RULE_FEATURES,
+        *MUTUAL_TLS,
+        *TARGET_HEALTH,
+    ):
         setattr(owner, name, replacement)
 
 

@@ -223,15 +223,19 @@ def target_group_binding(
     name: str,
     namespace: str,
     *,
-    arn: str,
+    arn: str | None = None,
     service: str,
     port: int | str = 80,
-    target_type: str = "instance",
+    target_type: str | None = "instance",
     stack: str | None = None,
+    target_group_name: str | None = None,
+    spec: Mapping[str, Any] | None = None,
 ) -> Obj:
-    """A TargetGroupBinding of `arn` to a Service port. With `stack` (a group id: the
-    `group.name`, or `ns/name` of a lone Ingress) it is one aws-load-balancer-controller made
-    for that group: its stack labels and finalizer; without, a user's own, with neither."""
+    """A TargetGroupBinding of `arn` (or `target_group_name`) to a Service port, of
+    `target_type` (None: left out, the target group's), with more `spec` fields on request.
+    With `stack` (a group id: the `group.name`, or `ns/name` of a lone Ingress) it is one
+    aws-load-balancer-controller made for that group: its stack labels and finalizer;
+    without, a user's own, with neither."""
     metadata: Obj = {"name": name, "namespace": namespace}
     if stack is not None:
         stack_namespace, _, stack_name = stack.rpartition("/")
@@ -242,13 +246,16 @@ def target_group_binding(
             else {"ingress.k8s.aws/stack": stack}
         )  # fmt: skip
         metadata["finalizers"] = [LBC_BINDING_FINALIZER]
+    body_spec: Obj = {"serviceRef": {"name": service, "port": port}}
+    if arn is not None:
+        body_spec["targetGroupARN"] = arn
+    if target_group_name is not None:
+        body_spec["targetGroupName"] = target_group_name
+    if target_type is not None:
+        body_spec["targetType"] = target_type
     return {
         "apiVersion": "elbv2.k8s.aws/v1beta1",
         "kind": "TargetGroupBinding",
         "metadata": metadata,
-        "spec": {
-            "targetGroupARN": arn,
-            "targetType": target_type,
-            "serviceRef": {"name": service, "port": port},
-        },
+        "spec": {**body_spec, **(spec or {})},
     }

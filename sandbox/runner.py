@@ -6,7 +6,10 @@ kube-scheduler, kwok) or joins one the caller started, installs the CRDs a clust
 aws-load-balancer-controller has (`sandbox/crds`: its TargetGroupBinding and IngressClassParams,
 the latter a copy of the shipped one) and the
 controller's identity from `deploy/manifests` (namespace, ServiceAccount, ClusterRole,
-leader-election Role, their bindings and the IngressClass `alb`), and registers a Node per
+leader-election Role, their bindings and the IngressClass `alb`, and the pod readiness gate
+webhook's objects of `webhook.yaml`, its configuration calling
+`https://127.0.0.1:<webhook_port>` instead of the Service: a controller started with
+`WEBHOOK_PORT` at `webhook_env()` serves it), and registers a Node per
 EC2 instance it launches. `env()` is what kubectl, boto3 or a person's shell needs (the
 admin kubeconfig); `controller_env()` is what the controller runs with: a kubeconfig holding
 a token of the shipped ServiceAccount, so it has exactly the shipped RBAC and a missing verb
@@ -41,6 +44,7 @@ from sandbox.aws import (
 )
 from sandbox.controlplane import KWOK_NODE_ANNOTATION, ControlPlane
 from sandbox.kubeconfig import kubeconfig, token_user, write_kubeconfig
+from sandbox.processes import free_port
 from sandbox.waiting import wait_until
 
 DEFAULT_CLUSTER = "sandbox"
@@ -57,6 +61,9 @@ IDENTITY_FILES = (
     "leader-election-role.yaml",
     "ingressclass.yaml",
 )
+# The pod readiness gate webhook's objects, its configuration pointed at loopback.
+WEBHOOK_FILE = "webhook.yaml"
+WEBHOOK_PATH = "/mutate-v1-pod"
 CONTROLLER_NAMESPACE = "alb-ingress-controller"
 CONTROLLER_ACCOUNT = "alb-ingress-controller"
 CONTROLLER_USER = f"system:serviceaccount:{CONTROLLER_NAMESPACE}:{CONTROLLER_ACCOUNT}"
@@ -110,12 +117,25 @@ def install_crds(api: client.ApiClient, timeout: float = READY_TIMEOUT) -> list[
     return names
 
 
+def webhook_objects(port: int) -> list[dict[str, Any]]:
+    """deploy/manifests/webhook.yaml, its MutatingWebhookConfiguration calling a controller
+    on this machine's `port` (the API server runs here too) rather than the Service."""
+    found = load_manifests([MANIFESTS / WEBHOOK_FILE])
+    for obj in found:
+        if obj["kind"] == "MutatingWebhookConfiguration":
+            for hook in obj["webhooks"]:
+                hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{WEBHOOK_PATH}"}
+    return found
+
+
 def install_controller_identity(
-    api: client.ApiClient, control_plane: ControlPlane, path: Path
+    api: client.ApiClient, control_plane: ControlPlane, path: Path, webhook_port: int
 ) -> Path:
-    """Apply the identity part of deploy/manifests and write, at `path`, a kubeconfig that
-    holds a token of the shipped ServiceAccount (TokenRequest, valid 48 h)."""
+    """Apply the identity part of deploy/manifests (the webhook configuration calling
+    `webhook_port` on loopback) and write, at `path`, a kubeconfig that holds a token of
+    the shipped ServiceAccount (TokenRequest, valid 48 h)."""
     apply(api, load_manifests([MANIFESTS / f for f in IDENTITY_FILES]))
+    apply(api, webhook_objects(webhook_port))
     core: Any = client.CoreV1Api(api)  # plain dict bodies, as kubectl sends
     token = core.create_namespaced_service_account_token(
         CONTROLLER_ACCOUNT,
@@ -158,6 +178,8 @@ class Sandbox:
         self.api: Any = None  # client.ApiClient (untyped: its close() has no annotations)
         self.aws: SeededAws | None = None
         self.nodes: dict[str, NodeSpec] = {}
+        # Where the webhook configuration calls the controller (`webhook_env()`).
+        self.webhook_port = free_port()
         self._launched = 0  # instances launched so far: the next one's index (AZs alternate)
 
     # Lifecycle -------------------------------------------------------------------------
@@ -229,7 +251,9 @@ class Sandbox:
 
     def _install_controller_identity(self) -> None:
         _, api = self._require()
-        install_controller_identity(api, self.control_plane, self.controller_kubeconfig)
+        install_controller_identity(
+            api, self.control_plane, self.controller_kubeconfig, self.webhook_port
+        )
 
     # Nodes -----------------------------------------------------------------------------
 
@@ -308,7 +332,15 @@ class Sandbox:
             **self.env(),
             "KUBECONFIG": str(self.controller_kubeconfig),
             "POD_NAMESPACE": CONTROLLER_NAMESPACE,
+            # The webhook configuration calls 127.0.0.1: the certificate must name it.
+            "WEBHOOK_CERT_HOSTS": '["127.0.0.1"]',
         }
+
+    def webhook_env(self) -> dict[str, str]:
+        """Add to `controller_env()` for the controller the API server's webhook calls reach
+        (one at a time: a second one on the port fails to start); without it each
+        controller serves the webhook on a free port of its own, which nobody calls."""
+        return {"WEBHOOK_PORT": str(self.webhook_port)}
 
     def exports(self) -> str:
         return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in self.env().items())

@@ -37,7 +37,7 @@ from controller.aws.steps import (
     TargetsStep,
     listener_certificates,
 )
-from controller.aws.targets import sync_target_group
+from controller.aws.targets import TargetHealth, sync_target_group, target_health
 from controller.aws.validation import validate
 from controller.aws.warnings import DeployWarning
 from controller.limits import DEFAULT_RULES_PER_SG
@@ -174,6 +174,10 @@ class Deployer:
                 wanted = targets.get(tg_id, frozenset())
                 calls += sync_target_group(self._clients, arn, wanted, self._max_targets)
         return calls
+
+    def target_health(self, target_group_arn: str) -> tuple[TargetHealth, ...]:
+        """The health of every target of a target group (for pod readiness gates)."""
+        return target_health(self._clients, target_group_arn)
 
     # --- inventory -----------------------------------------------------------------------
 

@@ -263,7 +263,12 @@ class Discovery:
 
     def instance_security_groups(self, instance_ids: Sequence[str]) -> tuple[str, ...]:
         """The security groups of these EC2 instances (the nodes of instance targets)."""
-        found: set[str] = set()
+        by_instance = self.security_groups_by_instance(instance_ids)
+        return tuple(sorted({g for groups in by_instance.values() for g in groups}))
+
+    def security_groups_by_instance(self, instance_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Each of these EC2 instances' security groups (an instance not found is left out)."""
+        found: dict[str, list[str]] = {}
         with about("node instances"):
             for chunk in chunks(instance_ids, FILTER_VALUES):
                 pages = self._ec2.get_paginator("describe_instances").paginate(
@@ -272,8 +277,9 @@ class Discovery:
                 for page in pages:
                     for reservation in page["Reservations"]:
                         for instance in reservation["Instances"]:
-                            found |= {g["GroupId"] for g in instance.get("SecurityGroups") or ()}
-        return tuple(sorted(found))
+                            groups = instance.get("SecurityGroups") or ()
+                            found[instance["InstanceId"]] = [g["GroupId"] for g in groups]
+        return found
 
     # --- certificates --------------------------------------------------------------------
 

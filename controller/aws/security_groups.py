@@ -141,6 +141,45 @@ def unflatten(permissions: Mapping[Permission, str | None]) -> list[dict[str, An
     return out
 
 
+def authorize_ingress(
+    ec2: Any, group_id: str, permissions: Mapping[Permission, str | None]
+) -> bool:
+    """Authorize `permissions` (with their descriptions) in a group, in one call; one there
+    already (a call whose reply was lost, retried by botocore) is fine. Whether it called."""
+    if not permissions:
+        return False
+    try:
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=unflatten(permissions))
+    except ClientError as error:
+        if not has_code(error, "InvalidPermission.Duplicate"):
+            raise
+    return True
+
+
+def check_rule_count(what: str, total: int, limit: int, doing: str, fix: str) -> None:
+    """Raise the quota error when `doing` would leave a group with `total` inbound rules."""
+    if total > limit:
+        raise AwsError(
+            what,
+            "RulesPerSecurityGroupLimitExceeded",
+            f"{doing} would need {total} inbound rules, over the limit of {limit} ({fix})",
+            retryable=False,
+        )
+
+
+def revoke_ingress(ec2: Any, group_id: str, permissions: Mapping[Permission, str | None]) -> bool:
+    """Revoke `permissions` from a group, in one call; one gone already is fine. Whether it
+    called."""
+    if not permissions:
+        return False
+    try:
+        ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=unflatten(permissions))
+    except ClientError as error:
+        if not has_code(error, "InvalidPermission.NotFound"):
+            raise
+    return True
+
+
 def desired_ingress(group: ManagedSecurityGroup) -> dict[Permission, str | None]:
     wanted: dict[Permission, str | None] = {
         ("tcp", rule.port, rule.port, "cidr6" if ":" in rule.cidr else "cidr", rule.cidr): None
@@ -246,30 +285,13 @@ class SecurityGroups:
             # as it is plus what is added. If only the wanted rules fit, revoke first.
             revoke_first = bool(missing) and self._over_quota(what, [*have, *missing], want)
             if revoke_first:
-                self._revoke(sg_id, extra)
-            if missing:
-                try:
-                    self._ec2.authorize_security_group_ingress(
-                        GroupId=sg_id, IpPermissions=unflatten(missing)
-                    )
-                except ClientError as error:
-                    if not has_code(error, "InvalidPermission.Duplicate"):
-                        raise
+                revoke_ingress(self._ec2, sg_id, extra)
+            authorize_ingress(self._ec2, sg_id, missing)
             if not revoke_first:
-                self._revoke(sg_id, extra)
+                revoke_ingress(self._ec2, sg_id, extra)
             if not created:
                 self._sync_tags(sg_id, from_aws(current.get("Tags")), tags)
         return sg_id
-
-    def _revoke(self, sg_id: str, extra: Mapping[Permission, str | None]) -> None:
-        if not extra:
-            return
-        try:
-            self._ec2.revoke_security_group_ingress(GroupId=sg_id, IpPermissions=unflatten(extra))
-        except ClientError as error:
-            # Gone already: a revoke whose reply was lost, retried by botocore.
-            if not has_code(error, "InvalidPermission.NotFound"):
-                raise
 
     def _over_quota(
         self, what: str, during: Sequence[Permission], wanted: Iterable[Permission]
@@ -412,33 +434,17 @@ class SecurityGroups:
             have = flatten(group.get("IpPermissions") or ())
             add, redundant = plan_backend_rules(have, backend_id, wanted_ports)
             what = f"node security group {group['GroupId']}"
-            total = len(have) - len(redundant) + len(add)
-            if add and total > self._rules_limit:
-                raise AwsError(
+            if add:
+                check_rule_count(
                     what,
-                    "RulesPerSecurityGroupLimitExceeded",
-                    f"allowing the load balancers in would need {total} inbound rules, over "
-                    f"the limit of {self._rules_limit} (raise the quota and RULES_PER_SG_LIMIT, "
-                    "or remove rules you added)",
-                    retryable=False,
+                    len(have) - len(redundant) + len(add),
+                    self._rules_limit,
+                    "allowing the load balancers in",
+                    "raise the quota and RULES_PER_SG_LIMIT, or remove rules you added",
                 )
             with about(what):
-                if add:
-                    try:
-                        self._ec2.authorize_security_group_ingress(
-                            GroupId=group["GroupId"], IpPermissions=unflatten(add)
-                        )
-                    except ClientError as error:
-                        if not has_code(error, "InvalidPermission.Duplicate"):
-                            raise
-                if redundant:
-                    try:
-                        self._ec2.revoke_security_group_ingress(
-                            GroupId=group["GroupId"], IpPermissions=unflatten(redundant)
-                        )
-                    except ClientError as error:
-                        if not has_code(error, "InvalidPermission.NotFound"):
-                            raise
+                authorize_ingress(self._ec2, group["GroupId"], add)
+                revoke_ingress(self._ec2, group["GroupId"], redundant)
 
     def release_backend(self, backend_id: str) -> None:
         """Revoke every rule naming the backend group as source, then delete the group."""
@@ -451,13 +457,7 @@ class SecurityGroups:
             ours = {p: d for p, d in perms.items() if p[3] == "group" and p[4] == backend_id}
             if ours:
                 with about(f"node security group {group['GroupId']}"):
-                    try:
-                        self._ec2.revoke_security_group_ingress(
-                            GroupId=group["GroupId"], IpPermissions=unflatten(ours)
-                        )
-                    except ClientError as error:
-                        if not has_code(error, "InvalidPermission.NotFound"):
-                            raise
+                    revoke_ingress(self._ec2, group["GroupId"], ours)
         self.delete(backend_id)
 
     # --- deletion ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ target-only changes (a rollout), with the target group ARNs known from the last 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from controller.aws.clients import AwsClients
@@ -27,6 +28,36 @@ def registered(clients: AwsClients, tg_arn: str) -> frozenset[Target]:
         for d in response["TargetHealthDescriptions"]
         if d.get("TargetHealth", {}).get("State") != "draining"
     )
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    """One registered target as DescribeTargetHealth reports it (pod readiness gates)."""
+
+    id: str
+    port: int
+    state: str  # initial, healthy, unhealthy, unused, draining, unavailable, ...
+    reason: str  # Elb.InitialHealthChecking, Target.FailedHealthChecks, ...; "" when healthy
+    description: str
+
+
+def target_health(clients: AwsClients, tg_arn: str) -> tuple[TargetHealth, ...]:
+    """Every target of a target group with its health, in one DescribeTargetHealth."""
+    with about(f"target group {tg_arn}"):
+        response = clients.elbv2.describe_target_health(TargetGroupArn=tg_arn)
+    found = []
+    for description in response["TargetHealthDescriptions"]:
+        health = description.get("TargetHealth") or {}
+        found.append(
+            TargetHealth(
+                id=description["Target"]["Id"],
+                port=int(description["Target"].get("Port") or 0),
+                state=str(health.get("State") or ""),
+                reason=str(health.get("Reason") or ""),
+                description=str(health.get("Description") or ""),
+            )
+        )
+    return tuple(found)
 
 
 def _payload(targets: Iterable[Target]) -> list[dict[str, Any]]:
@@ -49,19 +80,28 @@ def _order(target: Target) -> tuple[str, int]:
 
 
 def sync_target_group(
-    clients: AwsClients, tg_arn: str, desired: frozenset[Target], limit: int = 0
+    clients: AwsClients,
+    tg_arn: str,
+    desired: frozenset[Target],
+    limit: int = 0,
+    *,
+    deregister_only: frozenset[Target] | None = None,
 ) -> int:
     """Register/deregister the difference (at most `limit` targets, 0: no limit); returns the
-    number of mutating calls made."""
+    number of mutating calls made. `deregister_only`: of the targets not desired, only these
+    go (a TargetGroupBinding of a target group other clusters register in too)."""
     current = registered(clients, tg_arn)
     desired = capped(desired, current, limit)
+    unwanted = current - desired
+    if deregister_only is not None:
+        unwanted &= deregister_only
     calls = 0
     with about(f"targets of target group {tg_arn}"):
         # Register first so a target group never runs empty during a replacement.
         for chunk in chunks(_payload(desired - current), REGISTER_BATCH):
             clients.elbv2.register_targets(TargetGroupArn=tg_arn, Targets=list(chunk))
             calls += 1
-        for chunk in chunks(_payload(current - desired), REGISTER_BATCH):
+        for chunk in chunks(_payload(unwanted), REGISTER_BATCH):
             clients.elbv2.deregister_targets(TargetGroupArn=tg_arn, Targets=list(chunk))
             calls += 1
     return calls

@@ -10,9 +10,10 @@ those target groups itself, so the bindings are leftovers.
 So once this controller has applied a group, or torn it down, it *releases* LBC's bindings
 of that group: it removes LBC's finalizer (a JSON patch that tests the element first) and
 deletes the object. A rollback to LBC simply makes them again. Which group a binding belongs
-to is read from LBC's stack labels (`stack_of`); a binding without them (a user's own
-binding of a target group made by Terraform, say) or of a group this controller does not
-serve is never touched. Full TargetGroupBinding support is another matter.
+to is read from LBC's stack labels (`stack_of`); a binding of a group this controller does
+not serve is never touched. A binding without them (a user's own binding of a target group
+made by Terraform, say) is not released but served (`kube/binding_reconciler.py`), which in
+turn skips every binding with the stack labels, so the two never act on the same one.
 
 The bindings are listed once (`list_bindings`), when this replica starts to lead: LBC is
 not running by then (`kube/incumbent.py`), so none are made afterwards. A release that fails

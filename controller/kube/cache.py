@@ -11,6 +11,15 @@ reads them). IngressClassParams are an optional kind: without their CRD the clus
 list them, so they are marked unavailable, classes then have no params, and a class that
 names some is logged once.
 
+Of a Pod only what readiness gates need is kept, and only of a pod that has readiness gates
+(`_gated_part`: name, namespace, uid, labels, deletionTimestamp, the gates' condition types,
+the ContainersReady and gate conditions, its IPs); of every other pod only its key,
+so that the initial sync and the audit can account for it. A pod that loses its gates (they
+are fixed at creation, so only a replaced object) goes back to a key.
+
+TargetGroupBindings are kept whole for `kube.binding_reconciler` (the model builder does not
+read them); an optional kind too.
+
 It also keeps the reverse indexes that let a Service, EndpointSlice, Node, Secret,
 IngressClassParams or Namespace change re-reconcile only the groups that use it, instead of
 every group in the cluster.
@@ -20,9 +29,11 @@ the lock.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +65,10 @@ KINDS = (
     "Secret",
     "IngressClassParams",
     "Namespace",
+    # Only pods with readiness gates are kept whole (`_gated_part`).
+    "Pod",
+    # Served by `kube.binding_reconciler`, not read by the model builder.
+    "TargetGroupBinding",
 )
 # Kinds whose objects say where Ingresses belong: a change re-indexes every Ingress.
 MEMBERSHIP_KINDS = ("IngressClass", "IngressClassParams")
@@ -132,6 +147,10 @@ class ClusterCache:
         # already logged for naming params that cannot be read.
         self._unavailable: set[str] = set()
         self._warned_classes: set[str] = set()
+        # Pods without readiness gates: their keys only (`_gated_part`); the parts pods
+        # with gates have in common, once.
+        self._ungated_pods: set[str] = set()
+        self._shared = _Shared()
 
     # --- writes (from watch events) ---------------------------------------------------
 
@@ -142,6 +161,9 @@ class ClusterCache:
             self._remember_gone(key, event_type, body)
         elif kind == "Namespace":
             body = _labels_part(body)
+        elif kind == "Pod":
+            self._apply_pod(key, event_type, body)
+            return
         with self._lock:
             if event_type == "DELETED":
                 self._objects[kind].pop(key, None)
@@ -156,6 +178,23 @@ class ClusterCache:
                     self._index_ingress(ingress_key, ingress)
             if kind == "IngressClass":
                 self._warn_unreadable_params()
+
+    def _apply_pod(self, key: str, event_type: str | None, body: Body) -> None:
+        gated = None if event_type == "DELETED" else _gated_part(body, self._shared)
+        with self._lock:
+            if event_type == "DELETED":
+                self._changed_at["Pod"].pop(key, None)
+            else:
+                self._changed_at["Pod"][key] = self._clock()
+            if gated is None:
+                self._objects["Pod"].pop(key, None)
+                if event_type == "DELETED":
+                    self._ungated_pods.discard(key)
+                else:
+                    self._ungated_pods.add(key)
+            else:
+                self._ungated_pods.discard(key)
+                self._objects["Pod"][key] = gated
 
     def mark_unavailable(self, kind: str) -> None:
         """The cluster cannot list `kind` (its CRD is not installed): the model is told
@@ -240,11 +279,39 @@ class ClusterCache:
 
     def keys(self, kind: str) -> set[str]:
         with self._lock:
+            if kind == "Pod":
+                return set(self._objects[kind]) | self._ungated_pods
             return set(self._objects[kind])
 
     def get(self, kind: str, key: str) -> Body | None:
+        """The object as kept; a pod without readiness gates is its name and namespace."""
         with self._lock:
-            return self._objects[kind].get(key)
+            found = self._objects[kind].get(key)
+            if found is None and kind == "Pod" and key in self._ungated_pods:
+                namespace, _, name = key.partition("/")
+                return {"kind": "Pod", "metadata": {"name": name, "namespace": namespace}}
+            return found
+
+    def gated_pods(self) -> list[Body]:
+        """The pods with readiness gates, as kept (`_gated_part`)."""
+        with self._lock:
+            return list(self._objects["Pod"].values())
+
+    def services_selecting(self, namespace: str, labels: Mapping[str, str]) -> list[str]:
+        """Keys of the Services of `namespace` whose (non-empty) selector matches `labels`."""
+        prefix = namespace + "/"
+        with self._lock:
+            services = [(k, b) for k, b in self._objects["Service"].items() if k.startswith(prefix)]
+        found = []
+        for key, service in services:
+            selector = (service.get("spec") or {}).get("selector")
+            if (
+                isinstance(selector, Mapping)
+                and selector
+                and all(labels.get(k) == v for k, v in selector.items())
+            ):
+                found.append(key)
+        return sorted(found)
 
     def changed_before(self, kind: str, when: float) -> set[str]:
         """Keys of `kind` no event has touched since `when` (a `clock()` reading)."""
@@ -358,6 +425,7 @@ class ClusterCache:
                 ),
                 ingress_class_params=self._class_params(),
                 namespaces=tuple(self._objects["Namespace"].values()),
+                pods=tuple(self._objects["Pod"].values()),
             )
 
     def _class_params(self) -> tuple[Body, ...] | None:
@@ -372,6 +440,79 @@ def _labels_part(body: Body) -> Body:
     return {
         "kind": "Namespace",
         "metadata": {"name": meta.get("name"), "labels": dict(meta.get("labels") or {})},
+    }
+
+
+# The pod condition readiness gates need besides the gates' own: are its containers ready?
+POD_CONDITIONS = ("ContainersReady",)
+SHARED_PARTS = 4096  # distinct label sets, gate lists and conditions kept once (LRU)
+
+
+class _Shared:
+    """One copy of each small part pods have in common: the pods of a ReplicaSet carry the
+    same labels and gates, and most conditions are one of a few (ContainersReady True, a
+    gate True Healthy, ...). Parts are read-only once made; a part that drops out of the
+    LRU is only no longer shared."""
+
+    def __init__(self, size: int = SHARED_PARTS) -> None:
+        self._size = size
+        self._parts: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def __call__(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        found = self._parts.get(key)
+        if found is None:
+            found = self._parts[key] = make()
+            if len(self._parts) > self._size:
+                self._parts.popitem(last=False)
+        else:
+            self._parts.move_to_end(key)
+        return found
+
+
+def _gated_part(body: Body, shared: _Shared) -> Body | None:
+    """What the cache keeps of a Pod that has readiness gates; None for one without."""
+    spec = body.get("spec") or {}
+    gates = tuple(
+        g["conditionType"]
+        for g in spec.get("readinessGates") or ()
+        if isinstance(g, Mapping) and isinstance(g.get("conditionType"), str)
+    )
+    if not gates:
+        return None
+    meta = body.get("metadata") or {}
+    status = body.get("status") or {}
+    wanted = (*POD_CONDITIONS, *gates)
+    conditions = []
+    for condition in status.get("conditions") or ():
+        if not isinstance(condition, Mapping) or condition.get("type") not in wanted:
+            continue
+        kept = {"type": condition["type"], "status": condition.get("status")}
+        if condition["type"] in gates:  # compared before a patch: reason and message too
+            kept |= {k: condition[k] for k in ("reason", "message") if condition.get(k)}
+        conditions.append(shared(("condition", *kept.items()), functools.partial(dict, kept)))
+    slim_meta = {k: meta[k] for k in ("name", "namespace", "uid") if meta.get(k)}
+    labels = meta.get("labels")
+    if isinstance(labels, Mapping) and labels:
+        items = tuple(sorted(labels.items()))
+        slim_meta["labels"] = shared(("labels", *items), lambda: dict(items))
+    if meta.get("deletionTimestamp"):
+        slim_meta["deletionTimestamp"] = meta["deletionTimestamp"]
+    contents = tuple(tuple(c.items()) for c in conditions)
+    slim_status: dict[str, Any] = {
+        "conditions": shared(("conditions", *contents), lambda: conditions)
+    }
+    if status.get("podIP"):
+        slim_status["podIP"] = status["podIP"]
+    ips = [p.get("ip") for p in status.get("podIPs") or () if isinstance(p, Mapping)]
+    if len(ips) > 1:  # dual-stack; otherwise podIP says it all
+        slim_status["podIPs"] = [{"ip": ip} for ip in ips]
+    return {
+        "kind": "Pod",
+        "metadata": slim_meta,
+        "spec": shared(
+            ("gates", *gates), lambda: {"readinessGates": [{"conditionType": g} for g in gates]}
+        ),
+        "status": slim_status,
     }
 
 

@@ -15,6 +15,7 @@ heartbeats) are ignored, so a converged cluster costs nothing but the periodic d
 from __future__ import annotations
 
 import asyncio
+import datetime
 import functools
 import hashlib
 import json
@@ -22,7 +23,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,19 +33,37 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from controller.aws import AwsClients, AwsError, build_deployer
+from controller.aws.bindings import BindingAws
+from controller.aws.targets import TargetHealth
 from controller.config import Settings
+from controller.kube.binding_reconciler import (
+    BindingDeployer,
+    BindingWriter,
+    TargetGroupBindings,
+    fingerprint_content,
+)
 from controller.kube.bindings import IncumbentBindings, list_bindings
 from controller.kube.cache import ClusterCache, Membership, object_key
+from controller.kube.certs import CertificateError, Certificates, Secrets, read_dir, service_hosts
 from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
 from controller.kube.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
+from controller.kube.readiness import (
+    ApiPodConditions,
+    PodConditions,
+    ReadinessGates,
+    TargetGroupIndex,
+    gates_for,
+    namespace_enabled,
+)
 from controller.kube.reconciler import (
     OWN_RECORDS,
     GroupReconciler,
     StackDeployer,
 )
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
-from controller.kube.sync import ApiLister, CacheAudit, InitialSync, Lister
+from controller.kube.sync import POD_FIELD_SELECTOR, ApiLister, CacheAudit, InitialSync, Lister
+from controller.kube.webhook import WebhookServer, bind
 from controller.kube.writer import ApiWriter, KubeWriter
 from controller.model.auth import OIDC_SECRET_KEYS
 
@@ -53,6 +72,10 @@ logger = logging.getLogger(__name__)
 # Annotations that we or kopf write; a change to them is not a change to the Ingress.
 OWN_ANNOTATIONS = (*OWN_RECORDS, "kopf.zalando.org/", "kubectl.kubernetes.io/")
 PARAMS = "IngressClassParams"
+BINDING = "TargetGroupBinding"
+# Kinds whose every event reaches the cache (our own writes must be seen there: finalizers
+# and resourceVersions for the next patch), though only an essential change queues work.
+ALWAYS_CACHED = ("Ingress", BINDING)
 
 
 def _essential(kind: str, body: Mapping[str, Any]) -> str:
@@ -71,6 +94,8 @@ def _essential(kind: str, body: Mapping[str, Any]) -> str:
         content = [{key: data.get(key) for key in OIDC_SECRET_KEYS}]
     elif kind == "Namespace":  # only its labels (a namespaceSelector's input)
         content = [meta.get("labels")]
+    elif kind == BINDING:
+        content = fingerprint_content(body)
     else:
         annotations = {
             k: v
@@ -99,6 +124,12 @@ class Runtime:
     # The start-up sweep of AWS (stack id -> live ARNs, `Deployer.inventory`) that the
     # recorded state is checked against before it is trusted (None: trusted as it is).
     inventory: Callable[[], Mapping[str, frozenset[str]]] | None = None
+    # The TargetGroupBindings this controller serves (None: not served).
+    target_group_bindings: TargetGroupBindings | None = None
+    # Pod readiness gates: the ip target groups of each group (every replica: the webhook
+    # asks it), and the conditions' poller (the leader's; None: conditions are not set).
+    target_groups: TargetGroupIndex | None = None
+    gates: ReadinessGates | None = None
     synced: bool = False  # the initial sync is over: an untyped event now is a replay
     leading: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # cancelled at cleanup
@@ -115,9 +146,15 @@ class Runtime:
         *,
         bindings: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
         inventory: Callable[[], Mapping[str, frozenset[str]]] | None = None,
+        binding_deployer: BindingDeployer | None = None,
+        binding_writer: BindingWriter | None = None,
+        target_health: Callable[[str], Sequence[TargetHealth]] | None = None,
+        pod_conditions: PodConditions | None = None,
     ) -> Runtime:
         """`bindings` lists LBC's TargetGroupBindings (`kube.bindings.list_bindings`);
-        `inventory` sweeps AWS for the stacks' resources (`Deployer.inventory`)."""
+        `inventory` sweeps AWS for the stacks' resources (`Deployer.inventory`);
+        `binding_deployer` and `binding_writer` serve TargetGroupBindings (without them,
+        none is)."""
         defaults = settings.model_defaults()
         cache = ClusterCache(defaults)
         metrics = metrics or Metrics()  # a private registry: unserved unless `run` serves it
@@ -139,12 +176,32 @@ class Runtime:
             metrics.reconciled(outcome.retry_after is None, time.monotonic() - started)
             applied = dict(reconciler.applied)  # one atomic copy: workers write it
             instrumented.publish({g: a.target_groups for g, a in applied.items()})
+            if runtime.gates is not None:  # its target groups may be deployed now
+                runtime.gates.wake()
             return outcome
 
         scheduler = GroupScheduler(reconcile, workers=settings.workers)
         runtime = cls(settings, cache, reconciler, scheduler)
         runtime.bindings, runtime.list_bindings = incumbent_bindings, bindings
         runtime.inventory = inventory
+        if binding_deployer is not None and binding_writer is not None:
+            runtime.target_group_bindings = TargetGroupBindings(
+                cache, binding_writer, binding_deployer, defaults, workers=settings.workers
+            )
+        runtime.target_groups = TargetGroupIndex(cache, defaults, reconciler.last_good)
+        if target_health is not None and pod_conditions is not None:
+            runtime.gates = ReadinessGates(
+                cache,
+                runtime.target_groups,
+                lambda: {
+                    (g, tg): arn
+                    for g, a in dict(reconciler.applied).items()
+                    for tg, arn in a.target_groups.items()
+                },
+                target_health,
+                pod_conditions,
+                interval=settings.readiness_gate_poll_seconds,
+            )
         if lister is not None:
             runtime.initial_sync = InitialSync(
                 lister, cache, WATCHED, on_unavailable=cache.mark_unavailable
@@ -157,8 +214,11 @@ class Runtime:
         key = (kind, object_key(body))
         if event_type is None and self.synced and self.audit is not None:
             self.audit.replayed(kind)  # kopf lists again after a watch gap
+        if kind == "Pod":
+            self._observe_pod(event_type, body)
+            return
         fingerprint = "" if event_type == "DELETED" else _essential(kind, body)
-        if self._seen.get(key) == fingerprint and kind != "Ingress":
+        if self._seen.get(key) == fingerprint and kind not in ALWAYS_CACHED:
             return
         before = self.cache.membership(key[1]) if kind == "Ingress" else None
         # The groups a params object's Ingresses were in: its group.name may move them.
@@ -169,8 +229,41 @@ class Runtime:
             self._seen.pop(key, None)
         else:
             self._seen[key] = fingerprint
-        for group, mode in self._affected(kind, body, before, changed, users):
+        affected = self._affected(kind, body, before, changed, users)
+        if self.target_groups is not None:  # their target groups may differ now
+            self.target_groups.invalidate(g for g, mode in affected if mode >= Mode.FULL)
+        for group, mode in affected:
             self.scheduler.request(group, mode)
+        if self.target_group_bindings is not None:
+            self.target_group_bindings.observed(kind, event_type, body, changed)
+
+    def _observe_pod(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """Pods, for readiness gates: the cache keeps those with gates (and the keys of the
+        rest); a change of what it keeps (containers ready, a gate's condition, the IP) may
+        move the targets of the groups whose Services select the pod, and wakes the poller.
+        No fingerprint is kept per pod: the cache's own copy is compared."""
+        key = object_key(body)
+        before = self.cache.get("Pod", key)
+        self.cache.apply_event("Pod", event_type, body)
+        after = self.cache.get("Pod", key)
+        if before == after:
+            return
+        kept = after if after is not None and "spec" in after else before
+        if kept is None or "spec" not in kept:
+            return  # a pod without readiness gates: only its key is kept
+        meta = kept.get("metadata") or {}
+        namespace, labels = str(meta.get("namespace")), meta.get("labels") or {}
+        groups = {
+            group
+            for service in self.cache.services_selecting(namespace, labels)
+            for group in self.cache.groups_using_service(service)
+        }
+        for group in sorted(groups):
+            self.scheduler.request(group, Mode.TARGETS)
+        if self.gates is not None:
+            self.gates.wake()
+        if self.target_group_bindings is not None:
+            self.target_group_bindings.observed("Pod", event_type, body, True)
 
     def _affected(
         self,
@@ -187,6 +280,8 @@ class Runtime:
             return [(g, Mode.FULL) for g in old | new] if changed or old != new else []
         if kind in ("EndpointSlice", "Node"):
             return [(g, Mode.TARGETS) for g in self._target_users(kind, body)]
+        if kind == BINDING:
+            return []  # no Ingress group's business (`kube.binding_reconciler`'s)
         key = object_key(body)
         users: dict[str, Callable[[], set[str]]] = {
             "Service": lambda: self.cache.groups_using_service(key),
@@ -218,6 +313,8 @@ class Runtime:
             await asyncio.sleep(self.settings.resync_seconds)
             for group in sorted(self.cache.groups()):
                 self.scheduler.request(group, Mode.DRIFT)
+            if self.target_group_bindings is not None:
+                self.target_group_bindings.resync()
 
 
 # --- kopf handlers ----------------------------------------------------------------------
@@ -235,6 +332,12 @@ WATCHED = {
     "IngressClassParams": ("elbv2.k8s.aws", "v1beta1", "ingressclassparams"),
     # For namespaceSelector: the cache keeps only names and labels.
     "Namespace": ("", "v1", "namespaces"),
+    # LBC's CRD, optional like IngressClassParams: the bindings this controller serves
+    # (`kube.binding_reconciler`), and LBC's own, released (`kube.bindings`).
+    BINDING: ("elbv2.k8s.aws", "v1beta1", "targetgroupbindings"),
+    # For readiness gates: the cache keeps only pods that have some, and little of them;
+    # finished pods are not watched at all (`kube.sync.POD_FIELD_SELECTOR`).
+    "Pod": ("", "v1", "pods"),
 }
 
 
@@ -260,6 +363,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         settings.posting.reporting_component = "alb-ingress-controller"
         settings.watching.server_timeout = 600
         settings.watching.client_timeout = 660
+        settings.watching.field_selectors[("v1", "pods")] = POD_FIELD_SELECTOR
         memo["resync"] = asyncio.create_task(runtime.resync_forever())
         memo["leader"] = asyncio.create_task(_start_when_leading(runtime))
 
@@ -273,6 +377,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
         for task in runtime.tasks:
             task.cancel()
         await runtime.scheduler.stop()
+        if runtime.target_group_bindings is not None:
+            await runtime.target_group_bindings.stop()
 
 
 async def _start_when_leading(runtime: Runtime) -> None:
@@ -292,6 +398,10 @@ async def _start_when_leading(runtime: Runtime) -> None:
     runtime.scheduler.start()
     for group in sorted(runtime.cache.groups()):
         runtime.scheduler.request(group, Mode.DRIFT if group in unverified else Mode.FULL)
+    if runtime.target_group_bindings is not None:
+        runtime.target_group_bindings.start()
+    if runtime.gates is not None:
+        runtime.tasks.append(asyncio.create_task(runtime.gates.run()))
 
 
 async def _unverified(runtime: Runtime) -> set[str]:
@@ -356,6 +466,53 @@ def _serve_metrics(metrics: Metrics, port: int) -> None:
         ) from None
 
 
+def _webhook(
+    settings: Settings, api_client: k8s.ApiClient, runtime: Runtime
+) -> tuple[WebhookServer, Certificates] | None:
+    """The pod readiness gate webhook's server (its port bound) and certificates, or None
+    when it is turned off; a taken port or an unusable certificate is a `SetupError`."""
+    if not settings.enable_pod_readiness_gate_inject or runtime.target_groups is None:
+        return None
+    index, cache = runtime.target_groups, runtime.cache
+    try:
+        sock = bind(settings.webhook_port)
+    except OSError as error:
+        raise SetupError(
+            f"cannot serve the pod readiness gate webhook on port {settings.webhook_port}: "
+            f"{error.strerror or error}; set WEBHOOK_PORT to a free port "
+            "(or ENABLE_POD_READINESS_GATE_INJECT=false)"
+        ) from None
+    server = WebhookServer(
+        sock,
+        lambda namespace, labels: gates_for(cache, index, namespace, labels),
+        lambda namespace: namespace_enabled(cache, namespace),
+    )
+    directory = settings.webhook_cert_dir
+    if directory is not None:
+        try:
+            server.load(*read_dir(directory))
+        except CertificateError as error:
+            sock.close()
+            raise SetupError(
+                f"cannot load the webhook certificate: {error}; set WEBHOOK_CERT_DIR to a "
+                "directory holding a PEM tls.crt and its tls.key"
+            ) from None
+    namespace = settings.leader_namespace
+    certificates = Certificates(
+        load=server.load,
+        leading=runtime.leading.is_set,
+        hosts=service_hosts(settings.webhook_service_name, namespace, settings.webhook_cert_hosts),
+        namespace=namespace,
+        secret=settings.webhook_secret_name,
+        configuration=settings.webhook_configuration_name,
+        days=settings.webhook_cert_validity_days,
+        interval=settings.webhook_cert_check_seconds,
+        secrets=None if directory is not None else Secrets(api_client),
+        directory=directory,
+    )
+    return server, certificates
+
+
 def run(settings: Settings, liveness: str | None = None) -> None:
     """`alb-ingress-controller run`: wire kube client, AWS, runtime and kopf, then block."""
     metrics = Metrics()
@@ -384,6 +541,13 @@ def run(settings: Settings, liveness: str | None = None) -> None:
         list_bindings, k8s.CustomObjectsApi(api_client), settings.watch_namespaces
     )
     writer = ApiWriter(api_client)
+    pod_conditions = ApiPodConditions(api_client, lambda: datetime.datetime.now(datetime.UTC))
+    binding_aws = BindingAws(
+        clients,
+        settings.cluster_name,
+        max_targets=settings.max_targets_per_target_group,
+        rules_limit=settings.rules_per_sg_limit,
+    )
     runtime = Runtime.create(
         settings,
         writer,
@@ -392,7 +556,12 @@ def run(settings: Settings, liveness: str | None = None) -> None:
         lister,
         bindings=bindings,
         inventory=deployer.inventory,
+        binding_deployer=binding_aws,
+        binding_writer=writer,
+        target_health=deployer.target_health,
+        pod_conditions=pod_conditions,
     )
+    webhook = _webhook(settings, api_client, runtime)  # a taken port stops us here
     # OIDC client secrets are read from the cache when AWS must be sent one.
     deployer.read_client_secrets_from(runtime.cache.client_secret)
     registry = kopf.OperatorRegistry()
@@ -415,8 +584,12 @@ def run(settings: Settings, liveness: str | None = None) -> None:
             )
             clients.write_guard = elector.may_write
             writer.write_guard = elector.may_write
+            pod_conditions.write_guard = elector.may_write
         else:
             runtime.leading.set()
+        if webhook is not None:
+            server, certificates = webhook
+            runtime.tasks += [asyncio.create_task(t) for t in (server.serve(), certificates.run())]
         await kopf.operator(
             registry=registry,
             clusterwide=not settings.watch_namespaces,

@@ -23,10 +23,11 @@ replays it, and every `AUDIT_EVERY` seconds anyway (a kind whose objects were al
 replayed as nothing at all), and hands each cached object missing from the list, untouched
 since the list began, to `on_gone` as a deletion.
 
-A kind of an optional CRD (IngressClassParams) may not exist in the cluster: its list
-answers 404, `UnavailableKindError`. Then there is nothing to wait for, and kopf, which
-resolves its resources once at start-up, does not watch it either; `on_unavailable` tells
-the cache, so the model knows those objects cannot be read rather than that there are none.
+A kind of an optional CRD (IngressClassParams, TargetGroupBinding) may not exist in the
+cluster: its list answers 404, `UnavailableKindError`. Then there is nothing to wait for, and
+kopf, which resolves its resources once at start-up, does not watch it either;
+`on_unavailable` tells the cache, so the model knows those objects cannot be read rather
+than that there are none.
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ AUDIT_SETTLE = 2.0  # seconds after the last replayed object before a replayed k
 METADATA_ONLY = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
 
 
+# Pods that finished can never be targets nor wait for a readiness gate: neither the watch
+# (kopf's field selector, `kube.operator`) nor these lists ask for them, so both agree.
+POD_FIELD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
+
 # Kinds of CRDs the controller reads if they are installed, and does without otherwise.
-OPTIONAL_KINDS = frozenset({"IngressClassParams"})
+OPTIONAL_KINDS = frozenset({"IngressClassParams", "TargetGroupBinding"})
 
 
 class UnavailableKindError(Exception):
@@ -81,12 +86,19 @@ class ApiLister:
     def __init__(self, api: Any, namespaces: Iterable[str] = ()) -> None:
         core, networking = k8s.CoreV1Api(api), k8s.NetworkingV1Api(api)
         discovery = k8s.DiscoveryV1Api(api)
+        custom = k8s.CustomObjectsApi(api)
         params = functools.partial(
-            k8s.CustomObjectsApi(api).list_cluster_custom_object,
-            "elbv2.k8s.aws",
-            "v1beta1",
-            "ingressclassparams",
+            custom.list_cluster_custom_object, "elbv2.k8s.aws", "v1beta1", "ingressclassparams"
         )
+        bindings = functools.partial(
+            custom.list_cluster_custom_object, "elbv2.k8s.aws", "v1beta1", "targetgroupbindings"
+        )
+
+        def bindings_in(namespace: str, **options: Any) -> Any:
+            return custom.list_namespaced_custom_object(
+                "elbv2.k8s.aws", "v1beta1", namespace, "targetgroupbindings", **options
+            )
+
         # kind -> (list in all namespaces or cluster-scoped, list in one namespace or None)
         self._calls: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {
             "Ingress": (networking.list_ingress_for_all_namespaces,
@@ -99,6 +111,11 @@ class ApiLister:
             "Secret": (core.list_secret_for_all_namespaces, core.list_namespaced_secret),
             "IngressClassParams": (params, None),
             "Namespace": (core.list_namespace, None),
+            "TargetGroupBinding": (bindings, bindings_in),
+            "Pod": (functools.partial(core.list_pod_for_all_namespaces,
+                                      field_selector=POD_FIELD_SELECTOR),
+                    functools.partial(core.list_namespaced_pod,
+                                      field_selector=POD_FIELD_SELECTOR)),
         }  # fmt: skip
         self._namespaces = list(namespaces)
 

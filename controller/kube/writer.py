@@ -3,7 +3,10 @@
 Reads come from kopf's watch streams (see `cache`); writes are rare and each has one job:
 add or remove our finalizer, set the status hostname, record what was applied in an
 annotation, post an Event, release another controller's custom object (remove its finalizer,
-then delete it: aws-load-balancer-controller's TargetGroupBindings, see `bindings`). They are
+then delete it: aws-load-balancer-controller's TargetGroupBindings, see `bindings`). The
+finalizer, annotation and Event writes take a TargetGroupBinding we serve as well as an
+Ingress (told apart by apiVersion and kind, `CUSTOM_RESOURCES`), and `set_status` writes its
+status subresource. They are
 synchronous because reconciles run in worker threads next to boto3. Finalizers are edited
 with JSON patches that `test` the list element first, so a concurrent edit (another
 controller, or another group's reconcile of an Ingress moving between groups) fails with
@@ -32,6 +35,12 @@ logger = logging.getLogger(__name__)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 COMPONENT = "alb-ingress-controller"
+# Custom objects the finalizer, annotation, status and Event writes also take, by
+# (apiVersion, kind): the TargetGroupBindings this controller serves.
+CUSTOM_RESOURCES = {
+    ("elbv2.k8s.aws/v1beta1", "TargetGroupBinding"): ("elbv2.k8s.aws", "v1beta1",
+                                                      "targetgroupbindings"),
+}  # fmt: skip
 
 
 class StaleCopyError(Exception):
@@ -73,6 +82,13 @@ def _without(current: list[str], finalizer: str) -> list[dict[str, Any]]:
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     meta: Mapping[str, Any] = body.get("metadata") or {}
     return meta
+
+
+def _kind_of(body: Mapping[str, Any]) -> tuple[str, str]:
+    """(apiVersion, kind) of an object we write to: an Ingress unless it says otherwise."""
+    if (body.get("apiVersion"), body.get("kind")) in CUSTOM_RESOURCES:
+        return str(body["apiVersion"]), str(body["kind"])
+    return "networking.k8s.io/v1", "Ingress"
 
 
 class ApiWriter:
@@ -198,10 +214,11 @@ class ApiWriter:
             if seen is not None and self._count_again(meta["namespace"], seen, now):
                 return
             name = f"{meta.get('name')}.{uuid.uuid4().hex[:16]}"
-            self._core.create_namespaced_event(
-                meta["namespace"],
-                self._new_event(meta, name, type_=type_, reason=reason, message=message, now=now),
-            )
+            made = self._new_event(
+                meta, name, type_=type_, reason=reason, message=message, now=now,
+                kind=_kind_of(ingress),
+            )  # fmt: skip
+            self._core.create_namespaced_event(meta["namespace"], made)
             seen = _Seen(name, 1)
         except ApiException as error:
             # An Event is advice, not state: losing one must never fail a reconcile.
@@ -234,12 +251,13 @@ class ApiWriter:
         reason: str,
         message: str,
         now: datetime.datetime,
+        kind: tuple[str, str] = ("networking.k8s.io/v1", "Ingress"),
     ) -> k8s.CoreV1Event:
         return k8s.CoreV1Event(
             metadata=k8s.V1ObjectMeta(name=name, namespace=meta["namespace"]),
             involved_object=k8s.V1ObjectReference(
-                api_version="networking.k8s.io/v1",
-                kind="Ingress",
+                api_version=kind[0],
+                kind=kind[1],
                 name=meta.get("name"),
                 namespace=meta["namespace"],
                 uid=meta.get("uid"),
@@ -257,16 +275,36 @@ class ApiWriter:
         )
 
     def _patch(self, ingress: Mapping[str, Any], patch: Any, content_type: str) -> None:
+        """Patch an Ingress, or one of the `CUSTOM_RESOURCES` (by its apiVersion and kind)."""
         meta = _meta(ingress)
+        kind = _kind_of(ingress)
         try:
-            self._networking.patch_namespaced_ingress(
-                meta["name"], meta["namespace"], patch, _content_type=content_type
-            )
+            if kind in CUSTOM_RESOURCES:
+                group, version, plural = CUSTOM_RESOURCES[kind]
+                self._custom.patch_namespaced_custom_object(
+                    group, version, meta["namespace"], plural, meta["name"], patch,
+                    _content_type=content_type,
+                )  # fmt: skip
+            else:
+                self._networking.patch_namespaced_ingress(
+                    meta["name"], meta["namespace"], patch, _content_type=content_type
+                )
         except ApiException as error:
             # A failed `test` (422), or a conflict (409): another writer got there first.
             if content_type == JSON_PATCH and error.status in (409, 422):
                 raise StaleCopyError(
-                    f"Ingress {meta.get('namespace')}/{meta.get('name')} changed since "
+                    f"{kind[1]} {meta.get('namespace')}/{meta.get('name')} changed since "
                     f"resourceVersion {meta.get('resourceVersion')}"
                 ) from error
             raise
+
+    def set_status(self, body: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        """Merge `status` into the status subresource of one of the `CUSTOM_RESOURCES` (a
+        TargetGroupBinding's observedGeneration)."""
+        self._fence("status patch", body)
+        meta = _meta(body)
+        group, version, plural = CUSTOM_RESOURCES[_kind_of(body)]
+        self._custom.patch_namespaced_custom_object_status(
+            group, version, meta["namespace"], plural, meta["name"], {"status": dict(status)},
+            _content_type=MERGE_PATCH,
+        )  # fmt: skip

@@ -6,7 +6,8 @@ Modules: `inputs` (typed views of the input, `ClusterState`), `annotations` and 
 an Ingress holds), `class_params` (what an IngressClass's IngressClassParams impose),
 `references` (the Services an Ingress uses), `backends` (target groups),
 `ingress` (one Ingress's contribution), `assemble` (merging a group), `names`, `builder`
-(entry points), `targets` (desired targets), `stack` (the output types). The kube layer's
+(entry points), `targets` (desired targets), `stack` (the output types); `binding` (a
+TargetGroupBinding's spec, targets and networking, beside the Ingress model). The kube layer's
 cache indexes what `groups` and `references` say, so membership has one owner.
 """
 

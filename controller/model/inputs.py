@@ -39,6 +39,9 @@ class ClusterState:
     # layer keeps only names and labels). One not listed has only the label the API server
     # gives every namespace, `kubernetes.io/metadata.name`.
     namespaces: Sequence[Mapping[str, Any]] = ()
+    # Pods with readiness gates, for the endpoints their gates hold back (`targets.py`): the
+    # kube layer keeps only those, and of each only its gates, conditions and addresses.
+    pods: Sequence[Mapping[str, Any]] = ()
 
     @classmethod
     def from_objects(cls, objects: Sequence[Mapping[str, Any]]) -> ClusterState:
@@ -57,6 +60,7 @@ class ClusterState:
             secrets=tuple(by_kind.get("Secret", ())),
             ingress_class_params=tuple(by_kind.get("IngressClassParams", ())),
             namespaces=tuple(by_kind.get("Namespace", ())),
+            pods=tuple(by_kind.get("Pod", ())),
         )
 
 
@@ -185,10 +189,19 @@ class EndpointConditions(KubeModel):
     terminating: bool | None = None
 
 
+class EndpointTargetRef(KubeModel):
+    """The object behind an endpoint (a Pod, for a Service with a selector)."""
+
+    kind: str | None = None
+    name: str | None = None
+    namespace: str | None = None
+
+
 class Endpoint(KubeModel):
     addresses: list[str] = Field(default_factory=list)
     conditions: EndpointConditions | None = None
     node_name: str | None = None
+    target_ref: EndpointTargetRef | None = None
 
 
 class EndpointPort(KubeModel):
@@ -201,6 +214,23 @@ class EndpointSlice(KubeModel):
     address_type: str = "IPv4"
     endpoints: list[Endpoint] | None = None
     ports: list[EndpointPort] | None = None
+
+
+class PodReadinessGate(KubeModel):
+    condition_type: str
+
+
+class PodSpec(KubeModel):
+    readiness_gates: list[PodReadinessGate] | None = None
+
+
+class PodCondition(KubeModel):
+    type: str
+    status: str
+
+
+class PodStatus(KubeModel):
+    conditions: list[PodCondition] | None = None
 
 
 class NodeCondition(KubeModel):

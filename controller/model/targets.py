@@ -14,6 +14,13 @@ is ready (`ready` unset counts as ready, as the API defines it). Fail-open (LBC'
 EndpointsFailOpen): when none of a Service's endpoints is ready, those that are not ready
 only because their Node's status is Unknown (its kubelet stopped reporting, as in a network
 partition) stay targets, so the ALB's own health checks decide instead of a blank group.
+
+Pod readiness gates (`awaits_readiness_gates`): a pod that carries readiness gates is not
+Ready until every gate's condition is True, so its endpoint stays `ready: false`; but the
+gate `target-health.elbv2.k8s.aws/<target group>` turns True only once the target is healthy
+in the target group, which needs it registered first. So, as LBC does, an endpoint that is
+not ready while its pod's containers are (ContainersReady True), and is not terminating, is
+a target too; the kube layer hands in only the pods that have readiness gates.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from controller.model.inputs import (
     EndpointSlice,
     NodeSpec,
     NodeStatus,
+    PodSpec,
+    PodStatus,
     ServicePort,
     ServiceSpec,
     metadata_of,
@@ -53,6 +62,7 @@ def build_targets(stack: Stack, state: ClusterState, *, fail_open: bool = True) 
     services = {(metadata_of(s).namespace, metadata_of(s).name): s for s in state.services}
     nodes = _eligible_nodes(state.nodes)
     unknown_nodes = _unknown_nodes(state.nodes) if fail_open else frozenset()
+    gated = held_by_readiness_gates(state.pods)
     result: DesiredTargets = {}
     for tg in stack.target_groups:
         namespace, _, name = tg.service.partition("/")
@@ -63,7 +73,13 @@ def build_targets(stack: Stack, state: ClusterState, *, fail_open: bool = True) 
             result[tg.id] = _instance_targets(tg, port, nodes)
         else:
             result[tg.id] = _ip_targets(
-                tg, port, namespace, name, state.endpoint_slices, unknown_nodes=unknown_nodes
+                tg,
+                port,
+                namespace,
+                name,
+                state.endpoint_slices,
+                unknown_nodes=unknown_nodes,
+                gated=gated,
             )
     return result
 
@@ -143,7 +159,10 @@ def _ip_targets(
     slices: Sequence[Mapping[str, Any]],
     *,
     unknown_nodes: frozenset[str] = frozenset(),
+    gated: frozenset[str] = frozenset(),
 ) -> frozenset[Target]:
+    """`gated`: `ns/name` of the pods only their readiness gates hold back
+    (`held_by_readiness_gates`)."""
     address_type = "IPv6" if tg.ip_address_type == "ipv6" else "IPv4"
     ready: set[Target] = set()
     on_unknown_nodes: set[Target] = set()
@@ -165,6 +184,12 @@ def _ip_targets(
         for endpoint in endpoint_slice.endpoints or ():
             targets = {Target(id=address, port=number) for address in endpoint.addresses}
             readiness = endpoint_readiness(endpoint, unknown_nodes)
+            # --- pod readiness gates: registered once its containers are ready, so the
+            # health checks its gate waits for can start (`awaits_readiness_gates`).
+            if readiness is Readiness.NOT_READY and awaits_readiness_gates(endpoint, gated):
+                on_unknown = endpoint.node_name is not None and endpoint.node_name in unknown_nodes
+                readiness = Readiness.ON_UNKNOWN_NODE if on_unknown else Readiness.READY
+            # --- end of pod readiness gates
             if readiness is Readiness.READY:
                 ready.update(targets)
             elif readiness is Readiness.ON_UNKNOWN_NODE:
@@ -189,6 +214,37 @@ def endpoint_readiness(endpoint: Endpoint, unknown_nodes: frozenset[str]) -> Rea
     if endpoint.node_name is not None and endpoint.node_name in unknown_nodes:
         return Readiness.ON_UNKNOWN_NODE
     return Readiness.NOT_READY
+
+
+def held_by_readiness_gates(pods: Sequence[Mapping[str, Any]]) -> frozenset[str]:
+    """`ns/name` of the pods that have readiness gates, are not being deleted and whose
+    containers are ready (ContainersReady True): not Ready only while a gate is not True."""
+    found: set[str] = set()
+    for pod in pods:
+        meta = metadata_of(pod)
+        if meta.deletion_timestamp or not meta.name:
+            continue
+        try:
+            spec = spec_of(pod, PodSpec)
+            status = PodStatus.model_validate(pod.get("status") or {})
+        except ValidationError:
+            continue
+        containers_ready = any(
+            c.type == "ContainersReady" and c.status == "True" for c in status.conditions or ()
+        )
+        if spec.readiness_gates and containers_ready:
+            found.add(f"{meta.namespace}/{meta.name}")
+    return frozenset(found)
+
+
+def awaits_readiness_gates(endpoint: Endpoint, gated: frozenset[str]) -> bool:
+    """Whether a not-ready endpoint is a target all the same: its pod is one of `gated`
+    (`held_by_readiness_gates`) and it is not terminating (a deleted pod goes at once)."""
+    conditions = endpoint.conditions or EndpointConditions()
+    ref = endpoint.target_ref
+    if conditions.terminating or ref is None or ref.kind != "Pod" or not ref.name:
+        return False
+    return f"{ref.namespace or 'default'}/{ref.name}" in gated
 
 
 def _slice_port(endpoint_slice: EndpointSlice, port: ServicePort) -> int | None:

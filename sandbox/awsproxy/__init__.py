@@ -8,14 +8,15 @@ call counts by service and operation, and rule-driven fault injection (5xx, rese
 
 Modules: ``identify`` (which service/operation a request is), ``profiles`` (latency and bucket
 defaults, with their sources), ``buckets`` (token buckets), ``errors`` (AWS error formats),
-``faults`` (fault rules), ``stats`` (counts), ``server`` (the aiohttp proxy and its control
-API), ``runner`` (background-thread runner and moto pairing); ``python -m
-sandbox.awsproxy`` runs it standalone.
+``faults`` (fault rules), ``stats`` (counts), ``journal`` (the call log), ``server`` (the
+aiohttp proxy and its control API), ``runner`` (background-thread runner and moto
+pairing); ``python -m sandbox.awsproxy`` runs it standalone.
 """
 
 from sandbox.awsproxy.errors import ErrorKind, error_reply
 from sandbox.awsproxy.faults import FaultRule, fault_mix
 from sandbox.awsproxy.identify import Call, identify, is_mutating
+from sandbox.awsproxy.journal import JournalEntry
 from sandbox.awsproxy.profiles import (
     DEFAULT_BUCKETS,
     DEFAULT_LATENCY,
@@ -46,6 +47,7 @@ __all__ = [
     "Call",
     "ErrorKind",
     "FaultRule",
+    "JournalEntry",
     "LatencyProfile",
     "LatencyRule",
     "OperationStats",

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from moto.server import ThreadedMotoServer
 
 from sandbox.awsproxy.faults import FaultRule
+from sandbox.awsproxy.journal import JournalEntry
 from sandbox.awsproxy.server import AwsProxy
 from sandbox.awsproxy.stats import ProxyStats
 from sandbox.loopthread import LoopThread
@@ -72,6 +73,10 @@ class AwsProxyThread:
 
     def reset_stats(self) -> None:
         self._on_loop(self.proxy.reset_stats)
+
+    def journal(self, since: int = 0) -> list[JournalEntry]:
+        """The calls received after sequence number `since`, oldest first."""
+        return self._on_loop(lambda: self.proxy.journal(since))
 
     def refill_buckets(self) -> None:
         self._on_loop(self.proxy.refill_buckets)

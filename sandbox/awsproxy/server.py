@@ -9,6 +9,8 @@ A small JSON control API lives on the same port under ``/__proxy/`` (no AWS API 
 path), so a benchmark in another process can read and reset counts and add faults:
 
 - ``GET /__proxy/stats``: per-operation counts, totals and bucket levels (``ProxyStats``);
+- ``GET /__proxy/journal?since=N``: the calls after sequence number N, in order
+  (``JournalEntry``: when, what, the answer's status, a mutating query call's parameters);
 - ``POST /__proxy/reset``: zero the counts; body ``{"buckets": true}`` also refills the
   buckets, ``{"faults": true}`` also clears the fault rules;
 - ``GET|POST|DELETE /__proxy/faults``: list, add (a ``FaultRule`` as JSON), clear;
@@ -38,6 +40,7 @@ from sandbox.awsproxy.buckets import BucketSet, Clock
 from sandbox.awsproxy.errors import ErrorKind, ErrorReply, error_reply
 from sandbox.awsproxy.faults import FaultInjector, FaultRule
 from sandbox.awsproxy.identify import Call, identify
+from sandbox.awsproxy.journal import Journal, JournalEntry
 from sandbox.awsproxy.profiles import (
     DEFAULT_BUCKETS,
     DEFAULT_LATENCY,
@@ -124,6 +127,7 @@ class AwsProxy:
         self._faults = FaultInjector(seed)
         self._bucket_set = BucketSet(clock)
         self._stats = StatsRecorder()
+        self._journal = Journal()
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
 
@@ -137,6 +141,7 @@ class AwsProxy:
     async def start(self) -> None:
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_get(f"{CONTROL_PREFIX}/stats", self._get_stats)
+        app.router.add_get(f"{CONTROL_PREFIX}/journal", self._get_journal)
         app.router.add_post(f"{CONTROL_PREFIX}/reset", self._post_reset)
         app.router.add_get(f"{CONTROL_PREFIX}/faults", self._get_faults)
         app.router.add_post(f"{CONTROL_PREFIX}/faults", self._post_fault)
@@ -172,6 +177,10 @@ class AwsProxy:
     def reset_stats(self) -> None:
         self._stats.reset()
 
+    def journal(self, since: int = 0) -> list[JournalEntry]:
+        """The calls received after sequence number `since`, oldest first."""
+        return self._journal.entries(since)
+
     def refill_buckets(self) -> None:
         """Start every token bucket full again (e.g. after seeding, before measuring)."""
         self._bucket_set.refill()
@@ -192,6 +201,16 @@ class AwsProxy:
         headers = {k.lower(): v for k, v in request.headers.items()}
         call = identify(request.method, request.path, request.query_string, headers, body)
         self._stats.call(call)
+        arrived = time.time()
+        status = 0
+        try:
+            reply = await self._answer(request, body, call)
+            status = reply.status
+            return reply
+        finally:
+            self._journal.record(call, body, status, at=arrived)
+
+    async def _answer(self, request: web.Request, body: bytes, call: Call) -> web.StreamResponse:
 
         if self.throttling and not self._bucket_set.try_take(self.buckets.buckets_for(call)):
             self._stats.throttled(call)
@@ -272,11 +291,19 @@ class AwsProxy:
     async def _get_stats(self, _: web.Request) -> web.Response:
         return web.json_response(self.stats().model_dump(mode="json"))
 
+    async def _get_journal(self, request: web.Request) -> web.Response:
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError:
+            return web.json_response({"error": "since: not an integer"}, status=400)
+        return web.json_response([e.model_dump(mode="json") for e in self.journal(since)])
+
     async def _post_reset(self, request: web.Request) -> web.Response:
         parsed = await _parse(request, ResetRequest, default={})
         if isinstance(parsed, web.Response):
             return parsed
         self.reset_stats()
+        self._journal.clear()
         if parsed.buckets:
             self.refill_buckets()
         if parsed.faults:

@@ -25,6 +25,14 @@ REQUIRED = {
     "restart": {"ingresses", "seconds", "calls", "mutating_calls"},
     "targets": {"p50_seconds", "p99_seconds", "deregister_p50_seconds", "calls_per_change"},
     "rss_mib": {"peak"},
+    "gates": {
+        "pods",
+        "seconds_to_ready",
+        "healthy_to_condition_p50_seconds",
+        "healthy_to_condition_max_seconds",
+        "describe_target_health_calls",
+        "describe_target_health_calls_idle",
+    },
 }
 SCALE_KEYS = {"ingresses", "seconds", "calls", "throttled"}
 

@@ -664,3 +664,34 @@ def test_a_fault_mix_hits_its_rate_of_each_service_evenly_over_five_kinds() -> N
         assert 0.18 < hits / per_service < 0.22, (service, hits)
     assert len(fired) == 10  # five kinds for each service
     assert all(0.03 < n / per_service < 0.05 for n in fired.values()), fired
+
+
+# -- the call log ------------------------------------------------------------------------------
+
+
+def test_the_journal_keeps_calls_in_order_with_the_targets_of_registrations(
+    unlimited: AwsProxyThread, vpc_id: str
+) -> None:
+    elbv2 = client("elbv2", unlimited.url)
+    start = unlimited.journal()[-1].seq if unlimited.journal() else 0
+    arn = elbv2.create_target_group(
+        Name="journal", Protocol="HTTP", Port=80, VpcId=vpc_id, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    targets = [{"Id": "10.9.0.5", "Port": 80}, {"Id": "10.9.0.6", "Port": 80}]
+    elbv2.register_targets(TargetGroupArn=arn, Targets=targets)
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=targets[:1])
+    elbv2.describe_target_health(TargetGroupArn=arn)
+    entries = unlimited.journal(since=start)
+    assert [e.operation for e in entries] == [
+        "CreateTargetGroup", "RegisterTargets", "DeregisterTargets", "DescribeTargetHealth",
+    ]  # fmt: skip
+    assert [e.seq for e in entries] == sorted(e.seq for e in entries)
+    assert entries[1].targets() == ["10.9.0.5", "10.9.0.6"]
+    assert entries[2].targets() == ["10.9.0.5"]
+    assert entries[1].params["TargetGroupArn"] == [arn]
+    assert entries[3].params == {}  # reads keep no parameters
+    assert all(e.status == 200 for e in entries)
+    assert entries[0].at <= entries[3].at
+    # Over the control API too.
+    with urllib.request.urlopen(f"{unlimited.url}/__proxy/journal?since={entries[2].seq}") as r:
+        assert [e["operation"] for e in json.loads(r.read())] == ["DescribeTargetHealth"]

@@ -216,3 +216,32 @@ def test_regex_conditions_jwt_transforms_and_control_ports_are_kept(elbv2: Any) 
     )["TargetGroups"][0]
     [found] = elbv2.describe_target_groups(TargetGroupArns=[tg["TargetGroupArn"]])["TargetGroups"]
     assert found["TargetControlPort"] == 3000
+
+
+def test_target_health_follows_the_sandbox_tags_of_the_target_group(elbv2: Any) -> None:
+    # moto says healthy at once; AWS health-checks first and may fail a target.
+    ec2 = aws_client("ec2", elbv2.meta.endpoint_url)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    arn = elbv2.create_target_group(
+        Name="health", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip",
+        Tags=[{"Key": "sandbox/initial-health-seconds", "Value": "3600"},
+              {"Key": "sandbox/failing-targets", "Value": "10.8.0.9"}],
+    )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+    elbv2.register_targets(
+        TargetGroupArn=arn, Targets=[{"Id": "10.8.0.5", "Port": 80}, {"Id": "10.8.0.9", "Port": 80}]
+    )
+
+    def states() -> dict[str, tuple[str, str]]:
+        found = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        health = {d["Target"]["Id"]: d["TargetHealth"] for d in found}
+        return {target: (h["State"], h.get("Reason", "")) for target, h in health.items()}
+
+    assert states() == {
+        "10.8.0.5": ("initial", "Elb.InitialHealthChecking"),
+        "10.8.0.9": ("unhealthy", "Target.FailedHealthChecks"),
+    }
+    # Without the tags, moto's own answer.
+    elbv2.remove_tags(
+        ResourceArns=[arn], TagKeys=["sandbox/initial-health-seconds", "sandbox/failing-targets"]
+    )
+    assert {state for state, _ in states().values()} == {"healthy"}

@@ -14,9 +14,11 @@ REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "deploy" / "manifests"
 DOCKERFILE = REPO / "Dockerfile"
 POLICY = REPO / "iam" / "policy.json"
-# WAF and Shield, apart so each document fits a managed policy (6,144 characters).
+# WAF and Shield, and TargetGroupBindings' target groups, apart so each document fits a
+# managed policy (6,144 characters).
 PROTECTION_POLICY = REPO / "iam" / "policy-protection.json"
-POLICIES = (POLICY, PROTECTION_POLICY)
+BINDING_POLICY = REPO / "iam" / "policy-targetgroupbinding.json"
+POLICIES = (POLICY, PROTECTION_POLICY, BINDING_POLICY)
 ROLE_TEMPLATE = REPO / "iam" / "controller-role.yaml"
 
 NAMESPACE = "alb-ingress-controller"
@@ -63,7 +65,7 @@ def load_policy_file(path: Path) -> dict[str, Any]:
 
 
 def load_policy() -> dict[str, Any]:
-    """Both policy documents as one: what a role carrying both may do."""
+    """The policy documents as one: what a role carrying them all may do."""
     documents = [load_policy_file(path) for path in POLICIES]
     return {
         "Version": documents[0]["Version"],

@@ -8,7 +8,9 @@ shipped RBAC) against a control plane of its own (`sandbox.controlplane`, with a
 and AWS_ENDPOINT_URL at a moto server. It takes an Ingress (with ip targets and a host in a
 Route 53 zone) through create, deploy, status and delete, with a TargetGroupBinding that
 aws-load-balancer-controller left for its group (released after the deploy: list, patch,
-delete); the API server's audit log records
+delete), and a user's own TargetGroupBinding of a target group made outside the cluster
+(served: watch, finalizer patches, status, deregistered on delete); the API server's audit
+log records
 every Kubernetes request (and its answer) and AWS_DEBUG=true makes the controller log every
 AWS call. The session runs once and every ship test reads its record. The secret access key
 is a unique marker, so the logs can be searched for it.
@@ -36,9 +38,11 @@ from kubernetes import config as k8s_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from controller.kube.bindings import GROUP, PLURAL, VERSION
+from controller.kube.readiness import GATE_PREFIX, INJECT_LABEL
 from sandbox import motofixes, objects
 from sandbox.controller_process import ControllerExitedError, ControllerProcess
 from sandbox.controlplane import ControlPlane
+from sandbox.processes import free_port
 from sandbox.runner import CONTROLLER_USER, install_controller_identity, install_crds
 from sandbox.waiting import WaitTimeoutError, wait_until
 
@@ -55,6 +59,7 @@ HOST = f"web.{ZONE}"
 APP_NAMESPACE = "shop"
 POD_NAME = "alb-ingress-controller-7d9f-a"
 LEFTOVER = "k8s-shop-web-0f1e2d3c4b"  # LBC's TargetGroupBinding of the Ingress's target group
+BOUND = "made-elsewhere"  # a user's TargetGroupBinding, of a target group Terraform made
 TIMEOUT = 30.0
 
 
@@ -67,9 +72,10 @@ class RecordedRun:
     exit_code: int
 
 
-def seed_aws(endpoint: str) -> str:
-    """A VPC with two internal subnets for the cluster, the Route 53 zone of HOST and an ACM
-    certificate for it (returned: the Ingress's HTTPS listener uses it)."""
+def seed_aws(endpoint: str) -> tuple[str, str]:
+    """A VPC with two internal subnets for the cluster, the Route 53 zone of HOST, an ACM
+    certificate for it (the Ingress's HTTPS listener uses it) and an ip target group made
+    outside the cluster (untagged); returns the certificate's and the target group's ARNs."""
     session = boto3.Session(
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION
     )
@@ -92,7 +98,11 @@ def seed_aws(endpoint: str) -> str:
         )
     route53: Any = session.client("route53", endpoint_url=endpoint)
     route53.create_hosted_zone(Name=ZONE, CallerReference="ship-test")
-    return _certificate(session.client("acm", endpoint_url=endpoint))
+    elbv2: Any = session.client("elbv2", endpoint_url=endpoint)
+    bound = elbv2.create_target_group(
+        Name=BOUND, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    return _certificate(session.client("acm", endpoint_url=endpoint)), str(bound)
 
 
 def _certificate(acm: Any) -> str:
@@ -121,9 +131,11 @@ def seed_kube(api: k8s.ApiClient) -> None:
     # Plain dict bodies, as kubectl would send: the typed client accepts them at run time.
     core: Any = k8s.CoreV1Api(api)
     # The controller's namespace, ServiceAccount, RBAC and IngressClass come from
-    # deploy/manifests (install_controller_identity); the app is a Service without a
-    # selector and an EndpointSlice of our own, so no Pods are needed.
-    core.create_namespace({"metadata": {"name": APP_NAMESPACE}})
+    # deploy/manifests (install_controller_identity); the app is a Service and an
+    # EndpointSlice of our own, so no Pods are needed but the one `_gate_a_pod` makes. The
+    # namespace is labelled for pod readiness gates: its new pods go through the webhook.
+    labels = {INJECT_LABEL: "enabled"}
+    core.create_namespace({"metadata": {"name": APP_NAMESPACE, "labels": labels}})
     # The Ingress's OIDC client (auth-idp-oidc's secretName), read through the Secret watch.
     core.create_namespaced_secret(
         APP_NAMESPACE,
@@ -134,7 +146,11 @@ def seed_kube(api: k8s.ApiClient) -> None:
     )
     core.create_namespaced_service(
         APP_NAMESPACE,
-        {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}]}},
+        {
+            "metadata": {"name": "web"},
+            # The selector matches only the gated pod of `_gate_a_pod`.
+            "spec": {"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": "web"}},
+        },
     )
     discovery: Any = k8s.DiscoveryV1Api(api)
     discovery.create_namespaced_endpoint_slice(
@@ -202,14 +218,22 @@ def run_controller(workdir: Path) -> RecordedRun:
     endpoint = f"http://{host}:{port}"
     try:
         with ControlPlane(workdir / "cluster") as control_plane:
-            certificate = seed_aws(endpoint)
+            certificate, bound = seed_aws(endpoint)
             api = k8s_config.new_client_from_config(config_file=str(control_plane.kubeconfig))  # type: ignore[no-untyped-call]
             install_crds(api)
+            webhook_port = free_port()
             kubeconfig = install_controller_identity(
-                api, control_plane, workdir / "controller.kubeconfig"
+                api, control_plane, workdir / "controller.kubeconfig", webhook_port
             )
             seed_kube(api)
-            result = _drive(workdir, kubeconfig, endpoint, api, control_plane, certificate)
+            result = _drive(
+                workdir,
+                kubeconfig,
+                endpoint,
+                api,
+                control_plane,
+                (certificate, bound, webhook_port),
+            )
             api.close()
             events = control_plane.audit_events()
     finally:
@@ -223,8 +247,9 @@ def _drive(  # noqa: PLR0917
     endpoint: str,
     api: k8s.ApiClient,
     cp: ControlPlane,
-    certificate: str,
+    arns: tuple[str, str, int],
 ) -> tuple[list[str], str, int, int]:
+    certificate, bound, webhook_port = arns
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workdir),
@@ -237,6 +262,9 @@ def _drive(  # noqa: PLR0917
         "CLUSTER_NAME": CLUSTER,
         "POD_NAME": POD_NAME,
         "POD_NAMESPACE": NAMESPACE,
+        # The webhook configuration calls it on loopback (`install_controller_identity`).
+        "WEBHOOK_PORT": str(webhook_port),
+        "WEBHOOK_CERT_HOSTS": '["127.0.0.1"]',
     }
     # The Deployment's args (the image's entrypoint is `alb-ingress-controller run`): the
     # CLI's own log format, leader election, liveness; nothing of this process's environment.
@@ -259,6 +287,8 @@ def _drive(  # noqa: PLR0917
             return not found["items"]
 
         wait_for("LBC's TargetGroupBinding released", released, controller)
+        _serve_a_binding(api, bound, controller)
+        _gate_a_pod(api, controller)
         # A change that deploys again: its second SuccessfullyReconciled is counted on the
         # first Event (a patch), not posted as another.
         net.patch_namespaced_ingress(
@@ -295,6 +325,75 @@ def _drive(  # noqa: PLR0917
         controller.stop(timeout=20)
     assert controller.returncode is not None
     return controller.logs().splitlines(), metrics_text, liveness, controller.returncode
+
+
+def _serve_a_binding(api: k8s.ApiClient, arn: str, controller: ControllerProcess) -> None:
+    """A user's TargetGroupBinding of `arn` to Service `web`: served (finalizer, status),
+    then deleted (its target deregistered, the finalizer removed)."""
+    custom: Any = k8s.CustomObjectsApi(api)
+    custom.create_namespaced_custom_object(
+        GROUP, VERSION, APP_NAMESPACE, PLURAL,
+        objects.target_group_binding(BOUND, APP_NAMESPACE, arn=arn, service="web",
+                                     target_type="ip"),
+    )  # fmt: skip
+
+    def read() -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = custom.get_namespaced_custom_object(
+                GROUP, VERSION, APP_NAMESPACE, PLURAL, BOUND
+            )
+        except k8s.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return found
+
+    def served() -> bool:
+        body = read() or {}
+        return (body.get("status") or {}).get("observedGeneration") == 1
+
+    wait_for("the user's TargetGroupBinding served", served, controller)
+    custom.delete_namespaced_custom_object(GROUP, VERSION, APP_NAMESPACE, PLURAL, BOUND)
+    wait_for("the user's TargetGroupBinding released", lambda: read() is None, controller)
+
+
+def _gate_a_pod(api: k8s.ApiClient, controller: ControllerProcess) -> None:
+    """A pod of the labelled namespace, selected by `web`: the webhook gives it the gate of
+    the Ingress's target group (its certificate made and renewed into the Secret, its CA
+    into the webhook configuration), and once its containers are ready (as a kubelet would
+    say: there is none here) the controller sets the gate's condition (pods/status)."""
+    core: Any = k8s.CoreV1Api(api)
+    wait_for("the webhook to serve", lambda: "webhook: serving" in controller.logs(), controller)
+    made: list[str] = []
+
+    def gated() -> bool:
+        # The API server may call the webhook with its old (empty) caBundle for a moment:
+        # that pod gets no gate (failurePolicy Ignore), and another is made.
+        name = f"web-{len(made)}"
+        pod = {"metadata": {"name": name, "labels": {"app": "web"}},
+               "spec": {"containers": [{"name": "web", "image": "web"}]}}  # fmt: skip
+        made.append(name)
+        created = core.create_namespaced_pod(APP_NAMESPACE, pod)
+        gates = created.spec.readiness_gates or ()
+        if any(g.condition_type.startswith(GATE_PREFIX) for g in gates):
+            return True
+        core.delete_namespaced_pod(name, APP_NAMESPACE, grace_period_seconds=0)
+        return False
+
+    wait_for("a new pod to get a readiness gate", gated, controller)
+    name = made[-1]
+    core.patch_namespaced_pod_status(
+        name,
+        APP_NAMESPACE,
+        {"status": {"podIP": "10.0.11.20", "podIPs": [{"ip": "10.0.11.20"}],
+                    "conditions": [{"type": "ContainersReady", "status": "True"}]}},
+    )  # fmt: skip
+
+    def condition_set() -> bool:
+        pod = core.read_namespaced_pod(name, APP_NAMESPACE)
+        return any(c.type.startswith(GATE_PREFIX) for c in pod.status.conditions or ())
+
+    wait_for("the gate's condition to be set", condition_set, controller)
 
 
 def _get(url: str) -> tuple[int, str]:

@@ -4,11 +4,11 @@ aside), values change what they should, and `helm install` into the session's re
 plane makes those objects, `helm uninstall` removes them.
 
 Intended differences from the manifests, and nothing else: no Namespace (helm installs into
-the release namespace), the IngressClassParams CRD in the chart's `crds/` (helm installs it
-before the templates and never renders or deletes it), the chart's standard labels
-(`app.kubernetes.io/instance`, ... also in selectors, so two releases never select each
-other's pods), and no placeholder IRSA annotation (`serviceAccount.annotations` is empty by
-default, as in LBC's chart).
+the release namespace), the CRDs (IngressClassParams, TargetGroupBinding) in the chart's
+`crds/` (helm installs them before the templates and never renders or deletes them), the
+chart's standard labels (`app.kubernetes.io/instance`, ... also in selectors, so two releases
+never select each other's pods), and no placeholder IRSA annotation
+(`serviceAccount.annotations` is empty by default, as in LBC's chart).
 """
 
 from __future__ import annotations
@@ -166,6 +166,8 @@ def test_default_values_render_the_manifests(helm: Helm, kustomized: dict[Key, O
             # The manifests' placeholder role ARN is to be edited; the chart has no annotations.
             assert "annotations" not in got["metadata"]
             want["metadata"].pop("annotations")
+        if key[0] == "Service":  # a selector is labels too: the chart's select its release
+            assert got["spec"].pop("selector").items() >= want["spec"].pop("selector").items()
         assert got == want, key
 
 
@@ -179,8 +181,10 @@ def test_the_charts_crds_are_the_manifests_crds(kustomized: dict[Key, Obj]) -> N
 def test_rbac_rules_are_the_manifests(helm: Helm, kustomized: dict[Key, Obj]) -> None:
     # Covered by the comparison above, spelled out: the same rules in the same order.
     rendered = helm.template()
-    for kind in ("ClusterRole", "Role"):
-        assert the(rendered, kind)["rules"] == the(kustomized, kind)["rules"]
+    roles = [k for k in kustomized if k[0] in ("ClusterRole", "Role")]
+    assert len(roles) == 4  # the controller's, the leader Lease's, the webhook's two
+    for kind, name, _ in roles:
+        assert the(rendered, kind, name)["rules"] == the(kustomized, kind, name)["rules"]
 
 
 def test_selectors_match_the_pods(helm: Helm) -> None:
@@ -215,6 +219,7 @@ def test_values_change_the_objects(helm: Helm) -> None:
             "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
             "watchNamespace": "web",
             "env": {"RESYNC_SECONDS": "300"},
+            "enablePodReadinessGateInject": False,
         }
     )
     kinds = sorted(k for k, _, _ in rendered)
@@ -228,6 +233,7 @@ def test_values_change_the_objects(helm: Helm) -> None:
         "POD_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
         "INGRESS_CLASS": "alb-internal",
         "DEFAULT_TAGS": '{"team":"web"}',
+        "ENABLE_POD_READINESS_GATE_INJECT": "false",
         "RESYNC_SECONDS": "300",
     }
     deployment = the(rendered, "Deployment")
@@ -274,9 +280,19 @@ def test_another_release_name_prefixes_every_name(helm: Helm) -> None:
             assert name.startswith("edge-alb-ingress-controller"), (kind, name)
         assert namespace in (None, "ingress")
     # The Lease is the controller's, whatever the release is called.
-    leader = the(rendered, "Role")["rules"][1]
+    full = "edge-alb-ingress-controller"
+    leader = the(rendered, "Role", f"{full}-leader-election")["rules"][1]
     assert leader["resourceNames"] == ["alb-ingress-controller-leader"]
-    assert the(rendered, "RoleBinding")["subjects"][0]["namespace"] == "ingress"
+    binding = the(rendered, "RoleBinding", f"{full}-leader-election")
+    assert binding["subjects"][0]["namespace"] == "ingress"
+    # The webhook's objects carry the release's name, and the controller is told them.
+    variables = env(rendered)
+    the(rendered, "Service", variables["WEBHOOK_SERVICE_NAME"])
+    the(rendered, "Secret", variables["WEBHOOK_SECRET_NAME"])
+    mwc = the(rendered, "MutatingWebhookConfiguration", variables["WEBHOOK_CONFIGURATION_NAME"])
+    assert mwc["webhooks"][0]["clientConfig"]["service"]["name"] == f"{full}-webhook-service"
+    (secrets,) = the(rendered, "Role", f"{full}-webhook")["rules"]
+    assert secrets["resourceNames"] == [variables["WEBHOOK_SECRET_NAME"]]
 
 
 def test_schema_rejects_bad_values(helm: Helm) -> None:
@@ -344,14 +360,14 @@ def test_helm_install_and_uninstall(
     assert {e.name: e.value for e in ctr.env}["CLUSTER_NAME"] == "helm-e2e"
     assert core.read_namespaced_service_account(full, namespace).metadata.name == full
     cluster_role = plain(rbac.read_cluster_role(full))
-    assert cluster_role["rules"] == the(rendered, "ClusterRole")["rules"]
+    assert cluster_role["rules"] == the(rendered, "ClusterRole", full)["rules"]
     binding = rbac.read_cluster_role_binding(full)
     assert binding.role_ref.name == full
     assert [(s.kind, s.name, s.namespace) for s in binding.subjects] == [
         ("ServiceAccount", full, namespace)
     ]
     role = plain(rbac.read_namespaced_role(f"{full}-leader-election", namespace))
-    assert role["rules"] == the(rendered, "Role")["rules"]
+    assert role["rules"] == the(rendered, "Role", f"{full}-leader-election")["rules"]
     assert rbac.read_namespaced_role_binding(f"{full}-leader-election", namespace).subjects
     assert policy.read_namespaced_pod_disruption_budget(full, namespace).spec.min_available == 1
     # createIngressClassResource=false: the release made no IngressClass.
@@ -378,3 +394,45 @@ def test_helm_install_and_uninstall(
         return True
 
     wait_until(all_gone, "helm uninstall to remove every object", 30, retry_on=(AssertionError,))
+
+
+def test_webhook_values(helm: Helm) -> None:
+    # Off: none of its objects, and the controller is told.
+    off = helm.template({"enablePodReadinessGateInject": False})
+    assert not [k for k in off if k[0] in ("MutatingWebhookConfiguration", "Service", "Secret")]
+    assert env(off)["ENABLE_POD_READINESS_GATE_INJECT"] == "false"
+    assert "webhook-server" not in {p["name"] for p in container(off)["ports"]}
+    # Its knobs reach the configuration and the pods.
+    tuned = helm.template(
+        {
+            "webhookBindPort": 10443,
+            "webhookTimeoutSeconds": 3,
+            "podMutatorWebhookConfig": {"failurePolicy": "Fail"},
+            "objectSelector": {"matchLabels": {"readiness": "gated"}},
+        }
+    )
+    (hook,) = the(tuned, "MutatingWebhookConfiguration")["webhooks"]
+    assert (hook["failurePolicy"], hook["timeoutSeconds"]) == ("Fail", 3)
+    assert hook["objectSelector"]["matchLabels"] == {"readiness": "gated"}
+    assert len(hook["objectSelector"]["matchExpressions"]) == 1  # the controller's own pods
+    assert env(tuned)["WEBHOOK_PORT"] == "10443"
+    ports = {p["name"]: p["containerPort"] for p in container(tuned)["ports"]}
+    assert ports["webhook-server"] == 10443
+
+
+def test_cert_manager_issues_the_webhook_certificate(helm: Helm) -> None:
+    rendered = helm.template({"enableCertManager": True})
+    mwc = the(rendered, "MutatingWebhookConfiguration")
+    serving = the(rendered, "Certificate", f"{APP}-serving-cert")
+    annotation = mwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+    assert annotation == f"{NAMESPACE}/{serving['metadata']['name']}"
+    assert f"{APP}-webhook-service.{NAMESPACE}.svc" in serving["spec"]["dnsNames"]
+    # The pods mount cert-manager's Secret and serve it; the controller keeps no Secret of
+    # its own, so it gets no rights on Secrets or on the webhook configuration.
+    pod = the(rendered, "Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "webhook-certs"]
+    assert volume["secret"]["secretName"] == serving["spec"]["secretName"]
+    (mount,) = [m for m in container(rendered)["volumeMounts"] if m["name"] == "webhook-certs"]
+    assert env(rendered)["WEBHOOK_CERT_DIR"] == mount["mountPath"]
+    assert not [k for k in rendered if k[0] == "Secret"]
+    assert not [k for k in rendered if k[1] == f"{APP}-webhook" and "Role" in k[0]]

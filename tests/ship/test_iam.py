@@ -206,6 +206,19 @@ VPC_SCOPED: dict[str, dict[str, Any]] = {
     "Ec2CreateSecurityGroupInClusterVpc": {"Resource": OWN_VPC},
     "Ec2OpenNodeSecurityGroupsInClusterVpc": {"Condition": {"ArnLike": {"ec2:Vpc": OWN_VPC}}},
 }
+# The targets of a TargetGroupBinding's target group, which Terraform (or another tool) made
+# without our tags, so no tag of ours can scope them, and ELBv2 has no VPC condition key.
+# The most that can be required: no other cluster's tag (an untagged group, or one of ours).
+UNTAGGED_OR_OWN: dict[str, dict[str, Any]] = {
+    "ElbRegisterTargetsOfBoundTargetGroups": {
+        "Action": [
+            "elasticloadbalancing:DeregisterTargets",
+            "elasticloadbalancing:RegisterTargets",
+        ],
+        "Resource": "arn:aws:elasticloadbalancing:*:*:targetgroup/*/*",
+        "Condition": {"StringEqualsIfExists": {f"aws:ResourceTag/{CLUSTER_TAG}": OWN_CLUSTER}},
+    },
+}
 
 
 def test_every_elbv2_and_ec2_write_is_scoped_to_the_own_cluster() -> None:
@@ -221,6 +234,9 @@ def test_every_elbv2_and_ec2_write_is_scoped_to_the_own_cluster() -> None:
             continue
         if statement["Sid"] in VPC_SCOPED:
             assert VPC_SCOPED[statement["Sid"]].items() <= statement.items()
+            continue
+        if statement["Sid"] in UNTAGGED_OR_OWN:
+            assert UNTAGGED_OR_OWN[statement["Sid"]].items() <= statement.items()
             continue
         conditions = tag_conditions(statement)
         assert conditions, f"{statement['Sid']}: {writes} not scoped by the cluster tag"

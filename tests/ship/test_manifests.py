@@ -12,6 +12,9 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from controller.cli import make_parser
+from controller.config import Settings
+from controller.kube.readiness import INJECT_LABEL, INJECT_VALUE
+from controller.kube.webhook import PATH
 
 from .artefacts import (
     APP,
@@ -33,6 +36,7 @@ CLUSTER_SCOPED = {
     "ClusterRoleBinding",
     "IngressClass",
     "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
 }
 
 
@@ -86,34 +90,76 @@ def test_strict_validation_rejects_a_misspelt_field() -> None:
         kubernetes_validate.validate(bad, KUBERNETES_VERSIONS[-1], strict=True)
 
 
-def test_the_only_crd_is_lbcs_ingress_class_params() -> None:
-    # High availability is a coordination.k8s.io Lease: no kopf peering objects. The one CRD
-    # is aws-load-balancer-controller's IngressClassParams, under LBC's names, so the objects
-    # of a cluster that ran LBC stay readable (and kubectl's short names work as before).
+def test_the_only_crds_are_lbcs_ingress_class_params_and_target_group_binding() -> None:
+    # High availability is a coordination.k8s.io Lease: no kopf peering objects. The CRDs are
+    # aws-load-balancer-controller's IngressClassParams and TargetGroupBinding, under LBC's
+    # names, so the objects of a cluster that ran LBC stay readable (and kubectl's short
+    # names work as before).
     assert not [o for o in objects() if "kopf" in o["apiVersion"]]
-    (crd,) = [o for o in objects() if o["kind"] == "CustomResourceDefinition"]
-    spec = crd["spec"]
-    assert crd["metadata"]["name"] == "ingressclassparams.elbv2.k8s.aws"
-    assert (spec["group"], spec["scope"]) == ("elbv2.k8s.aws", "Cluster")
-    assert spec["names"] == {
+    crds = {o["metadata"]["name"]: o for o in objects() if o["kind"] == "CustomResourceDefinition"}
+    assert sorted(crds) == [
+        "ingressclassparams.elbv2.k8s.aws",
+        "targetgroupbindings.elbv2.k8s.aws",
+    ]
+    params = crds["ingressclassparams.elbv2.k8s.aws"]["spec"]
+    assert (params["group"], params["scope"]) == ("elbv2.k8s.aws", "Cluster")
+    assert params["names"] == {
         "kind": "IngressClassParams",
         "listKind": "IngressClassParamsList",
         "plural": "ingressclassparams",
         "singular": "ingressclassparams",
     }
-    assert [(v["name"], v["served"], v["storage"]) for v in spec["versions"]] == [
+    assert [(v["name"], v["served"], v["storage"]) for v in params["versions"]] == [
         ("v1beta1", True, True)
     ]
+    bindings = crds["targetgroupbindings.elbv2.k8s.aws"]["spec"]
+    assert (bindings["group"], bindings["scope"]) == ("elbv2.k8s.aws", "Namespaced")
+    assert bindings["names"] == {
+        "kind": "TargetGroupBinding",
+        "listKind": "TargetGroupBindingList",
+        "plural": "targetgroupbindings",
+        "singular": "targetgroupbinding",
+    }
+    # v1beta1 stored, v1alpha1 still served (as by LBC, so LBC's CRD can be replaced).
+    assert [(v["name"], v["served"], v["storage"]) for v in bindings["versions"]] == [
+        ("v1beta1", True, True),
+        ("v1alpha1", True, False),
+    ]
+    assert all(v["subresources"] == {"status": {}} for v in bindings["versions"])
 
 
-def test_the_crd_copies_are_the_manifests_crd() -> None:
+# Every spec field of LBC's v1beta1 TargetGroupBinding (v2.x).
+LBC_BINDING_FIELDS = {
+    "targetGroupARN", "targetGroupName", "targetType", "serviceRef", "networking",
+    "nodeSelector", "ipAddressType", "vpcID", "multiClusterTargetGroup",
+    "targetGroupProtocol", "iamRoleArnToAssume", "assumeRoleExternalId",
+}  # fmt: skip
+
+
+def test_the_target_group_binding_crd_has_lbcs_fields() -> None:
+    crd = the_object("CustomResourceDefinition", "targetgroupbindings.elbv2.k8s.aws")
+    (v1beta1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
+    schema = v1beta1["schema"]["openAPIV3Schema"]["properties"]
+    assert set(schema["spec"]["properties"]) == LBC_BINDING_FIELDS
+    assert schema["spec"]["required"] == ["serviceRef"]
+    assert set(schema["status"]["properties"]) == {"observedGeneration"}
+
+
+@pytest.mark.parametrize(
+    ("shipped", "copy"),
+    [
+        ("ingressclassparams-crd.yaml", "ingressclassparams.yaml"),
+        ("targetgroupbindings-crd.yaml", "targetgroupbindings.yaml"),
+    ],
+)
+def test_the_crd_copies_are_the_manifests_crd(shipped: str, copy: str) -> None:
     # The Helm chart installs it from crds/, the sandbox from sandbox/crds/: one text.
-    shipped = (MANIFESTS / "ingressclassparams-crd.yaml").read_text()
-    for copy in (
-        REPO / "deploy" / "helm" / "alb-ingress-controller" / "crds" / "ingressclassparams.yaml",
-        REPO / "sandbox" / "crds" / "ingressclassparams.yaml",
+    text = (MANIFESTS / shipped).read_text()
+    for path in (
+        REPO / "deploy" / "helm" / "alb-ingress-controller" / "crds" / copy,
+        REPO / "sandbox" / "crds" / copy,
     ):
-        assert copy.read_text() == shipped, f"{copy} differs from the manifests' CRD"
+        assert path.read_text() == text, f"{path} differs from the manifests' CRD"
 
 
 def test_namespaces_are_where_they_belong() -> None:
@@ -145,11 +191,13 @@ def test_ingress_class_is_lbcs() -> None:
 
 def test_bindings_point_at_shipped_roles_and_the_service_account() -> None:
     for kind, role_kind in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")):
-        binding = the_object(kind)
-        the_object(role_kind, binding["roleRef"]["name"])
-        assert binding["subjects"] == [
-            {"kind": "ServiceAccount", "name": APP, "namespace": NAMESPACE}
-        ]
+        bindings = [o for o in objects() if o["kind"] == kind]
+        assert bindings, kind
+        for binding in bindings:
+            the_object(role_kind, binding["roleRef"]["name"])
+            assert binding["subjects"] == [
+                {"kind": "ServiceAccount", "name": APP, "namespace": NAMESPACE}
+            ]
 
 
 def test_two_replicas_elect_a_leader_on_a_lease_in_their_namespace() -> None:
@@ -177,7 +225,7 @@ def test_probes_hit_kopfs_health_endpoint() -> None:
     args = container()["args"]
     assert "--liveness=http://0.0.0.0:8080/healthz" in args
     ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
-    assert ports == {"health": 8080, "metrics": 8081}
+    assert ports == {"health": 8080, "metrics": 8081, "webhook-server": 9443}
     for probe in ("livenessProbe", "readinessProbe"):
         http = container()[probe]["httpGet"]
         assert (http["path"], ports[http["port"]]) == ("/healthz", 8080), probe
@@ -237,3 +285,51 @@ def test_pod_disruption_budget_keeps_one_replica() -> None:
     assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     # Rolling updates never drop below the budget either.
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_the_readiness_gate_webhook_fits_the_controller_and_never_blocks_pods() -> None:
+    # The names and port are the controller's defaults, so the Deployment needs no settings.
+    settings = Settings()
+    mwc = the_object("MutatingWebhookConfiguration", settings.webhook_configuration_name)
+    (hook,) = mwc["webhooks"]
+    # A controller that is down must never stop pods from being created, nor stall them.
+    assert hook["failurePolicy"] == "Ignore"
+    assert hook["timeoutSeconds"] <= 10
+    assert hook["sideEffects"] == "None"
+    assert hook["rules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+         "resources": ["pods"], "scope": "Namespaced"}
+    ]  # fmt: skip
+    # Only labelled namespaces, never the controller's own pods.
+    assert hook["namespaceSelector"] == {
+        "matchExpressions": [{"key": INJECT_LABEL, "operator": "In", "values": [INJECT_VALUE]}]
+    }
+    assert hook["objectSelector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/name", "operator": "NotIn", "values": [APP]}
+    ]
+    # The caBundle is the leader's to write: none shipped.
+    assert "caBundle" not in hook["clientConfig"]
+    ref = hook["clientConfig"]["service"]
+    assert (ref["name"], ref["namespace"], ref["path"]) == (
+        settings.webhook_service_name,
+        NAMESPACE,
+        PATH,
+    )
+    service = the_object("Service", settings.webhook_service_name)
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == ref["port"]
+    ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    assert ports[port["targetPort"]] == settings.webhook_port
+    pod_labels = the_object("Deployment", APP)["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    # The Secret is shipped empty (the controller never creates one) and is the only one
+    # the controller may read or write, by name.
+    secret = the_object("Secret", settings.webhook_secret_name)
+    assert "data" not in secret and "stringData" not in secret
+    (rule,) = the_object("Role", "alb-ingress-controller-webhook")["rules"]
+    assert rule["resources"] == ["secrets"]
+    assert rule["resourceNames"] == [settings.webhook_secret_name]
+    assert rule["verbs"] == ["get", "update"]
+    (rule,) = the_object("ClusterRole", "alb-ingress-controller-webhook")["rules"]
+    assert rule["resourceNames"] == [settings.webhook_configuration_name]
+    assert rule["verbs"] == ["get", "patch"]

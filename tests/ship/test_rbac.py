@@ -58,9 +58,21 @@ def test_the_run_exercised_every_part_of_the_kube_layer(recorded_run: RecordedRu
         ("list", "elbv2.k8s.aws", "targetgroupbindings"),  # LBC's, released
         ("patch", "elbv2.k8s.aws", "targetgroupbindings"),
         ("delete", "elbv2.k8s.aws", "targetgroupbindings"),
+        ("patch", "elbv2.k8s.aws", "targetgroupbindings/status"),  # a user's, served
+        # Pod readiness gates: a condition set, the webhook's certificate made and its CA
+        # published.
+        ("patch", "", "pods/status"),
+        ("get", "", "secrets"),
+        ("update", "", "secrets"),
+        ("get", "admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+        ("patch", "admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
     }
     assert writes <= done
-    leases = {a for a in used(recorded_run.requests) if a.verb in ("get", "update")}
+    leases = {
+        a
+        for a in used(recorded_run.requests)
+        if a.verb in ("get", "update") and a.resource == "leases"
+    }
     assert {(a.namespace, a.name) for a in leases} == {(NAMESPACE, LEASE_NAME)}
 
 

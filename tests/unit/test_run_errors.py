@@ -84,7 +84,7 @@ def test_a_given_backend_group_with_sharing_off(tmp_path: Path) -> None:
     assert "BACKEND_SECURITY_GROUP is set but ENABLE_BACKEND_SECURITY_GROUP is false" in line
 
 
-def test_an_unreachable_api_server(tmp_path: Path) -> None:
+def _unreachable_kubeconfig(tmp_path: Path) -> Path:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
@@ -92,9 +92,50 @@ def test_an_unreachable_api_server(tmp_path: Path) -> None:
         "users: [{name: u, user: {token: t}}]\n"
         "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
     )
-    env = {"KUBECONFIG": str(kubeconfig), "METRICS_PORT": str(free_port())}
+    return kubeconfig
+
+
+def test_an_unreachable_api_server(tmp_path: Path) -> None:
+    env = {
+        "KUBECONFIG": str(_unreachable_kubeconfig(tmp_path)),
+        "METRICS_PORT": str(free_port()),
+    }
     line = one_line(run(env, tmp_path))
     assert line.startswith(
         "error: cannot check for aws-load-balancer-controller: the Kubernetes API"
     )
     assert "is it reachable" in line
+
+
+def test_webhook_port_taken(tmp_path: Path, taken_port: int) -> None:
+    env = {
+        "KUBECONFIG": str(_unreachable_kubeconfig(tmp_path)),
+        "IGNORE_INCUMBENT": "true",
+        "METRICS_PORT": str(free_port()),
+        "WEBHOOK_PORT": str(taken_port),
+    }
+    line = one_line(run(env, tmp_path))
+    assert line == (
+        f"error: cannot serve the pod readiness gate webhook on port {taken_port}: Address "
+        "already in use; set WEBHOOK_PORT to a free port (or ENABLE_POD_READINESS_GATE_INJECT="
+        "false)"
+    )
+
+
+def test_a_webhook_certificate_that_is_not_one(tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "tls.crt").write_text("-----BEGIN CERTIFICATE-----\nnot base64!\n")
+    (certs / "tls.key").write_text("nor a key\n")
+    env = {
+        "KUBECONFIG": str(_unreachable_kubeconfig(tmp_path)),
+        "IGNORE_INCUMBENT": "true",
+        "METRICS_PORT": str(free_port()),
+        "WEBHOOK_PORT": str(free_port()),
+        "WEBHOOK_CERT_DIR": str(certs),
+    }
+    line = one_line(run(env, tmp_path))
+    assert line.startswith(f"error: cannot load the webhook certificate: {certs}/tls.crt is not")
+    assert line.endswith(
+        "set WEBHOOK_CERT_DIR to a directory holding a PEM tls.crt and its tls.key"
+    )
