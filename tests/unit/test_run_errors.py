@@ -18,7 +18,15 @@ from sandbox.processes import free_port
 
 
 def run(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_REGION": "us-east-1"}
+    """The controller's `run` with `env`; ports it does not give are free ones (never the
+    defaults 8081 and 9443: another controller on the machine may hold them)."""
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_REGION": "us-east-1",
+        "METRICS_PORT": str(free_port()),
+        "WEBHOOK_PORT": str(free_port()),
+    }
     return subprocess.run(
         [sys.executable, "-m", "controller.cli", "run"],
         env={**base, **env}, capture_output=True, text=True, timeout=60, check=False,
