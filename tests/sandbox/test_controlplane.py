@@ -19,7 +19,7 @@ import pytest
 from kubernetes import client
 
 from sandbox.controlplane import KWOK_NODE_ANNOTATION, Component, ControlPlane, ControlPlaneError
-from sandbox.waiting import wait_until
+from sandbox.waiting import WaitTimeoutError, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 POD_CIDR = "10.250.7.0/24"
@@ -87,8 +87,22 @@ def kwok_node(admin_api: client.ApiClient) -> Iterator[str]:
     core.delete_node(name)
 
 
+def _pods_and_logs(control_plane: ControlPlane, core: Any, namespace: str) -> str:
+    """What a timed-out wait for pods needs to be understood: each pod's node, phase, IP and
+    conditions, and the tails of the components that schedule, start and own them."""
+    lines = [
+        f"pod {p.metadata.name}: node={p.spec.node_name} phase={p.status.phase} "
+        f"ip={p.status.pod_ip} conditions="
+        + ",".join(f"{c.type}={c.status}" for c in p.status.conditions or ())
+        for p in core.list_namespaced_pod(namespace).items
+    ] or ["no pods"]
+    for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        lines.append(f"--- {name} log tail ---\n{control_plane.components[name].tail()}")
+    return "\n".join(lines)
+
+
 def test_pods_are_scheduled_made_ready_and_listed_in_endpoint_slices(
-    admin_api: client.ApiClient, namespace: str, kwok_node: str
+    control_plane: ControlPlane, admin_api: client.ApiClient, namespace: str, kwok_node: str
 ) -> None:
     apps, core = client.AppsV1Api(admin_api), client.CoreV1Api(admin_api)
     discovery = client.DiscoveryV1Api(admin_api)
@@ -116,7 +130,11 @@ def test_pods_are_scheduled_made_ready_and_listed_in_endpoint_slices(
         }
         return ips if len(ips) == 3 else None
 
-    ips = wait_until(ready_ips, "3 ready pods")
+    try:
+        ips = wait_until(ready_ips, "3 ready pods", alive=control_plane.check)
+    except WaitTimeoutError as timed_out:
+        detail = _pods_and_logs(control_plane, core, namespace)
+        raise AssertionError(f"{timed_out}\n{detail}") from None
     assert all(ipaddress.ip_address(ip) in ipaddress.ip_network(POD_CIDR) for ip in ips)
     service: Any = core.read_namespaced_service("web", namespace)
     assert 30000 <= service.spec.ports[0].node_port <= 32767  # allocated by the API server
