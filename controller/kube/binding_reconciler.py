@@ -33,7 +33,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -192,6 +192,11 @@ class BindingReconciler:
                 "TargetGroupBinding %s: %s; trying again", key, error, extra={"binding": key}
             )
             return Outcome(retry_after=STALE_RETRY)
+
+    def resolved(self) -> dict[str, str]:
+        """binding key -> the ARN of the target group it was found to name (by ARN or by
+        name), for the bindings served: readiness gates read those target groups."""
+        return {key: served.target_group.arn for key, served in list(self._served.items())}
 
     # --- serving ----------------------------------------------------------------------
 
@@ -500,15 +505,22 @@ class TargetGroupBindings:
         defaults: ModelDefaults,
         *,
         workers: int = 4,
+        reconciled: Callable[[], None] | None = None,
     ) -> None:
+        """`reconciled` is called after each reconcile (readiness gates wake: a binding's
+        target group may be known now)."""
         self.cache = cache
         self.reconciler = BindingReconciler(cache, writer, deployer, defaults)
+        self._reconciled = reconciled
         self.scheduler = GroupScheduler(self._reconcile, workers=workers)
         self._service: dict[str, str] = {}  # binding -> the Service it names
         self._users: dict[str, set[str]] = {}  # Service -> bindings naming it
 
     async def _reconcile(self, key: str, mode: Mode) -> Outcome:
-        return await asyncio.to_thread(self.reconciler.reconcile, key, mode)
+        outcome = await asyncio.to_thread(self.reconciler.reconcile, key, mode)
+        if self._reconciled is not None:
+            self._reconciled()
+        return outcome
 
     def observed(self, kind: str, event_type: str | None, body: Body, changed: bool) -> None:
         """Queue the bindings a watch event (already in the cache) touches."""

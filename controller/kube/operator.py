@@ -186,7 +186,12 @@ class Runtime:
         runtime.inventory = inventory
         if binding_deployer is not None and binding_writer is not None:
             runtime.target_group_bindings = TargetGroupBindings(
-                cache, binding_writer, binding_deployer, defaults, workers=settings.workers
+                cache,
+                binding_writer,
+                binding_deployer,
+                defaults,
+                workers=settings.workers,
+                reconciled=lambda: runtime.gates.wake() if runtime.gates is not None else None,
             )
         runtime.target_groups = TargetGroupIndex(cache, defaults, reconciler.last_good)
         if target_health is not None and pod_conditions is not None:
@@ -201,6 +206,11 @@ class Runtime:
                 target_health,
                 pod_conditions,
                 interval=settings.readiness_gate_poll_seconds,
+                binding_arns=(
+                    runtime.target_group_bindings.reconciler.resolved
+                    if runtime.target_group_bindings is not None
+                    else dict
+                ),
             )
         if lister is not None:
             runtime.initial_sync = InitialSync(

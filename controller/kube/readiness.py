@@ -347,12 +347,15 @@ class ReadinessGates:
         writer: PodConditions,
         *,
         interval: float = 2.0,
+        binding_arns: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         """`arns`: (group, TargetGroup.id) -> ARN of what is deployed; `health`: one
-        DescribeTargetHealth (`Deployer.target_health`)."""
+        DescribeTargetHealth (`Deployer.target_health`); `binding_arns`: binding key -> the
+        ARN its target group was resolved to (a binding may name it by `targetGroupName`)."""
         self._cache = cache
         self._index = index
         self._arns = arns
+        self._binding_arns = binding_arns
         self._health = health
         self._writer = writer
         self._interval = interval
@@ -366,7 +369,7 @@ class ReadinessGates:
         """The target groups with pods waiting (only those are read), and the gates whose
         target group has gone. Reads the cache; builds models on first use (a thread)."""
         poll = Poll()
-        arns = self._arns()
+        arns, binding_arns = self._arns(), self._binding_arns()
         for waiting in waiting_gates(self._cache.gated_pods()):
             namespace = waiting.key.partition("/")[0]
             name = waiting.condition_type.removeprefix(GATE_PREFIX)
@@ -378,8 +381,10 @@ class ReadinessGates:
             arn = target.arn
             if arn is None and target.group is not None and target.tg_id is not None:
                 arn = arns.get((target.group, target.tg_id))
+            elif arn is None and target.group is None:  # a binding by targetGroupName
+                arn = binding_arns.get(f"{target.namespace}/{target.name}")
             if arn is None:
-                continue  # not deployed yet: a finished reconcile wakes the poller
+                continue  # not deployed (resolved) yet: a finished reconcile wakes the poller
             poll.by_arn.setdefault(arn, []).append(waiting)
             poll.names[arn] = name
         return poll

@@ -37,6 +37,11 @@ IP = {
 }
 APP = "web"
 REPLICAS = 5
+# Zero downtime by surge: every new pod first, an old one goes only once a new one is Ready.
+ALL_NEW_FIRST = {"maxSurge": "100%", "maxUnavailable": 0}
+# Kubernetes' default: 2 new at a time (25% of 5, up), at most 1 of 5 unavailable (down).
+DEFAULT_ROLLING = {"maxSurge": "25%", "maxUnavailable": "25%"}
+DEFAULT_UNAVAILABLE = 1
 
 
 @dataclass
@@ -114,21 +119,21 @@ def dry_run_gates(gated: Gated) -> list[str]:
     return [g.condition_type for g in made.spec.readiness_gates or ()]
 
 
-def start_app(gated: Gated, prefix: str) -> tuple[str, str]:
+def start_app(
+    gated: Gated, prefix: str, rolling: dict[str, Any] = ALL_NEW_FIRST
+) -> tuple[str, str]:
     """`deploy_app`, then the app's Deployment of `REPLICAS`: its gate and target group ARN."""
     gate = deploy_app(gated, prefix)
     arn = str(gated.target_group()["TargetGroupArn"])
-    create_deployment(gated)
+    create_deployment(gated, rolling=rolling)
     return gate, arn
 
 
-def create_deployment(gated: Gated, replicas: int = REPLICAS) -> None:
+def create_deployment(
+    gated: Gated, replicas: int = REPLICAS, rolling: dict[str, Any] = ALL_NEW_FIRST
+) -> None:
     deployment = objects.deployment(APP, gated.namespace, replicas)
-    # Zero downtime: every new pod first, an old one goes only once a new one is Ready.
-    deployment["spec"]["strategy"] = {
-        "type": "RollingUpdate",
-        "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0},
-    }
+    deployment["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": rolling}
     gated.scenario.create([deployment])
 
 
@@ -217,11 +222,16 @@ def test_new_pods_get_the_gate_and_are_ready_only_once_their_targets_are_healthy
         scenario.finish()
 
 
-def test_a_rollout_registers_every_new_pod_before_any_old_one_goes(
-    scenario: Scenario, tmp_path: Path
+@pytest.mark.parametrize("rolling", [ALL_NEW_FIRST, DEFAULT_ROLLING], ids=["surge-100", "default"])
+def test_a_rollout_never_leaves_fewer_healthy_targets_than_it_allows(
+    scenario: Scenario, tmp_path: Path, rolling: dict[str, Any]
 ) -> None:
+    """With maxSurge 100% and maxUnavailable 0, every new pod is registered before any old
+    one is deregistered. With Kubernetes' default (25% / 25%) old and new overlap, but the
+    gates keep the healthy targets at REPLICAS - maxUnavailable or more: an old pod goes
+    only once a new one is Ready, which it is only once its target is healthy."""
     with gated(scenario, tmp_path) as app:
-        gate, arn = start_app(app, "rollout")
+        gate, arn = start_app(app, "rollout", rolling)
         old = {p.status.pod_ip for p in wait_until(lambda: all_ready(app, gate), "pods", 90)}
         mark = app.proxy.journal()[-1].seq
         started = time.monotonic()
@@ -268,14 +278,19 @@ def test_a_rollout_registers_every_new_pod_before_any_old_one_goes(
         assert not set(deregistered) & new  # no new pod was ever taken out
         last_registration = max(registered[ip] for ip in new)
         first_deregistration = min(deregistered[ip] for ip in old)
-        assert last_registration < first_deregistration
-        # Never a moment without a healthy target (sampled every 0.2 s throughout).
-        assert timeline.fewest_healthy is not None and timeline.fewest_healthy >= 1
+        if rolling is ALL_NEW_FIRST:
+            assert last_registration < first_deregistration
+            floor = REPLICAS
+        else:
+            floor = REPLICAS - DEFAULT_UNAVAILABLE
+        # Never a moment without enough healthy targets (sampled every 0.2 s throughout),
+        # and so never one without any.
+        assert timeline.fewest_healthy is not None and timeline.fewest_healthy >= floor
         print(
-            f"rollout {REPLICAS} -> {REPLICAS}: {seconds:.1f}s; {len(log)} register/deregister "
-            f"calls; fewest healthy targets seen {timeline.fewest_healthy}; every new pod "
-            f"registered (last at #{last_registration}) before any old one left "
-            f"(first at #{first_deregistration})"
+            f"rollout {REPLICAS} -> {REPLICAS} ({rolling}): {seconds:.1f}s; {len(log)} "
+            f"register/deregister calls; fewest healthy targets seen {timeline.fewest_healthy}"
+            f" (floor {floor}); last new pod registered at #{last_registration}, first old "
+            f"one deregistered at #{first_deregistration}"
         )
         scenario.finish()
 

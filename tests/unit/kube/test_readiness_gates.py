@@ -352,6 +352,34 @@ async def test_only_target_groups_with_waiting_pods_are_polled() -> None:
     assert called == ["arn:shop/web"]
 
 
+async def test_a_binding_by_target_group_name_is_polled_once_resolved() -> None:
+    """A binding naming its target group only by `targetGroupName` has no ARN in its spec:
+    the poller reads the target group the binding reconciler resolved, and nothing before."""
+    cache, index = cluster()
+    binding = objects.target_group_binding(
+        "tf-ip", "shop", service="api", target_type="ip", target_group_name="tf-made"
+    )
+    cache.apply_event("TargetGroupBinding", None, binding)
+    resolved: dict[str, str] = {}
+    called: list[str] = []
+
+    def describe(arn: str) -> list[TargetHealth]:
+        called.append(arn)
+        return [health("10.0.3.7", "healthy")]
+
+    writer = RecordingConditions()
+    gates = ReadinessGates(
+        cache, index, dict, describe, writer, interval=0.01, binding_arns=lambda: resolved
+    )
+    gate = GATE_PREFIX + "tf-ip"
+    cache.apply_event("Pod", None, gated_pod("a1", gate, "api", "10.0.3.7"))
+    assert await gates.poll_once() == 0  # not resolved yet: nothing to read
+    resolved["shop/tf-ip"] = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/tf-made/1"
+    assert await gates.poll_once() == 1
+    assert called == [resolved["shop/tf-ip"]]
+    assert [(pod, t, c.status) for pod, t, c, _ in writer.written] == [("shop/a1", gate, "True")]
+
+
 async def test_a_waiting_pod_is_told_why_until_healthy_and_once_per_change() -> None:
     cache, index = cluster()
     web = gate_of(index, "shop/web")

@@ -227,6 +227,14 @@ def test_an_unchanged_binding_makes_no_aws_call_until_the_drift_check(world: Wor
     assert len(world.cluster.events) == 1  # no second SuccessfullyReconciled
 
 
+def test_a_served_binding_tells_the_target_group_it_resolved(world: World) -> None:
+    """Readiness gates read a binding's target group by the ARN it was found by."""
+    key = world.add(binding())
+    assert world.reconciler.resolved() == {}
+    world.reconciler.reconcile(key, Mode.FULL)
+    assert world.reconciler.resolved() == {key: ARN}
+
+
 def test_a_target_change_is_synced(world: World) -> None:
     key = world.add(binding())
     world.reconciler.reconcile(key, Mode.FULL)
