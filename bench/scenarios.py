@@ -8,11 +8,11 @@ Definitions the figures rest on (also in bench/README.md):
 - "calls": requests that reached the proxy, throttled ones included (`ProxyStats`);
   "mutating" is every operation that is not Describe/List/Get/...
 - "quiet": no request reached the proxy for `QUIET_SECONDS`.
-- no-op: from a quiet point after convergence, one drift-check period plus the quiet that
-  ends the check; reads are divided by the number of groups times the number of checks seen.
+- no-op: from a quiet point just after a drift sweep, one sweep period plus the quiet that
+  ends it; reads are divided by the number of groups times the number of sweeps seen.
 - restart: from the start of the new process until every group has logged the end of its
-  first reconcile (`targets synced` or a deploy) and AWS is quiet; the figure is the time of
-  the last AWS call or log line of that sync, whichever is later.
+  first reconcile (`targets synced`, `targets trusted` or a deploy) and AWS is quiet; the
+  figure is the time of the last AWS call or log line of that sync, whichever is later.
 - target churn: each change of the set of ready addresses across the app's EndpointSlices
   (written by kube-controller-manager; timed when the harness's watch receives the event)
   is matched to the first Register/DeregisterTargets call that reaches the proxy after it.
@@ -48,7 +48,8 @@ DEREGISTER = "DeregisterTargets"
 REGISTRATION_OPS = ("RegisterTargets", DEREGISTER)
 PODS_PER_NODE = 200  # of the 254 addresses of a Node's pod CIDR; the rest for rolls
 NO_CHANGE_SECONDS = 10.0  # a step whose EndpointSlice addresses have not changed by then
-_SYNCED = re.compile(r"^group (\S+): targets synced")
+_SYNCED = re.compile(r"^group (\S+): targets (?:synced|trusted)")
+_SWEEP = re.compile(r"^drift sweep: ")
 _DEPLOYING = re.compile(r"^deploying group (\S+) ")
 
 Progress = Callable[[str], None]
@@ -123,28 +124,34 @@ def create_2048_and_noop(size: Size, say: Progress) -> tuple[dict[str, Any], dic
 
 def measure_noop(env: BenchEnv, groups: int, period: float, say: Progress) -> dict[str, Any]:
     proxy, controller = env.require()
-    # Start just after a drift check has ended, so the window holds exactly one check.
-    seen = _count_deploy_lines(controller)
-    wait_until(lambda: _count_deploy_lines(controller) >= seen + groups, "a drift check",
+    # Start just after a drift sweep has ended, so the window holds exactly one.
+    seen = _count_sweeps(controller)
+    wait_until(lambda: _count_sweeps(controller) >= seen + 1, "a drift sweep",
                2 * period + 300, 0.25, alive=env.check_alive)  # fmt: skip
     wait_quiet(proxy, timeout=300)
+    sweeps_before = _count_sweeps(controller)
     deploys_before = _count_deploy_lines(controller)
     proxy.reset_stats()
-    say(f"  no-op: watching one drift-check period ({period:.0f}s) over {groups} groups")
+    say(f"  no-op: watching one drift-sweep period ({period:.0f}s) over {groups} groups")
     time.sleep(period)
     wait_quiet(proxy, timeout=300)
     stats = proxy.stats()
-    checks = max(1.0, (_count_deploy_lines(controller) - deploys_before) / groups)
+    sweeps = max(1, _count_sweeps(controller) - sweeps_before)
     return {
         "mutating_calls": stats.mutating_calls,
         "read_calls": stats.read_calls,
-        "read_calls_per_group": round(stats.read_calls / groups / checks, 2),
+        "read_calls_per_group": round(stats.read_calls / groups / sweeps, 2),
         "groups": groups,
-        "drift_checks": round(checks, 2),
+        "drift_sweeps": sweeps,
+        "drift_checks": _count_deploy_lines(controller) - deploys_before,  # groups redeployed
         "period_seconds": period,
         "operations": calls_by_operation(stats),
         "throttled_operations": throttled_by_operation(stats),
     }
+
+
+def _count_sweeps(controller: Any) -> int:
+    return sum(1 for e in controller.log_entries() if _SWEEP.match(str(e.get("message"))))
 
 
 def _count_deploy_lines(controller: Any) -> int:

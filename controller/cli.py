@@ -106,7 +106,7 @@ def _register_run(parser: argparse.ArgumentParser) -> None:
         metavar="NS",
         help="watch only this namespace (repeatable; default: all)",
     )
-    parser.add_argument("--resync-seconds", type=float, help="drift check period (default 600)")
+    parser.add_argument("--resync-seconds", type=float, help="drift sweep period (default 600)")
     parser.add_argument(
         "--no-dns", action="store_true", help="do not manage Route 53 records (MANAGE_DNS=false)"
     )

@@ -84,8 +84,11 @@ class Settings(BaseSettings):
     dns_policy: Literal["sync", "upsert-only"] = "sync"
     # Namespaces to watch; empty means all.
     watch_namespaces: list[str] = Field(default_factory=list)
-    # Full drift check of every group this often (seconds).
+    # The drift sweep this often (seconds): one account-wide read, a drift check only of the
+    # groups it finds changed (`kube/drift.py`).
     resync_seconds: float = 600.0
+    # A drift check of every group this often (seconds; at most every `resync_seconds`).
+    full_resync_seconds: float = 3600.0
     # Start even while aws-load-balancer-controller's leader Lease is fresh.
     ignore_incumbent: bool = False
     metrics_port: int = 8081

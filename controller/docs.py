@@ -64,7 +64,12 @@ SETTING_DOCS: dict[str, str] = {
     "`run --dns-policy`).",
     "watch_namespaces": "Namespaces to watch, JSON list; empty watches all "
     "(`run --namespace`, repeatable).",
-    "resync_seconds": "Period of the drift check that redeploys every group even if unchanged.",
+    "resync_seconds": "Period of the drift sweep: one account-wide read of the load balancers' "
+    "and target groups' ARNs, tags and settings; a group found changed by someone else gets "
+    "a drift check (read everything, repair).",
+    "full_resync_seconds": "Period of the drift check of every group (listeners, rules, "
+    "security group rules, attributes and DNS records are not in the sweep); "
+    "`RESYNC_SECONDS` or less: every period.",
     "ignore_incumbent": "Start even while aws-load-balancer-controller's leader Lease is fresh.",
     "metrics_port": "Port of the Prometheus `/metrics` endpoint.",
     "workers": "Groups reconciled at the same time.",

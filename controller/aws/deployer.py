@@ -18,7 +18,7 @@ from controller.aws.client_secrets import ClientSecretSource
 from controller.aws.clients import AwsClients
 from controller.aws.discovery import Discovery
 from controller.aws.errors import AwsError, about
-from controller.aws.live import find_stack, stack_inventory
+from controller.aws.live import find_stack, stack_fingerprints, stack_inventory
 from controller.aws.security_groups import SecurityGroups
 from controller.aws.steps import (
     ALL_ADD_ONS,
@@ -41,7 +41,7 @@ from controller.aws.targets import TargetHealth, sync_target_group, target_healt
 from controller.aws.validation import validate
 from controller.aws.warnings import DeployWarning
 from controller.limits import DEFAULT_RULES_PER_SG
-from controller.model.stack import DesiredTargets, Stack
+from controller.model.stack import DesiredTargets, Stack, Target
 
 
 @dataclass(frozen=True)
@@ -161,18 +161,29 @@ class Deployer:
 
     # --- targets only --------------------------------------------------------------------
 
-    def sync_targets(self, target_group_arns: Mapping[str, str], targets: DesiredTargets) -> int:
+    def sync_targets(
+        self,
+        target_group_arns: Mapping[str, str],
+        targets: DesiredTargets,
+        known: Mapping[str, frozenset[Target]] | None = None,
+    ) -> int:
         """Make each given target group (TargetGroup.id -> ARN, e.g. from the last deploy)
         hold `targets[id]` (empty when absent); returns the number of mutating calls.
 
-        Only targets are read and changed. A target group that is gone raises a
-        non-retryable `AwsError` with code `TargetGroupNotFound`: deploy the stack again.
+        Only targets are read and changed. `known`: what a target group was last made to hold
+        (by id); for those the DescribeTargetHealth read is skipped, unless targets are capped
+        (`max_targets_per_target_group`: which ones AWS holds depends on what it held). A
+        target group that is gone raises a non-retryable `AwsError` with code
+        `TargetGroupNotFound`: deploy the stack again.
         """
         calls = 0
+        trusted = known if known is not None and not self._max_targets else {}
         with about("targets"):
             for tg_id, arn in sorted(target_group_arns.items()):
                 wanted = targets.get(tg_id, frozenset())
-                calls += sync_target_group(self._clients, arn, wanted, self._max_targets)
+                calls += sync_target_group(
+                    self._clients, arn, wanted, self._max_targets, current=trusted.get(tg_id)
+                )
         return calls
 
     def target_health(self, target_group_arn: str) -> tuple[TargetHealth, ...]:
@@ -184,6 +195,11 @@ class Deployer:
     def inventory(self) -> dict[str, frozenset[str]]:
         """Stack id -> the ARNs of its load balancers and target groups, in one sweep."""
         return stack_inventory(self._clients, self._cluster)
+
+    def fingerprints(self) -> dict[str, str]:
+        """Stack id -> a digest of its load balancers' and target groups' ARNs, tags and
+        settings, in one account-wide sweep (the periodic drift check, `kube.drift`)."""
+        return stack_fingerprints(self._clients, self._cluster)
 
     # --- teardown ------------------------------------------------------------------------
 

@@ -5,10 +5,16 @@ query on the cluster and stack tags (which also returns their tags), never by li
 load balancer in the region. Listeners and rules are read from the found load balancer, and
 their tags with DescribeTags, 20 ARNs a call. The tagging API is eventually consistent, so an
 ARN it returns may already be gone: such ARNs are dropped, not errors.
+
+The periodic drift sweep (`stack_fingerprints`) reads the whole cluster at once instead: the
+tagging API for every stack's resources, and the load balancers and target groups listed 400
+a page, reduced to one digest per stack.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,3 +178,71 @@ def rules(clients: AwsClients, listener_arn: str) -> list[dict[str, Any]]:
             marker = response.get("NextMarker")
             if not marker:
                 return out
+
+
+# What of a load balancer and of a target group the drift sweep compares: what a person might
+# change by hand and only a deploy of ours changes otherwise. Not the load balancer's State
+# (it moves on its own) nor a target group's LoadBalancerArns (a rule edit moves them).
+LB_FIELDS = ("Scheme", "Type", "IpAddressType", "VpcId", "SecurityGroups", "AvailabilityZones")
+TG_FIELDS = (
+    "Protocol", "ProtocolVersion", "Port", "TargetType", "VpcId", "IpAddressType",
+    "HealthCheckProtocol", "HealthCheckPort", "HealthCheckEnabled", "HealthCheckPath",
+    "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
+    "UnhealthyThresholdCount", "Matcher",
+)  # fmt: skip
+LIST_PAGE = 400  # DescribeLoadBalancers / DescribeTargetGroups: AWS's largest page
+
+
+def _listed_load_balancers(clients: AwsClients) -> list[dict[str, Any]]:
+    paginator = clients.elbv2.get_paginator("describe_load_balancers")
+    pages = paginator.paginate(PaginationConfig={"PageSize": LIST_PAGE})
+    return [dict(item) for page in pages for item in page["LoadBalancers"]]
+
+
+def _listed_target_groups(clients: AwsClients) -> list[dict[str, Any]]:
+    paginator = clients.elbv2.get_paginator("describe_target_groups")
+    pages = paginator.paginate(PaginationConfig={"PageSize": LIST_PAGE})
+    return [dict(item) for page in pages for item in page["TargetGroups"]]
+
+
+def _canonical(data: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    kept = {f: data[f] for f in fields if f in data}
+    if "SecurityGroups" in kept:
+        kept["SecurityGroups"] = sorted(kept["SecurityGroups"])
+    if "AvailabilityZones" in kept:
+        kept["AvailabilityZones"] = sorted(
+            str(z.get("SubnetId")) for z in kept["AvailabilityZones"]
+        )
+    return kept
+
+
+def stack_fingerprints(clients: AwsClients, cluster: str) -> dict[str, str]:
+    """Each stack of the cluster -> a digest of its load balancers and target groups (ARNs,
+    tags and settings), from one account-wide sweep: the tagging API for the cluster's
+    resources and their tags (100 a page), then DescribeLoadBalancers and DescribeTargetGroups
+    listed 400 a page. That is ceil(resources / 100) + a few calls for the whole cluster,
+    however many groups it has; a stack whose digest moved between two sweeps with no deploy
+    of ours in between was changed by someone else (`kube.drift`)."""
+    tagged = tagged_arns(clients, {TAG_CLUSTER: cluster}, [LB_TYPE, TG_TYPE])
+    with about("drift sweep"):
+        settings = {
+            str(lb["LoadBalancerArn"]): _canonical(lb, LB_FIELDS)
+            for lb in _listed_load_balancers(clients)
+            if lb["LoadBalancerArn"] in tagged
+        }
+        settings |= {
+            str(tg["TargetGroupArn"]): _canonical(tg, TG_FIELDS)
+            for tg in _listed_target_groups(clients)
+            if tg["TargetGroupArn"] in tagged
+        }
+    found: dict[str, list[Any]] = {}
+    for arn, tags in sorted(tagged.items()):
+        stack = tags.get(TAG_STACK)
+        if stack:
+            # An ARN the tagging API still lists but ELBv2 no longer has: {} (eventually
+            # consistent; it differs from the baseline only if the resource really went).
+            found.setdefault(stack, []).append([arn, sorted(tags.items()), settings.get(arn, {})])
+    return {
+        stack: hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+        for stack, entries in found.items()
+    }

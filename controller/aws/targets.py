@@ -3,7 +3,10 @@
 One DescribeTargetHealth per target group reads what is registered; only the difference is
 registered or deregistered, 200 targets a call (as LBC). Targets already `draining` count as
 gone: if they are wanted again they are registered again. This runs on its own for
-target-only changes (a rollout), with the target group ARNs known from the last deploy.
+target-only changes (a rollout), with the target group ARNs known from the last deploy; then
+the caller may also say what it last made the target group hold (`current`), and the read is
+skipped: the call that moves a target is the first one made after the change. A target group
+changed by hand meanwhile is found by the periodic drift check, which always reads.
 """
 
 from __future__ import annotations
@@ -86,11 +89,14 @@ def sync_target_group(
     limit: int = 0,
     *,
     deregister_only: frozenset[Target] | None = None,
+    current: frozenset[Target] | None = None,
 ) -> int:
     """Register/deregister the difference (at most `limit` targets, 0: no limit); returns the
     number of mutating calls made. `deregister_only`: of the targets not desired, only these
-    go (a TargetGroupBinding of a target group other clusters register in too)."""
-    current = registered(clients, tg_arn)
+    go (a TargetGroupBinding of a target group other clusters register in too). `current`:
+    what the target group holds, known from the last sync (None: read it)."""
+    if current is None:
+        current = registered(clients, tg_arn)
     desired = capped(desired, current, limit)
     unwanted = current - desired
     if deregister_only is not None:

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from controller.kube.reconciler import StackDeployer
 from controller.kube.writer import KubeWriter
-from controller.model.stack import DesiredTargets, Stack
+from controller.model.stack import DesiredTargets, Stack, Target
 
 # Reconcile stages, in the order a reconcile goes through them.
 STAGES = ("build_model", "deploy_model", "sync_targets", "teardown", "update_status")
@@ -160,9 +160,14 @@ class InstrumentedDeployer:
         self._count(targets)
         return result
 
-    def sync_targets(self, target_group_arns: Mapping[str, str], targets: DesiredTargets) -> int:
+    def sync_targets(
+        self,
+        target_group_arns: Mapping[str, str],
+        targets: DesiredTargets,
+        known: Mapping[str, frozenset[Target]] | None = None,
+    ) -> int:
         with self.metrics.stage("sync_targets"):
-            calls = self.inner.sync_targets(target_group_arns, targets)
+            calls = self.inner.sync_targets(target_group_arns, targets, known)
         self._count(targets)
         return calls
 

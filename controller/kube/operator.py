@@ -45,6 +45,7 @@ from controller.kube.binding_reconciler import (
 from controller.kube.bindings import IncumbentBindings, list_bindings
 from controller.kube.cache import ClusterCache, Membership, object_key
 from controller.kube.certs import CertificateError, Certificates, Secrets, read_dir, service_hosts
+from controller.kube.drift import DriftSweep
 from controller.kube.incumbent import check_incumbent
 from controller.kube.leader import start_election
 from controller.kube.metrics import InstrumentedDeployer, InstrumentedWriter, Metrics
@@ -124,6 +125,8 @@ class Runtime:
     # The start-up sweep of AWS (stack id -> live ARNs, `Deployer.inventory`) that the
     # recorded state is checked against before it is trusted (None: trusted as it is).
     inventory: Callable[[], Mapping[str, frozenset[str]]] | None = None
+    # The periodic drift sweep (`kube/drift.py`; None: every period checks every group).
+    drift: DriftSweep | None = None
     # The TargetGroupBindings this controller serves (None: not served).
     target_group_bindings: TargetGroupBindings | None = None
     # Pod readiness gates: the ip target groups of each group (every replica: the webhook
@@ -146,6 +149,7 @@ class Runtime:
         *,
         bindings: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
         inventory: Callable[[], Mapping[str, frozenset[str]]] | None = None,
+        fingerprints: Callable[[], Mapping[str, str]] | None = None,
         binding_deployer: BindingDeployer | None = None,
         binding_writer: BindingWriter | None = None,
         target_health: Callable[[str], Sequence[TargetHealth]] | None = None,
@@ -153,6 +157,7 @@ class Runtime:
     ) -> Runtime:
         """`bindings` lists LBC's TargetGroupBindings (`kube.bindings.list_bindings`);
         `inventory` sweeps AWS for the stacks' resources (`Deployer.inventory`);
+        `fingerprints` for a digest of each (`Deployer.fingerprints`, the drift sweep);
         `binding_deployer` and `binding_writer` serve TargetGroupBindings (without them,
         none is)."""
         defaults = settings.model_defaults()
@@ -184,6 +189,8 @@ class Runtime:
         runtime = cls(settings, cache, reconciler, scheduler)
         runtime.bindings, runtime.list_bindings = incumbent_bindings, bindings
         runtime.inventory = inventory
+        if fingerprints is not None:
+            runtime.drift = DriftSweep(fingerprints, reconciler.changes)
         if binding_deployer is not None and binding_writer is not None:
             runtime.target_group_bindings = TargetGroupBindings(
                 cache,
@@ -318,13 +325,38 @@ class Runtime:
             self.observe(kind, "DELETED", body)
 
     async def resync_forever(self) -> None:
-        """The periodic drift check: deploy every group even if its model is unchanged."""
+        """The periodic drift check: every `resync_seconds` one sweep of AWS (`resync`), and
+        every `full_resync_seconds` a drift check of every group."""
+        last_full = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.resync_seconds)
-            for group in sorted(self.cache.groups()):
-                self.scheduler.request(group, Mode.DRIFT)
-            if self.target_group_bindings is not None:
-                self.target_group_bindings.resync()
+            full = time.monotonic() - last_full >= self.settings.full_resync_seconds
+            if full:
+                last_full = time.monotonic()
+            await self.resync(full=full)
+
+    async def resync(self, *, full: bool) -> set[str]:
+        """One period: a drift check (deploy even if the model is unchanged) of every group
+        if `full` (or without a sweep), else of the groups the sweep finds changed in AWS by
+        someone else. Returns the groups asked for one."""
+        groups = self.cache.groups()
+        if full or self.drift is None:
+            if self.drift is not None:
+                self.drift.reset()
+            checked = set(groups)
+        else:
+            checked = await self.drift.sweep(groups, self.scheduler.busy)
+            logger.info(
+                "drift sweep: %d groups compared, %d changed in AWS by someone else%s",
+                len(groups),
+                len(checked),
+                f": {', '.join(sorted(checked))}" if checked else "",
+            )
+        for group in sorted(checked):
+            self.scheduler.request(group, Mode.DRIFT)
+        if self.target_group_bindings is not None:
+            self.target_group_bindings.resync()
+        return checked
 
 
 # --- kopf handlers ----------------------------------------------------------------------
@@ -566,6 +598,7 @@ def run(settings: Settings, liveness: str | None = None) -> None:
         lister,
         bindings=bindings,
         inventory=deployer.inventory,
+        fingerprints=deployer.fingerprints,
         binding_deployer=binding_aws,
         binding_writer=writer,
         target_health=deployer.target_health,

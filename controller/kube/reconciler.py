@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,7 +38,7 @@ from controller.kube.notices import Notices
 from controller.kube.scheduler import Mode, Outcome
 from controller.kube.writer import KubeWriter, StaleCopyError
 from controller.model import BuildError, ClusterState, GroupRef, GroupResult, build_targets
-from controller.model.stack import BuildWarning, DesiredTargets, Stack
+from controller.model.stack import BuildWarning, DesiredTargets, Stack, Target
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,10 @@ class StackDeployer(Protocol):
 
     def deploy(self, stack: Stack, targets: DesiredTargets) -> DeployResult: ...
     def sync_targets(
-        self, target_group_arns: Mapping[str, str], targets: DesiredTargets
+        self,
+        target_group_arns: Mapping[str, str],
+        targets: DesiredTargets,
+        known: Mapping[str, frozenset[Target]] | None = None,
     ) -> int: ...
     def teardown(self, stack_id: str) -> None: ...
 
@@ -77,10 +80,15 @@ class Applied:
     digest: str
     hostname: str
     target_groups: dict[str, str]  # TG id -> ARN
-    targets_digest: str = ""
+    targets_digest: str = ""  # of the targets last made true in AWS ("": unknown)
     load_balancer: str = ""  # its ARN; empty in records written before it was kept
+    # What each target group (by id) was last made to hold, so a target change is one
+    # Register/Deregister call with no read first (None: unknown, read them).
+    synced: dict[str, frozenset[Target]] | None = field(default=None, compare=False)
 
-    def to_annotation(self) -> str:
+    def to_annotation(self, *, with_targets: bool = False) -> str:
+        """The record; `with_targets` adds the targets digest (kept on one member only, so a
+        target change rewrites one Ingress's record, not every member's)."""
         data: dict[str, Any] = {
             "digest": self.digest,
             "hostname": self.hostname,
@@ -88,7 +96,13 @@ class Applied:
         }
         if self.load_balancer:
             data["loadBalancer"] = self.load_balancer
+        if with_targets and self.targets_digest:
+            data["targets"] = self.targets_digest
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def trust_targets(self, targets: DesiredTargets) -> None:
+        """AWS holds `targets` (their digest is the one recorded): remember them per group."""
+        self.synced = {tg: targets.get(tg, frozenset()) for tg in self.target_groups}
 
     @classmethod
     def from_annotation(cls, value: str) -> Applied | None:
@@ -99,6 +113,7 @@ class Applied:
                 hostname=str(data["hostname"]),
                 target_groups={str(k): str(v) for k, v in data["targetGroups"].items()},
                 load_balancer=str(data.get("loadBalancer") or ""),
+                targets_digest=str(data.get("targets") or ""),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None  # unreadable: a full deploy rewrites it
@@ -153,6 +168,17 @@ class GroupReconciler:
     _refused: Notices = field(default_factory=Notices)
     refusals: Refusals = field(default_factory=lambda: Refusals(ignored=OWN_RECORDS))
     _failures: dict[str, int] = field(default_factory=dict)
+    # Per group, bumped as a deploy or teardown starts and as it ends: the drift sweep
+    # (`kube/drift.py`) trusts a live fingerprint only if this did not move while it read.
+    changes: dict[str, int] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def _changing(self, group_id: str) -> Iterator[None]:
+        self.changes[group_id] = self.changes.get(group_id, 0) + 1
+        try:
+            yield
+        finally:
+            self.changes[group_id] = self.changes.get(group_id, 0) + 1
 
     def reconcile(self, group_id: str, mode: Mode) -> Outcome:
         group = self.cache.group_ref(group_id)
@@ -290,7 +316,8 @@ class GroupReconciler:
         if group_id in self.applied:
             logger.info("tearing down group %s", group_id, extra={"group": group_id})
             try:
-                self.deployer.teardown(group_id)
+                with self._changing(group_id):
+                    self.deployer.teardown(group_id)
             except AwsError as error:
                 return self._aws_failure(group_id, {}, [], error, REASON_CLEANUP)
             self.applied.pop(group_id, None)
@@ -340,11 +367,15 @@ class GroupReconciler:
             )
         self.applied[group_id] = applied
         record = applied.to_annotation()
-        for key in active:
+        for index, key in enumerate(active):
             if _hostname(bodies[key]) != applied.hostname:
                 self.writer.set_hostname(bodies[key], applied.hostname)
             annotations = _meta(bodies[key]).get("annotations") or {}
-            wanted = {APPLIED_ANNOTATION: record}
+            # The first member's record (the one `_applied_from` reads first) also says which
+            # targets AWS holds, so a restart trusts them without reading every target group.
+            wanted = {APPLIED_ANNOTATION: applied.to_annotation(with_targets=True)}
+            if index:
+                wanted = {APPLIED_ANNOTATION: record}
             if key in fresh and (version := snapshot(bodies[key])) is not None:
                 wanted[LAST_GOOD_ANNOTATION] = version
             changed = {k: v for k, v in wanted.items() if annotations.get(k) != v}
@@ -367,7 +398,8 @@ class GroupReconciler:
         logger.debug(
             "plan for group %s: %s", group_id, stack.model_dump_json(), extra={"group": group_id}
         )
-        result = self.deployer.deploy(stack, targets)
+        with self._changing(group_id):
+            result = self.deployer.deploy(stack, targets)
         for warning in result.warnings:
             logger.warning(
                 "group %s: %s: %s",
@@ -380,7 +412,7 @@ class GroupReconciler:
                 self.writer.event(bodies[key], "Warning", warning.reason, warning.message)
         for key in active:
             self.writer.event(bodies[key], "Normal", REASON_OK, "Successfully reconciled")
-        return Applied(
+        applied = Applied(
             # Incomplete (a host another group still holds): no digest, so the next reconcile
             # deploys again; the other group letting the host go queues this one.
             digest=digest if result.complete else "",
@@ -389,26 +421,46 @@ class GroupReconciler:
             targets_digest=targets_digest(targets),
             load_balancer=result.load_balancer_arn,
         )
+        applied.trust_targets(targets)  # the deploy read and synced every target group
+        return applied
 
     def _sync_targets(self, group_id: str, applied: Applied, targets: DesiredTargets) -> None:
+        """Only the target groups whose wanted targets moved since the last sync are touched,
+        with no read when what they hold is known (`Applied.synced`)."""
         digest = targets_digest(targets)
         if digest == applied.targets_digest:
+            if applied.synced is None:  # the record of a previous process says so
+                applied.trust_targets(targets)
+                logger.info(
+                    "group %s: targets trusted from the applied record",
+                    group_id,
+                    extra={"group": group_id},
+                )
             return
-        calls = self.deployer.sync_targets(applied.target_groups, targets)
+        known = applied.synced
+        moved = {
+            tg: arn
+            for tg, arn in applied.target_groups.items()
+            if known is None or known.get(tg) != targets.get(tg, frozenset())
+        }
+        calls = self.deployer.sync_targets(moved, targets, known=known)
         logger.info(
-            "group %s: targets synced with %d mutating calls",
+            "group %s: targets synced in %d target groups with %d mutating calls",
             group_id,
+            len(moved),
             calls,
             extra={"group": group_id},
         )
         applied.targets_digest = digest
+        applied.trust_targets(targets)
 
     def _teardown(self, group: GroupRef, bodies: dict[str, Body], inactive: list[str]) -> None:
         group_id = group.id
         holders = [k for k in inactive if group.finalizer in _finalizers(bodies[k])]
         if holders or group_id in self.applied:
             logger.info("tearing down group %s", group_id, extra={"group": group_id})
-            self.deployer.teardown(group_id)
+            with self._changing(group_id):
+                self.deployer.teardown(group_id)
         self.applied.pop(group_id, None)
         self._release(group, bodies, inactive)
 

@@ -3,7 +3,10 @@
 kopf calls a handler per object event; an IngressGroup is many objects, and an
 EndpointSlice can change many times a second during a rollout. This scheduler turns
 "something about group G changed" into at most one queued and one running reconcile of G,
-at the strongest mode asked for (targets < full < drift check), after a short debounce.
+at the strongest mode asked for (targets < full < drift check). A model change waits a short
+debounce (an edit is often several writes); a target change waits for nothing, since it is
+the hot path of a rollout: events that come while the group's run is queued or in flight are
+coalesced into the next run, which is all the batching it needs.
 Failures come back with exponential backoff per group, so one broken group never slows the
 others (each worker takes whichever group is due next).
 """
@@ -71,7 +74,8 @@ class GroupScheduler:
         self._idle.clear()
         if group in self._running or group in self._queued:
             return  # the pending mode is picked up when the current run ends
-        wait = self._debounce if delay is None else delay
+        debounce = 0.0 if mode is Mode.TARGETS else self._debounce
+        wait = debounce if delay is None else delay
         timer = self._timers.get(group)
         loop = asyncio.get_running_loop()
         if timer is not None:
@@ -79,6 +83,15 @@ class GroupScheduler:
                 return
             timer.cancel()
         self._timers[group] = loop.call_later(wait, self._enqueue, group)
+
+    def busy(self, group: str) -> bool:
+        """Whether `group` has a reconcile waiting, queued or running."""
+        return (
+            group in self._pending
+            or group in self._queued
+            or group in self._running
+            or group in self._timers
+        )
 
     def start(self) -> None:
         if not self._tasks:

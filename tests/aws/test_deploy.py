@@ -273,6 +273,25 @@ def test_node_added_and_removed_touch_only_targets(
     assert actual(world, stack.id) == expected(stack, targets(SVC_2048, world.nodes))
 
 
+def test_targets_known_to_be_held_are_moved_with_no_read_first(
+    world: World, clients: AwsClients, deployer: Deployer
+) -> None:
+    """The rollout path: the reconciler says what each target group was last made to hold,
+    so the first call after a change is the one that moves the target."""
+    ip = Svc(target_type="ip")
+    stack = make_stack([("/", ip)])
+    before = targets(ip, ["10.0.11.10", "10.0.11.11"])
+    result = deployer.deploy(stack, before)
+    after = targets(ip, ["10.0.11.11", "10.0.11.12"])
+    mark = clients.counter.position()
+    assert deployer.sync_targets(result.target_group_arns, after, known=before) == 2
+    assert [r.key.operation for r in clients.counter.calls(mark)] == [
+        "RegisterTargets",
+        "DeregisterTargets",
+    ]
+    assert actual(world, stack.id) == expected(stack, after)
+
+
 def test_targets_scaled_5_50_5_in_one_call_per_change(
     world: World, clients: AwsClients, deployer: Deployer
 ) -> None:

@@ -96,6 +96,11 @@ def test_a_fleet_created_at_once_converges_and_a_restart_changes_nothing(
         mutating = [f"{o.service}.{o.operation} x{o.calls}" for o in restarted.operations
                     if o.mutating]  # fmt: skip
         assert mutating == [], "a restart with nothing changed changed AWS"
+        # Nothing read per group either: the records (targets digest included) are trusted
+        # once the start-up sweep (the tagging API, 100 resources a page) agrees with them.
+        assert restarted.calls_of("elbv2", "DescribeTargetHealth") == 0
+        assert restarted.calls <= 10, [f"{o.service}.{o.operation} x{o.calls}"
+                                        for o in restarted.operations]  # fmt: skip
         print(
             f"fleet: 100 hostnames in {converged:.0f}s, {created.calls} calls "
             f"({created.mutating_calls} mutating, {created.throttled} throttled); "

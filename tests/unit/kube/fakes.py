@@ -10,7 +10,7 @@ from typing import Any
 from controller.aws import DeployResult, DeployWarning
 from controller.config import ModelDefaults
 from controller.kube.cache import ClusterCache, object_key
-from controller.model.stack import DesiredTargets, Stack
+from controller.model.stack import DesiredTargets, Stack, Target
 from sandbox import objects
 
 INGRESS_CLASS = objects.ingress_class()
@@ -147,6 +147,10 @@ class FakeCluster:
 class FakeDeployer:
     deployed: list[Stack] = field(default_factory=list)
     target_syncs: list[DesiredTargets] = field(default_factory=list)
+    # Per target sync: the target groups it was asked to touch, and what it was told they hold.
+    synced_groups: list[tuple[dict[str, str], Mapping[str, frozenset[Target]] | None]] = field(
+        default_factory=list
+    )
     torn_down: list[str] = field(default_factory=list)
     fail_with: Exception | None = None
     warnings: tuple[DeployWarning, ...] = ()
@@ -165,8 +169,14 @@ class FakeDeployer:
             complete=self.complete,
         )
 
-    def sync_targets(self, target_group_arns: Mapping[str, str], targets: DesiredTargets) -> int:
+    def sync_targets(
+        self,
+        target_group_arns: Mapping[str, str],
+        targets: DesiredTargets,
+        known: Mapping[str, frozenset[Target]] | None = None,
+    ) -> int:
         self.target_syncs.append(targets)
+        self.synced_groups.append((dict(target_group_arns), known))
         return len(targets)
 
     def teardown(self, stack_id: str) -> None:

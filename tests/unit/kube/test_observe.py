@@ -111,3 +111,27 @@ async def test_the_periodic_resync_asks_every_group_for_a_drift_check() -> None:
     await asyncio.sleep(0.08)
     task.cancel()
     assert pending(runtime) == {"shop/a": Mode.DRIFT, "shop/b": Mode.DRIFT}
+
+
+async def test_the_periodic_sweep_asks_only_the_groups_changed_in_aws() -> None:
+    live = {"shop/a": "1", "shop/b": "1"}
+    runtime = Runtime.create(
+        Settings(cluster_name="test"),
+        writer=None,  # type: ignore[arg-type]
+        deployer=FakeDeployer(),
+        fingerprints=lambda: dict(live),
+    )
+    runtime.observe("IngressClass", None, INGRESS_CLASS)
+    runtime.observe("Ingress", None, ingress("a"))
+    runtime.observe("Ingress", None, ingress("b", host="b.example.com"))
+    runtime.scheduler._pending.clear()
+    for timer in runtime.scheduler._timers.values():
+        timer.cancel()
+    runtime.scheduler._timers.clear()
+    assert await runtime.resync(full=False) == set()  # the first sweep takes baselines
+    live["shop/b"] = "2"
+    assert await runtime.resync(full=False) == {"shop/b"}
+    assert pending(runtime) == {"shop/b": Mode.DRIFT}
+    runtime.scheduler._pending.clear()
+    # The full pass checks every group, whatever the sweep would say.
+    assert await runtime.resync(full=True) == {"shop/a", "shop/b"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from controller.aws import AwsError
@@ -93,15 +95,45 @@ def test_a_node_change_only_syncs_targets(
     assert {t.id for t in targets} == {"i-0000000000000001", "i-0000000000000002"}
 
 
-def test_a_restart_trusts_the_applied_annotation_and_only_verifies_targets(
+def test_a_target_change_touches_its_target_group_with_what_it_holds_known(
+    cache: ClusterCache, cluster: FakeCluster, deployer: FakeDeployer, reconciler: GroupReconciler
+) -> None:
+    """After a deploy the reconciler knows each target group's targets: a change is synced
+    with that knowledge (no DescribeTargetHealth first), and an unchanged set not at all."""
+    cache.apply_event("Ingress", "ADDED", ingress())
+    reconciler.reconcile(GROUP, Mode.FULL)
+    cache.apply_event("Node", "ADDED", node("n2", "i-0000000000000002"))
+    reconciler.reconcile(GROUP, Mode.TARGETS)
+    [(groups, known)] = deployer.synced_groups
+    [(tg_id, _)] = groups.items()
+    assert known is not None and {t.id for t in known[tg_id]} == {"i-0000000000000001"}
+    reconciler.reconcile(GROUP, Mode.TARGETS)  # nothing moved since
+    assert len(deployer.synced_groups) == 1
+
+
+def test_a_restart_trusts_the_applied_annotation_and_the_targets_it_records(
     cache: ClusterCache, cluster: FakeCluster, deployer: FakeDeployer, reconciler: GroupReconciler
 ) -> None:
     cache.apply_event("Ingress", "ADDED", ingress())
     reconciler.reconcile(GROUP, Mode.FULL)
+    record = json.loads(cluster_record(cache))
+    assert record["targets"]  # the digest of the targets AWS was made to hold
     restarted = GroupReconciler(cache, cluster, deployer, DEFAULTS)  # empty memory
     restarted.reconcile(GROUP, Mode.FULL)
     assert len(deployer.deployed) == 1
-    assert len(deployer.target_syncs) == 1
+    assert deployer.target_syncs == []  # nothing read: the record says what AWS holds
+    # A target that moved while no controller ran: that target group is read (known None).
+    cache.apply_event("Node", "ADDED", node("n2", "i-0000000000000002"))
+    again = GroupReconciler(cache, cluster, deployer, DEFAULTS)
+    again.reconcile(GROUP, Mode.FULL)
+    [(groups, known)] = deployer.synced_groups
+    assert len(groups) == 1 and known is None
+
+
+def cluster_record(cache: ClusterCache) -> str:
+    body = cache.ingress(GROUP)
+    assert body is not None
+    return str(body["metadata"]["annotations"][APPLIED_ANNOTATION])
 
 
 def test_deleting_the_ingress_tears_down_then_releases_the_finalizer(
@@ -231,3 +263,23 @@ def test_a_failed_teardown_keeps_the_finalizer(
     assert cluster.events[-1][1:3] == ("Warning", "FailedCleanup")
     body = cache.ingress(GROUP)
     assert body is not None and body["metadata"]["finalizers"] == [IMPLICIT_FINALIZER]
+
+
+def test_a_target_change_rewrites_one_members_record_not_every_members(
+    cache: ClusterCache, cluster: FakeCluster, deployer: FakeDeployer, reconciler: GroupReconciler
+) -> None:
+    group = {"alb.ingress.kubernetes.io/group.name": "shop"}
+    for name in ("a", "b", "c"):
+        body = ingress(name, annotations=group, host=f"{name}.example.com")
+        cache.apply_event("Ingress", "ADDED", body)
+    reconciler.reconcile("shop", Mode.FULL)
+    records = {}
+    for key in ("shop/a", "shop/b", "shop/c"):
+        stored = cache.ingress(key)
+        assert stored is not None
+        records[key] = json.loads(stored["metadata"]["annotations"][APPLIED_ANNOTATION])
+    assert [k for k, r in records.items() if "targets" in r] == ["shop/a"]
+    cluster.writes.clear()
+    cache.apply_event("Node", "ADDED", node("n2", "i-0000000000000002"))
+    reconciler.reconcile("shop", Mode.TARGETS)
+    assert cluster.writes == [("set_annotations", "shop/a")]

@@ -45,6 +45,20 @@ async def test_a_burst_of_requests_becomes_one_run_at_the_strongest_mode() -> No
     assert recorder.calls == [("g1", Mode.FULL)]
 
 
+async def test_a_target_change_waits_for_no_debounce_a_model_change_does() -> None:
+    """The rollout path: a target request runs at once, not after the debounce (an hour
+    here) that a model change waits."""
+    recorder = Recorder()
+    scheduler = GroupScheduler(recorder, workers=1, debounce=3600.0)
+    scheduler.start()
+    scheduler.request("g1", Mode.TARGETS)
+    await asyncio.wait_for(scheduler.wait_idle(), 2)
+    scheduler.request("g2", Mode.FULL)
+    await asyncio.sleep(0.05)
+    await scheduler.stop()
+    assert recorder.calls == [("g1", Mode.TARGETS)]  # g2 still waits its debounce
+
+
 async def test_a_request_during_a_run_reruns_once_after_it_never_concurrently() -> None:
     recorder = Recorder(hold=0.1)
     scheduler = GroupScheduler(recorder, workers=3, debounce=0.0)
