@@ -17,8 +17,13 @@ the ContainersReady and gate conditions, its IPs); of every other pod only its k
 so that the initial sync and the audit can account for it. A pod that loses its gates (they
 are fixed at creation, so only a replaced object) goes back to a key.
 
-TargetGroupBindings are kept whole for `kube.binding_reconciler` (the model builder does not
+TargetGroupBindings are kept for `kube.binding_reconciler` (the model builder does not
 read them); an optional kind too.
+
+Of every object, the API server's bookkeeping is dropped (`_trimmed`): `managedFields`, often
+the largest part of a body, and kubectl's last-applied-configuration annotation, a second copy
+of the object; of a Node, also all of its status but its conditions' types and states and its
+addresses (a real Node's image list alone is kilobytes).
 
 It also keeps the reverse indexes that let a Service, EndpointSlice, Node, Secret,
 IngressClassParams or Namespace change re-reconcile only the groups that use it, instead of
@@ -164,6 +169,8 @@ class ClusterCache:
         elif kind == "Pod":
             self._apply_pod(key, event_type, body)
             return
+        else:
+            body = _trimmed(kind, body)
         with self._lock:
             if event_type == "DELETED":
                 self._objects[kind].pop(key, None)
@@ -432,6 +439,35 @@ class ClusterCache:
         if "IngressClassParams" in self._unavailable:
             return None
         return tuple(self._objects["IngressClassParams"].values())
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _trimmed(kind: str, body: Body) -> Body:
+    """`body` without what nothing here reads (module doc); the same object if nothing goes."""
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    bookkeeping = "managedFields" in meta or LAST_APPLIED in annotations
+    if not bookkeeping and kind != "Node":
+        return body
+    trimmed: dict[str, Any] = dict(body)
+    if bookkeeping:
+        kept = {k: v for k, v in meta.items() if k != "managedFields"}
+        if LAST_APPLIED in annotations:
+            kept["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        trimmed["metadata"] = kept
+    if kind == "Node":
+        status = body.get("status") or {}
+        trimmed["status"] = {
+            "conditions": [
+                {"type": c.get("type"), "status": c.get("status")}
+                for c in status.get("conditions") or ()
+                if isinstance(c, Mapping)
+            ],
+            "addresses": list(status.get("addresses") or ()),
+        }
+    return trimmed
 
 
 def _labels_part(body: Body) -> Body:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from controller.config import ModelDefaults
-from controller.kube.cache import ClusterCache
+from controller.kube.cache import LAST_APPLIED, ClusterCache
 
-from .fakes import INGRESS_CLASS, ingress
+from .fakes import INGRESS_CLASS, ingress, node
 
 
 def make_cache() -> ClusterCache:
@@ -79,3 +79,29 @@ def test_group_index_follows_moves_and_deletes() -> None:
     cache.apply_event("Ingress", "DELETED", two)
     assert cache.groups() == set()
     assert cache.group_ref("two") is None
+
+
+def test_the_api_servers_bookkeeping_and_a_nodes_status_detail_are_not_kept() -> None:
+    cache = make_cache()
+    body = ingress()
+    body["metadata"]["managedFields"] = [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]
+    body["metadata"]["annotations"][LAST_APPLIED] = '{"a whole": "second copy"}'
+    cache.apply_event("Ingress", None, body)
+    kept = cache.ingress("shop/web")
+    assert kept is not None
+    assert "managedFields" not in kept["metadata"]
+    assert LAST_APPLIED not in kept["metadata"]["annotations"]
+    assert kept["spec"] == body["spec"]  # what the model reads stays
+    big = node("n1", "i-0000000000000001")
+    big["status"]["images"] = [
+        {"names": [f"registry/image-{i}:v1"], "sizeBytes": i} for i in range(50)
+    ]
+    big["status"]["conditions"][0]["lastHeartbeatTime"] = "2026-12-03T00:00:00Z"
+    cache.apply_event("Node", None, big)
+    kept_node = cache.get("Node", "n1")
+    assert kept_node is not None
+    assert kept_node["status"] == {
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "addresses": big["status"].get("addresses", []),
+    }
+    assert kept_node["spec"] == big["spec"]
