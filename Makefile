@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install binaries test lint typecheck layers unit plan clean lock docs bench bench-quick chart
+.PHONY: install binaries test lint typecheck layers unit plan clean lock docs bench bench-quick bench-xl chart
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench: $(STAMP) binaries
 
 bench-quick: $(STAMP) binaries
 	$(BIN)/python -m bench --size quick
+
+# 2,500 Ingresses: how the cost grows past the full size (scale, restart, churn, memory).
+bench-xl: $(STAMP) binaries
+	$(BIN)/python -m bench --size xl --only scale
 
 # Pin the image's runtime dependencies: a clean Python 3.11 venv with only this package, frozen.
 # Run after changing [project] dependencies; tests/ship checks the lock covers them.

@@ -27,6 +27,7 @@ from controller.aws.tags import from_aws
 from controller.limits import DESCRIBE_CHUNK
 from controller.model.stack import TAG_CLUSTER, TAG_STACK
 
+TAGGING_PAGE = 100  # GetResources' ResourcesPerPage at most
 LB_TYPE = "elasticloadbalancing:loadbalancer"
 TG_TYPE = "elasticloadbalancing:targetgroup"
 
@@ -71,6 +72,8 @@ def tagged_arns(
         pages = clients.tagging.get_paginator("get_resources").paginate(
             TagFilters=[{"Key": k, "Values": [v]} for k, v in tags.items()],
             ResourceTypeFilters=list(types),
+            # AWS's largest page (its default is 50): a cluster-wide sweep in half the calls.
+            PaginationConfig={"PageSize": TAGGING_PAGE},
         )
         for page in pages:
             for mapping in page["ResourceTagMappingList"]:
