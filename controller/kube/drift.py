@@ -41,8 +41,7 @@ class DriftSweep:
     async def sweep(self, groups: Iterable[str], busy: Callable[[str], bool]) -> set[str]:
         """The groups changed in AWS by someone else since the last sweep. `busy(group)`:
         queued or running now (its resources may be moving under our own hand)."""
-        wanted = sorted(groups)
-        before = {g: self.changes.get(g, 0) for g in wanted if not busy(g)}
+        before = {g: self.changes.get(g, 0) for g in groups if not busy(g)}
         try:
             live = await asyncio.to_thread(self.fingerprints)
         except AwsError as error:

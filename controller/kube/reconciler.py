@@ -366,16 +366,14 @@ class GroupReconciler:
                 group_id, stack, digest, targets, bodies=bodies, active=active
             )
         self.applied[group_id] = applied
-        record = applied.to_annotation()
+        # The first member's record (the one `_applied_from` reads first) also says which
+        # targets AWS holds, so a restart trusts them without reading every target group.
+        first_record, record = applied.to_annotation(with_targets=True), applied.to_annotation()
         for index, key in enumerate(active):
             if _hostname(bodies[key]) != applied.hostname:
                 self.writer.set_hostname(bodies[key], applied.hostname)
             annotations = _meta(bodies[key]).get("annotations") or {}
-            # The first member's record (the one `_applied_from` reads first) also says which
-            # targets AWS holds, so a restart trusts them without reading every target group.
-            wanted = {APPLIED_ANNOTATION: applied.to_annotation(with_targets=True)}
-            if index:
-                wanted = {APPLIED_ANNOTATION: record}
+            wanted = {APPLIED_ANNOTATION: record if index else first_record}
             if key in fresh and (version := snapshot(bodies[key])) is not None:
                 wanted[LAST_GOOD_ANNOTATION] = version
             changed = {k: v for k, v in wanted.items() if annotations.get(k) != v}
