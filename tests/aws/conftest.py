@@ -25,6 +25,7 @@ from moto import mock_aws
 
 from controller.aws.clients import UNLIMITED, AwsClients
 from controller.aws.deployer import Deployer
+from controller.aws.models import slim_session
 from tests.aws.stacks import CLUSTER
 from tests.aws.strict import Strict
 
@@ -35,6 +36,9 @@ os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 # One boto3 session for every test: each new session parses the service models again (and
 # mock_aws resets boto3's default session on every start).
 SESSION = boto3.Session(region_name=REGION)
+# The controller's clients are made from the slim models, as in production (`aws.models`);
+# the tests' own setup calls use the full ones.
+SLIM_SESSION = slim_session(REGION)
 
 
 @dataclass
@@ -268,7 +272,7 @@ def _seed() -> World:
 
 @pytest.fixture
 def clients(world: World) -> AwsClients:
-    return AwsClients(REGION, rate_limits=UNLIMITED, session=SESSION)
+    return AwsClients(REGION, rate_limits=UNLIMITED, session=SLIM_SESSION)
 
 
 @pytest.fixture
