@@ -64,7 +64,14 @@ from controller.kube.reconciler import (
     StackDeployer,
 )
 from controller.kube.scheduler import GroupScheduler, Mode, Outcome
-from controller.kube.sync import POD_FIELD_SELECTOR, ApiLister, CacheAudit, InitialSync, Lister
+from controller.kube.sync import (
+    PAGE,
+    POD_FIELD_SELECTOR,
+    ApiLister,
+    CacheAudit,
+    InitialSync,
+    Lister,
+)
 from controller.kube.webhook import WebhookServer, bind
 from controller.kube.writer import ApiWriter, KubeWriter
 from controller.model.auth import OIDC_SECRET_KEYS
@@ -362,6 +369,10 @@ class Runtime:
 
 # --- kopf handlers ----------------------------------------------------------------------
 
+# Our event handlers only update the cache, so a worker waiting for more events of its object
+# saves little: a new one is cheap to start when they come.
+WORKER_IDLE_SECONDS = 0.1
+
 WATCHED = {
     "Ingress": ("networking.k8s.io", "v1", "ingresses"),
     "IngressClass": ("networking.k8s.io", "v1", "ingressclasses"),
@@ -407,6 +418,12 @@ def register(registry: kopf.OperatorRegistry) -> None:
         settings.watching.server_timeout = 600
         settings.watching.client_timeout = 660
         settings.watching.field_selectors[("v1", "pods")] = POD_FIELD_SELECTOR
+        # Memory at start-up (issue 11): kopf lists each kind a page at a time, not whole, and
+        # a per-object worker ends WORKER_IDLE_SECONDS after its object's last event, not 5 s.
+        # The initial list of a cluster with 1,000 Ingresses is ~5,000 objects, each with a
+        # worker holding its event: a standby's peak RSS fell from 207-226 to 157-160 MiB.
+        settings.watching.chunk_size = PAGE
+        settings.queueing.idle_timeout = WORKER_IDLE_SECONDS
         memo["resync"] = asyncio.create_task(runtime.resync_forever())
         memo["leader"] = asyncio.create_task(_start_when_leading(runtime))
 

@@ -45,7 +45,9 @@ from kubernetes import client as k8s
 
 logger = logging.getLogger(__name__)
 
-PAGE = 500
+# Objects per list request, here and in kopf's lists (`operator.configure`): a page is
+# decoded whole, so the initial list of a large cluster is held a page at a time, not a kind.
+PAGE = 100
 RELIST_AFTER = 5.0  # seconds a kind may miss listed keys before it is listed again
 AUDIT_EVERY = 60.0  # seconds between audits of every kind
 AUDIT_SETTLE = 2.0  # seconds after the last replayed object before a replayed kind is audited
