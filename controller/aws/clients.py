@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -56,6 +56,8 @@ SERVICES = {
     "wafregional": "waf-regional",
     "shield": "shield",
 }
+# The clients every controller run calls (WAF and Shield only with their annotations).
+EVERY_RUN = ("elbv2", "ec2", "tagging", "route53", "acm")
 # Shield's API has one endpoint, in us-east-1, whatever the region of the protected resource.
 GLOBAL_REGIONS = {"shield": "us-east-1"}
 
@@ -318,6 +320,11 @@ class AwsClients:
     def shield(self) -> ShieldClient:
         client: ShieldClient = self._client("shield")
         return client
+
+    def prepare(self, services: Iterable[str] = EVERY_RUN) -> None:
+        """Make the clients of `services` now rather than on their first call."""
+        for service in services:
+            self._client(service)
 
     def _client(self, service: str) -> Any:
         with self._lock:
