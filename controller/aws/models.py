@@ -170,9 +170,7 @@ def slim_service_model(model: dict[str, Any], keep: frozenset[str]) -> None:
             pending.extend(_shape_refs(shapes[name]))
     for name in [name for name in shapes if name not in reached]:
         del shapes[name]
-    # The docs of operations and shapes only: botocore reads those of `clientContextParams`.
-    _drop_docs(operations)
-    _drop_docs(shapes)
+    _drop_docs(operations, shapes)
 
 
 def slim_endpoints(data: dict[str, Any], prefixes: frozenset[str]) -> None:
@@ -199,15 +197,21 @@ def _shape_refs(shape: Mapping[str, Any]) -> Iterator[str]:
         yield member["shape"]
 
 
-def _drop_docs(node: Any) -> None:
-    if isinstance(node, dict):
-        node.pop("documentation", None)
-        node.pop("documentationUrl", None)
-        for value in node.values():
-            _drop_docs(value)
-    elif isinstance(node, list):
-        for value in node:
-            _drop_docs(value)
+def _drop_docs(operations: dict[str, Any], shapes: dict[str, Any]) -> None:
+    """Drop the documentation of each operation, shape and reference; only those: a member
+    may be named `documentation`, and botocore reads the docs of `clientContextParams`."""
+    refs: list[dict[str, Any]] = []
+    for operation in operations.values():
+        refs.append(operation)
+        refs.extend(operation[key] for key in ("input", "output") if key in operation)
+        refs.extend(operation.get("errors", ()))
+    for shape in shapes.values():
+        refs.append(shape)
+        refs.extend(shape[key] for key in ("member", "key", "value") if key in shape)
+        refs.extend(shape.get("members", {}).values())
+    for ref in refs:
+        ref.pop("documentation", None)
+        ref.pop("documentationUrl", None)
 
 
 def slim_session(region: str) -> boto3.Session:

@@ -9,7 +9,7 @@ import pytest
 from botocore import xform_name
 from moto import mock_aws
 
-from controller.aws.models import OPERATIONS, slim_session
+from controller.aws.models import OPERATIONS, slim_service_model, slim_session
 
 REGIONS = ("us-east-1", "eu-west-1", "us-gov-west-1", "cn-north-1")
 SERVICES = (*sorted(OPERATIONS), "sts")
@@ -68,3 +68,24 @@ def test_calls_round_trip_through_moto(slim: boto3.Session) -> None:
         assert [s["CidrBlock"] for s in subnets] == ["10.9.1.0/24"]
         with pytest.raises(cut.exceptions.ClientError, match=r"InvalidGroup\.NotFound"):
             cut.describe_security_groups(GroupIds=["sg-0123456789abcdef0"])
+
+
+def test_a_member_named_documentation_is_kept() -> None:
+    model = {
+        "operations": {"Put": {"input": {"shape": "In", "documentation": "x"}}},
+        "shapes": {
+            "In": {
+                "type": "structure",
+                "documentation": "the input",
+                "members": {"documentation": {"shape": "S", "documentation": "y"}},
+            },
+            "S": {"type": "string", "documentation": "z"},
+            "Unused": {"type": "string"},
+        },
+    }
+    slim_service_model(model, frozenset({"Put"}))
+    assert model["shapes"] == {
+        "In": {"type": "structure", "members": {"documentation": {"shape": "S"}}},
+        "S": {"type": "string"},
+    }
+    assert model["operations"] == {"Put": {"input": {"shape": "In"}}}
