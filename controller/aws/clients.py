@@ -243,7 +243,8 @@ class WritesFencedError(Exception):
 
 
 class AwsClients:
-    """Lazily made boto3 clients sharing one session, limits and counter.
+    """boto3 clients sharing one session, limits and counter, made on first use or by
+    `prepare`.
 
     `endpoint_url` (AWS_ENDPOINT_URL) points every client at moto or LocalStack.
     """
