@@ -43,7 +43,8 @@ def test_the_documentation_is_dropped(slim: boto3.Session) -> None:
     client = slim.client("elbv2", region_name="us-east-1")
     operation = client.meta.service_model.operation_model("CreateLoadBalancer")
     assert operation.documentation == ""
-    assert "Subnets" in operation.input_shape.members
+    shape = operation.input_shape
+    assert shape is not None and "Subnets" in shape.members
 
 
 @pytest.mark.parametrize("region", REGIONS)
