@@ -85,9 +85,10 @@ def create_2048_and_noop(size: Size, say: Progress) -> tuple[dict[str, Any], dic
         # First a copy in a namespace of its own with the proxy's latency off (its buckets
         # stay): the figure the incumbent was measured by on this sandbox (issue 11). Then it
         # is deleted and the example itself is timed with AWS's latency.
-        bare = _create_2048(env, proxy, _renamed_2048("bare"), latency_scale=0.0)
+        copy = _renamed_2048("bare")
+        bare = _create_2048(env, proxy, copy, latency_scale=0.0)
         say(f"  2048 without AWS latency: hostname {bare['seconds_to_hostname']:.2f}s")
-        _delete_ingresses(env, proxy, _renamed_2048("bare"))
+        _delete_ingresses(env, proxy, copy)
         create_2048 = _create_2048(env, proxy, load_manifests([EXAMPLE]), latency_scale=1.0)
         create_2048["seconds_to_hostname_no_latency"] = bare["seconds_to_hostname"]
         create_2048["seconds_to_dns_no_latency"] = bare["seconds_to_dns"]
@@ -170,14 +171,10 @@ def _delete_ingresses(
             meta = obj["metadata"]
             networking.delete_namespaced_ingress(meta["name"], meta["namespace"])
     namespaces = {o["metadata"]["namespace"] for o in objects if o["kind"] == "Ingress"}
-    wait_until(lambda: not env.hostnames(namespaces) and not _ingresses_left(env, namespaces),
-               "the 2048 copy's teardown", 120, 0.2, alive=env.check_alive)  # fmt: skip
+    # An Ingress is gone once our finalizer is off, i.e. after its teardown.
+    wait_until(lambda: not env.ingresses(namespaces), "the 2048 copy's teardown", 120, 0.2,
+               alive=env.check_alive)  # fmt: skip
     wait_quiet(proxy, timeout=120)
-
-
-def _ingresses_left(env: BenchEnv, namespaces: set[str]) -> bool:
-    networking = client.NetworkingV1Api(env.api)
-    return any(networking.list_namespaced_ingress(ns).items for ns in namespaces)
 
 
 def measure_noop(env: BenchEnv, groups: int, period: float, say: Progress) -> dict[str, Any]:

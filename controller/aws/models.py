@@ -1,7 +1,7 @@
 """Slim service models: boto3 clients that know only the operations this controller calls.
 
 botocore parses a service's whole JSON model for its first client and keeps it for the life
-of the process: ec2's is 14 MiB of Python objects for the 8 operations used here, and the
+of the process: ec2's is 14 MiB of Python objects for the 10 operations used here, and the
 table of every AWS endpoint (`endpoints.json`) another 7 MiB. `SlimFileLoader` is botocore's
 own file loader with one change: as a model file is read it is cut to the operations in
 `OPERATIONS`, the shapes they reach and the service's error shapes, and its documentation
@@ -162,15 +162,23 @@ def slim_service_model(model: dict[str, Any], keep: frozenset[str]) -> None:
     reached: set[str] = set()
     pending = [name for name, shape in shapes.items() if shape.get("exception")]
     for operation in operations.values():
-        pending.extend(_refs(operation))
+        pending.extend(ref["shape"] for ref in _refs(operation))
     while pending:
         name = pending.pop()
         if name not in reached:
             reached.add(name)
-            pending.extend(_shape_refs(shapes[name]))
+            pending.extend(ref["shape"] for ref in _shape_refs(shapes[name]))
     for name in [name for name in shapes if name not in reached]:
         del shapes[name]
-    _drop_docs(operations, shapes)
+    # Only the docs of operations, shapes and their references: a member may be named
+    # `documentation`, and botocore reads the docs of `clientContextParams`.
+    documented = [
+        *(entry for op in operations.values() for entry in (op, *_refs(op))),
+        *(entry for shape in shapes.values() for entry in (shape, *_shape_refs(shape))),
+    ]
+    for entry in documented:
+        entry.pop("documentation", None)
+        entry.pop("documentationUrl", None)
 
 
 def slim_endpoints(data: dict[str, Any], prefixes: frozenset[str]) -> None:
@@ -181,37 +189,21 @@ def slim_endpoints(data: dict[str, Any], prefixes: frozenset[str]) -> None:
             del services[name]
 
 
-def _refs(operation: Mapping[str, Any]) -> Iterator[str]:
+def _refs(operation: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The shape references of an operation: its input, output and errors."""
     for key in ("input", "output"):
         if key in operation:
-            yield operation[key]["shape"]
-    for error in operation.get("errors", ()):
-        yield error["shape"]
+            yield operation[key]
+    yield from operation.get("errors", ())
 
 
-def _shape_refs(shape: Mapping[str, Any]) -> Iterator[str]:
+def _shape_refs(shape: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The shape references of a shape: a list's member, a map's key and value, a
+    structure's members."""
     for key in ("member", "key", "value"):
         if key in shape:
-            yield shape[key]["shape"]
-    for member in shape.get("members", {}).values():
-        yield member["shape"]
-
-
-def _drop_docs(operations: dict[str, Any], shapes: dict[str, Any]) -> None:
-    """Drop the documentation of each operation, shape and reference; only those: a member
-    may be named `documentation`, and botocore reads the docs of `clientContextParams`."""
-    refs: list[dict[str, Any]] = []
-    for operation in operations.values():
-        refs.append(operation)
-        refs.extend(operation[key] for key in ("input", "output") if key in operation)
-        refs.extend(operation.get("errors", ()))
-    for shape in shapes.values():
-        refs.append(shape)
-        refs.extend(shape[key] for key in ("member", "key", "value") if key in shape)
-        refs.extend(shape.get("members", {}).values())
-    for ref in refs:
-        ref.pop("documentation", None)
-        ref.pop("documentationUrl", None)
+            yield shape[key]
+    yield from shape.get("members", {}).values()
 
 
 def slim_session(region: str) -> boto3.Session:
